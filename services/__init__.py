@@ -1,0 +1,1 @@
+"""The four leadflow services, the embedded run mode and the `leadflow` CLI."""

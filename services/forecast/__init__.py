@@ -1,0 +1,3 @@
+"""Forecast: revenue projections from opportunity events, by month or quarter."""
+
+SERVICE = "forecast"

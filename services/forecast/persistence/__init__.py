@@ -1,0 +1,1 @@
+"""Forecast's tables and repositories."""

@@ -1,0 +1,3 @@
+"""Intake: webhook receivers and direct capture; turns submissions into lead events via the outbox."""
+
+SERVICE = "intake"

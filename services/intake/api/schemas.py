@@ -1,0 +1,76 @@
+"""Request and response bodies of intake's HTTP API."""
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from services.intake.domain.capture import Submission
+from shared.events.vocabulary import ActivityType
+
+
+class LeadIn(BaseModel):
+    """A lead in leadflow's own normalised shape."""
+
+    model_config = ConfigDict(extra="ignore", str_max_length=2000)
+
+    email: EmailStr
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = Field(None, max_length=50)
+    job_title: str | None = None
+    company: str | None = None
+    company_size: str | None = Field(None, max_length=50)
+    industry: str | None = None
+    country: str | None = Field(None, max_length=100)
+    consent: bool | None = None
+    form_id: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    activity: ActivityType = ActivityType.FORM_SUBMITTED
+    occurred_at: datetime | None = Field(None, description="when the person submitted; defaults to now")
+    answers: dict[str, str] = Field(default_factory=dict, description="free-text answers, kept for qualification")
+
+    def to_submission(self, provider: str) -> Submission:
+        """The domain's view of this request."""
+        occurred = self.occurred_at or datetime.now(UTC)
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=UTC)
+        return Submission(
+            email=str(self.email),
+            provider=provider,
+            occurred_at=occurred,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            phone=self.phone,
+            job_title=self.job_title,
+            company=self.company,
+            company_size=self.company_size,
+            industry=self.industry,
+            country=self.country,
+            consent=self.consent,
+            form_id=self.form_id,
+            utm_source=self.utm_source,
+            utm_medium=self.utm_medium,
+            utm_campaign=self.utm_campaign,
+            activity=self.activity,
+            answers=dict(self.answers),
+        )
+
+
+class GenericWebhook(BaseModel):
+    """A Standard Webhooks delivery from any JSON source: `data` holds the lead."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = "lead.submitted"
+    timestamp: datetime | None = None
+    data: LeadIn
+
+
+class CaptureAccepted(BaseModel):
+    """The answer to an accepted submission; a retry gets the original ids with duplicate=true."""
+
+    event_id: str
+    lead_id: str
+    duplicate: bool

@@ -1,0 +1,1 @@
+"""Intake's pure domain: signature schemes and normalisation of submissions."""

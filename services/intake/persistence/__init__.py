@@ -1,0 +1,1 @@
+"""Intake's tables and repositories."""

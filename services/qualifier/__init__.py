@@ -1,0 +1,3 @@
+"""Qualifier: the lead stage machine, qualification decisions and the opportunity lifecycle."""
+
+SERVICE = "qualifier"

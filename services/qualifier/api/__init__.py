@@ -1,0 +1,1 @@
+"""Qualifier's HTTP entry points."""

@@ -1,0 +1,1 @@
+"""Qualifier's pure domain: stage machine, stage decisions, opportunities."""

@@ -1,0 +1,8 @@
+"""Alembic environment of the qualifier service."""
+
+from alembic import context
+
+from services.qualifier.persistence.tables import metadata
+from shared.db.migrations import run_env
+
+run_env(context, metadata)

@@ -1,0 +1,1 @@
+"""Qualifier's tables and repositories."""

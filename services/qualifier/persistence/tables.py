@@ -1,0 +1,62 @@
+"""Qualifier's own tables: leads and their stage, every transition with its reasons, opportunities."""
+
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table, Text
+
+from shared.db.metadata import AutoIncrementId, new_metadata
+
+metadata = new_metadata()
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("email", String(320)),
+    Column("job_title", String(200)),
+    Column("company", String(300)),
+    Column("source", String(50)),
+    Column("stage", String(20), nullable=False),
+    Column("owner", String(200)),
+    Column("score", Float),
+    Column("segment", String(10)),
+    Column("mql", Boolean, nullable=False, default=False),
+    Column("stage_changed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_leads_stage", "stage"),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("id", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("from_stage", String(20)),
+    Column("to_stage", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("criteria", JSON, nullable=False),
+    Column("rules_version", String(100), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("pipeline_stage", String(50), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("forecast_category", String(20), nullable=False),
+    Column("expected_close_date", Date, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("owner", String(200)),
+    Column("source", String(50)),
+    Column("close_reason", Text),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)

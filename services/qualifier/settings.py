@@ -1,0 +1,7 @@
+"""Qualifier's settings."""
+
+from shared.settings import ServiceSettings
+
+
+class QualifierSettings(ServiceSettings):
+    """Environment of the qualifier service."""

@@ -1,0 +1,3 @@
+"""Scorer: fit and engagement scores with decay, segments and MQL crossings, each with its reasons."""
+
+SERVICE = "scorer"

@@ -1,0 +1,1 @@
+"""Scorer's HTTP entry points."""

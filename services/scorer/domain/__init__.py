@@ -1,0 +1,1 @@
+"""Scorer's pure domain: rules and the scoring arithmetic."""

@@ -1,0 +1,1 @@
+"""Scorer's tables and repositories."""

@@ -1,0 +1,1 @@
+"""leadflow's shared contract and plumbing: events, messaging, database, settings, HTTP, observability."""

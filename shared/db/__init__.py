@@ -1,0 +1,1 @@
+"""Database plumbing: engines per service, metadata conventions, migrations, the unit of work."""

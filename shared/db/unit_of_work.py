@@ -1,0 +1,115 @@
+"""The one place a transaction commits: domain rows, outbox rows and inbox rows together."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.database import Database
+from shared.db.metadata import INBOX, OUTBOX
+from shared.events.envelope import Event, encode
+from shared.events.topics import topic_for
+
+
+class UnitOfWork:
+    """Opens a session; rolls back unless `commit` is called; writes emitted events to the outbox."""
+
+    def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
+        self._database = database
+        self._on_commit = on_commit
+        self._pending: list[Event] = []
+        self._processed: list[tuple[str, Event]] = []
+        self._session: AsyncSession | None = None
+        self.committed_events: list[Event] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session of this unit; only valid inside `async with`."""
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._database.session()
+        await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        try:
+            if session.in_transaction():
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    def emit(self, event: Event) -> None:
+        """Queue an event to be written to the outbox in this transaction."""
+        self._pending.append(event)
+
+    def mark_processed(self, consumer: str, event: Event) -> None:
+        """Record that `consumer` applied `event`, in this transaction."""
+        self._processed.append((consumer, event))
+
+    async def already_processed(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of these event ids `consumer` has applied before."""
+        if not event_ids:
+            return set()
+        rows = await self.session.execute(
+            select(INBOX.c.event_id).where(INBOX.c.consumer == consumer, INBOX.c.event_id.in_(event_ids))
+        )
+        return set(rows.scalars())
+
+    async def commit(self) -> None:
+        """Write outbox and inbox rows, commit, then wake the relay."""
+        now = datetime.now(UTC)
+        session = self.session
+        if self._pending:
+            await session.execute(
+                insert(OUTBOX),
+                [
+                    {
+                        "event_id": event.id,
+                        "topic": topic_for(type(event.payload)).name,
+                        "key": event.lead_id,
+                        "event_type": event.envelope.type,
+                        "payload": encode(event).decode(),
+                        "created_at": now,
+                    }
+                    for event in self._pending
+                ],
+            )
+        if self._processed:
+            await session.execute(
+                insert(INBOX),
+                [
+                    {
+                        "consumer": consumer,
+                        "event_id": event.id,
+                        "event_type": event.envelope.type,
+                        "processed_at": now,
+                    }
+                    for consumer, event in self._processed
+                ],
+            )
+        await session.commit()
+        self.committed_events = self._pending
+        self._pending, self._processed = [], []
+        if self.committed_events and self._on_commit is not None:
+            self._on_commit()
+
+
+class UnitOfWorkFactory:
+    """Makes units of work bound to one database and relay."""
+
+    def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
+        self.database = database
+        self.on_commit = on_commit
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.database, self.on_commit)

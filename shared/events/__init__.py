@@ -1,0 +1,1 @@
+"""Integration events: vocabulary, v1 payloads, CloudEvents envelope and topic registry."""

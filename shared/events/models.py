@@ -1,0 +1,205 @@
+"""Version 1 payloads of every integration event; additive changes only within a version."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.events.vocabulary import (
+    ActivityType,
+    CriterionOutcome,
+    ForecastCategory,
+    LeadStage,
+    OpportunityStatus,
+    Segment,
+)
+
+
+class EventType(StrEnum):
+    """Past-tense `entity.verb` names of the integration events."""
+
+    LEAD_CAPTURED = "lead.captured"
+    LEAD_ACTIVITY = "lead.activity"
+    LEAD_SCORED = "lead.scored"
+    LEAD_STAGE_CHANGED = "lead.stage_changed"
+    OPPORTUNITY_OPENED = "opportunity.opened"
+    OPPORTUNITY_UPDATED = "opportunity.updated"
+    OPPORTUNITY_CLOSED = "opportunity.closed"
+
+
+class EventPayload(BaseModel):
+    """Base of every payload: its type name and schema version travel in the envelope's `type`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: ClassVar[EventType]
+    version: ClassVar[int] = 1
+
+    lead_id: UUID
+
+    @classmethod
+    def cloudevents_type(cls) -> str:
+        """The CloudEvents `type` attribute, e.g. io.leadflow.lead.captured.v1."""
+        return f"io.leadflow.{cls.event_type.value}.v{cls.version}"
+
+
+class Contact(BaseModel):
+    """The person behind a lead."""
+
+    email: EmailStr
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    job_title: str | None = None
+
+
+class Company(BaseModel):
+    """The organisation a lead works for, as far as it is known at capture."""
+
+    name: str | None = None
+    domain: str | None = None
+    size: str | None = None
+    industry: str | None = None
+    country: str | None = None
+
+
+class Source(BaseModel):
+    """Where a lead or activity came from."""
+
+    provider: str
+    form_id: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+
+
+class LeadCaptured(EventPayload):
+    """A person showed interest; intake normalised what they told us."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_CAPTURED
+
+    contact: Contact
+    company: Company = Field(default_factory=Company)
+    source: Source
+    consent: bool | None = None
+    answers: dict[str, str] = Field(default_factory=dict)
+    via: ActivityType = ActivityType.FORM_SUBMITTED
+    free_mail: bool = False
+    captured_at: datetime
+
+
+class LeadActivity(EventPayload):
+    """One engagement of a known lead."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_ACTIVITY
+
+    activity_type: ActivityType
+    occurred_at: datetime
+    minutes: float | None = Field(None, ge=0)
+    source: Source
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class ScoreFactor(BaseModel):
+    """One reason a score moved, in words a person can read."""
+
+    kind: str
+    name: str
+    points: float
+    reason: str
+
+
+class LeadScored(EventPayload):
+    """The scorer's current view of a lead."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_SCORED
+
+    fit: float = Field(ge=0, le=100)
+    engagement: float = Field(ge=0, le=100)
+    score: float = Field(ge=0, le=100)
+    segment: Segment
+    previous_segment: Segment | None = None
+    mql: bool
+    mql_crossed: bool = False
+    factors: list[ScoreFactor] = Field(default_factory=list)
+    rules_version: str
+    scored_at: datetime
+
+
+class CriterionResult(BaseModel):
+    """Outcome of one qualification criterion with the evidence it used."""
+
+    framework: str
+    criterion: str
+    outcome: CriterionOutcome
+    evidence: str
+
+
+class LeadStageChanged(EventPayload):
+    """A lead moved between funnel stages, with who decided it and why."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_STAGE_CHANGED
+
+    from_stage: LeadStage | None
+    to_stage: LeadStage
+    reason: str
+    decided_by: str
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    rules_version: str
+    owner: str | None = None
+    source: str | None = None
+    changed_at: datetime
+
+
+class OpportunitySnapshot(EventPayload):
+    """Full state of an opportunity after a change, so projections never need history to apply it."""
+
+    opportunity_id: UUID
+    revision: int = Field(ge=1)
+    name: str
+    amount: Decimal = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    pipeline_stage: str
+    probability: float = Field(ge=0, le=1)
+    forecast_category: ForecastCategory
+    expected_close_date: date
+    status: OpportunityStatus
+    owner: str | None = None
+    source: str | None = None
+    opened_at: datetime
+    changed_at: datetime
+
+
+class OpportunityOpened(OpportunitySnapshot):
+    """A prospect became an opportunity."""
+
+    event_type: ClassVar[EventType] = EventType.OPPORTUNITY_OPENED
+
+
+class OpportunityUpdated(OpportunitySnapshot):
+    """An open opportunity's amount, stage, date or category changed."""
+
+    event_type: ClassVar[EventType] = EventType.OPPORTUNITY_UPDATED
+
+
+class OpportunityClosed(OpportunitySnapshot):
+    """An opportunity ended, won or lost."""
+
+    event_type: ClassVar[EventType] = EventType.OPPORTUNITY_CLOSED
+
+    close_reason: str | None = None
+    closed_at: datetime
+
+
+ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
+    LeadCaptured,
+    LeadActivity,
+    LeadScored,
+    LeadStageChanged,
+    OpportunityOpened,
+    OpportunityUpdated,
+    OpportunityClosed,
+)

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the services: problem+json errors, bearer auth, health and metrics routes."""

@@ -1,0 +1,66 @@
+"""Bearer tokens with scopes; tokens are kept only as SHA-256 digests and compared in constant time."""
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+
+from fastapi import Request
+
+from shared.http.problems import Problem
+
+
+class Scope(StrEnum):
+    """What a token may do (DESIGN.md section 5)."""
+
+    LEADS_WRITE = "leads:write"
+    LEADS_READ = "leads:read"
+    OPPORTUNITIES_WRITE = "opportunities:write"
+    FORECAST_READ = "forecast:read"
+    ADMIN = "admin"
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leadflow"'}
+
+
+class TokenAuthority:
+    """Knows which scopes each token grants; `admin` grants every scope."""
+
+    def __init__(self, tokens: Mapping[str, Iterable[str]]) -> None:
+        self._grants: list[tuple[bytes, frozenset[str]]] = []
+        for token, scopes in tokens.items():
+            granted = frozenset(scopes)
+            unknown = granted - {s.value for s in Scope}
+            if unknown:
+                raise ValueError(f"unknown scopes {sorted(unknown)}; known: {[s.value for s in Scope]}")
+            self._grants.append((_digest(token), granted))
+
+    def scopes_for(self, token: str) -> frozenset[str] | None:
+        """The token's scopes, or None when the token is unknown."""
+        digest = _digest(token)
+        found: frozenset[str] | None = None
+        for known, scopes in self._grants:
+            # Compare against every grant so timing does not reveal which one matched.
+            if hmac.compare_digest(known, digest):
+                found = scopes
+        return found
+
+    def require(self, scope: Scope) -> Callable[[Request], None]:
+        """A FastAPI dependency refusing requests without a token granting `scope`."""
+
+        def check(request: Request) -> None:
+            header = request.headers.get("authorization", "")
+            kind, _, token = header.partition(" ")
+            if kind.lower() != "bearer" or not token.strip():
+                raise Problem(401, "Unauthorized", "send Authorization: Bearer <token>", headers=_CHALLENGE)
+            scopes = self.scopes_for(token.strip())
+            if scopes is None:
+                raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+            if scope.value not in scopes and Scope.ADMIN.value not in scopes:
+                raise Problem(403, "Forbidden", f"this token lacks the {scope.value!r} scope")
+
+        return check
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()

@@ -1,0 +1,24 @@
+"""Lead identity: every service derives the same lead_id from an email without asking another."""
+
+import uuid
+
+# Fixed forever: changing it would split every existing lead in two.
+LEAD_NAMESPACE = uuid.UUID("6f1c1d2e-93a4-5b8e-9a51-4c1e0b7f2a10")
+
+
+def normalise_email(email: str) -> str:
+    """Lower-case and trim an email the way every service must before deriving an id."""
+    return email.strip().lower()
+
+
+def lead_id_for(email: str) -> uuid.UUID:
+    """UUIDv5 of the normalised email in the leadflow namespace."""
+    normalised = normalise_email(email)
+    if not normalised:
+        raise ValueError("an email is required to derive a lead_id")
+    return uuid.uuid5(LEAD_NAMESPACE, normalised)
+
+
+def lead_id_for_external(source: str, external_id: str) -> uuid.UUID:
+    """A stable id for a lead known only by a source system's id (no email, nothing invented)."""
+    return uuid.uuid5(LEAD_NAMESPACE, f"external:{source.strip().lower()}:{external_id.strip()}")

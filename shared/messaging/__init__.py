@@ -1,0 +1,1 @@
+"""Messaging on aiokafka: broker connection, outbox relay, consumer loop with inbox and dead letters."""

@@ -1,0 +1,220 @@
+"""The consumer loop: batched, inbox-deduplicated processing with offsets committed after the database."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from shared.db.database import Database
+from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.events.envelope import Event, EventDecodeError, decode
+from shared.events.models import EventPayload
+from shared.events.topics import Topic, topic_named
+from shared.messaging.broker import Broker, ensure_topics
+from shared.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
+Record = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How a consumer batches and how hard it tries before giving an event up to the dead letters."""
+
+    batch_size: int = 500
+    max_attempts: int = 3
+    retry_backoff_s: float = 0.2
+    partitions: int = 3
+
+
+class ConsumerLoop:
+    """One consumer group: decode, skip what the inbox knows, apply handlers, commit, then commit offsets."""
+
+    def __init__(
+        self,
+        group: str,
+        topics: Sequence[Topic],
+        handlers: Mapping[type[EventPayload], Handler],
+        unit_of_work: UnitOfWorkFactory,
+        broker: Broker,
+        metrics: Metrics,
+        options: ConsumerOptions,
+    ) -> None:
+        self.group = group
+        self._topics = tuple(topics)
+        self._handlers = dict(handlers)
+        self._uow = unit_of_work
+        self._database: Database = unit_of_work.database
+        self._broker = broker
+        self._metrics = metrics
+        self._options = options
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        await self._broker.ready.wait()
+        dead_letter_topics = [topic.dead_letter(self.group) for topic in self._topics]
+        await ensure_topics(self._broker.bootstrap_servers, dead_letter_topics, self._options.partitions)
+        consumer = AIOKafkaConsumer(
+            *[topic.name for topic in self._topics],
+            bootstrap_servers=self._broker.bootstrap_servers,
+            group_id=self.group,
+            client_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._options.batch_size,
+        )
+        await self._start(consumer)
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
+                for partition, records in batches.items():
+                    await self._process(partition, records)
+                    await self._commit(consumer, partition, records[-1].offset + 1)
+        finally:
+            await consumer.stop()
+
+    async def _start(self, consumer: AIOKafkaConsumer) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await consumer.start()
+                log.info("consumer.started", consumer=self.group, topics=[t.name for t in self._topics])
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("consumer.start_failed", consumer=self.group, error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({partition: offset})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # A rebalance took the partition away: the new owner re-reads from the last committed
+            # offset and the inbox drops what this process already applied.
+            log.warning("consumer.commit_failed", consumer=self.group, partition=str(partition), error=str(exc))
+            return
+        highwater = consumer.highwater(partition)
+        if highwater is not None:
+            self._metrics.consumer_lag.labels(self.group, partition.topic, str(partition.partition)).set(
+                max(0, highwater - offset)
+            )
+
+    async def _process(self, partition: TopicPartition, records: list[Record]) -> None:
+        started = time.perf_counter()
+        items: list[tuple[Record, Event]] = []
+        for record in records:
+            try:
+                event = decode(record.value)
+            except EventDecodeError as exc:
+                await self._dead_letter(record, exc, attempts=1)
+                continue
+            if type(event.payload) in self._handlers:
+                items.append((record, event))
+        if items:
+            await self._apply_batch(items)
+        self._metrics.processing_latency.labels(self.group).observe(time.perf_counter() - started)
+
+    async def _apply_batch(self, items: list[tuple[Record, Event]]) -> None:
+        while True:
+            try:
+                await self._apply(items)
+                return
+            except Exception as exc:  # noqa: BLE001 - any handler error is isolated below
+                if await self._wait_while_database_down(exc):
+                    continue
+                log.info("consumer.batch_failed_isolating", consumer=self.group, size=len(items), error=repr(exc))
+                break
+        for item in items:
+            await self._apply_one(item)
+
+    async def _apply_one(self, item: tuple[Record, Event]) -> None:
+        record, event = item
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._apply([item])
+                return
+            except Exception as exc:  # noqa: BLE001 - poison events must not stop the consumer
+                if await self._wait_while_database_down(exc):
+                    attempt -= 1
+                    continue
+                self._metrics.events_failed.labels(self.group, event.envelope.type).inc()
+                log.warning(
+                    "consumer.event_failed", consumer=self.group, event_id=event.id, lead_id=event.lead_id,
+                    attempt=attempt, error=repr(exc),
+                )
+                if attempt >= self._options.max_attempts:
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                await asyncio.sleep(self._options.retry_backoff_s * 2 ** (attempt - 1))
+
+    async def _apply(self, items: list[tuple[Record, Event]]) -> None:
+        applied: list[Event] = []
+        skipped: list[Event] = []
+        async with self._uow() as uow:
+            seen = await uow.already_processed(self.group, [event.id for _, event in items])
+            for _, event in items:
+                if event.id in seen:
+                    skipped.append(event)
+                    continue
+                seen.add(event.id)
+                with structlog.contextvars.bound_contextvars(event_id=event.id, lead_id=event.lead_id):
+                    await self._handlers[type(event.payload)](uow, event)
+                uow.mark_processed(self.group, event)
+                applied.append(event)
+            await uow.commit()
+        for event in applied:
+            self._metrics.events_consumed.labels(self.group, event.envelope.type).inc()
+        for event in skipped:
+            self._metrics.events_skipped.labels(self.group, event.envelope.type).inc()
+
+    async def _wait_while_database_down(self, exc: Exception) -> bool:
+        """True if the database is unreachable (then wait for it): an outage is not the event's fault."""
+        try:
+            await self._database.ping()
+            return False
+        except Exception:  # noqa: BLE001 - any failure to answer means unreachable
+            pass
+        log.warning("consumer.database_down", consumer=self.group, error=repr(exc))
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._database.ping()
+                log.info("consumer.database_back", consumer=self.group)
+                return True
+            except Exception:  # noqa: BLE001
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, record: Record, exc: Exception, *, attempts: int) -> None:
+        topic = topic_named(record.topic)
+        headers = list(record.headers or ()) + [
+            ("leadflow.error", repr(exc)[:2000].encode()),
+            ("leadflow.error_type", type(exc).__name__.encode()),
+            ("leadflow.consumer", self.group.encode()),
+            ("leadflow.original_topic", record.topic.encode()),
+            ("leadflow.original_partition", str(record.partition).encode()),
+            ("leadflow.original_offset", str(record.offset).encode()),
+            ("leadflow.attempts", str(attempts).encode()),
+        ]
+        while True:
+            try:
+                await self._broker.producer.send_and_wait(
+                    topic.dead_letter(self.group), key=record.key, value=record.value, headers=headers
+                )
+                break
+            except (KafkaError, OSError) as send_error:
+                log.warning("consumer.dead_letter_failed", consumer=self.group, error=str(send_error))
+                await asyncio.sleep(1.0)
+        self._metrics.dead_letters.labels(self.group, record.topic).inc()
+        log.error(
+            "consumer.dead_lettered", consumer=self.group, topic=record.topic, partition=record.partition,
+            offset=record.offset, attempts=attempts, error=repr(exc),
+        )

@@ -1,0 +1,153 @@
+"""What every service process runs: database, broker, outbox relay, consumers and the FastAPI app."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from shared.db.database import Database
+from shared.db.unit_of_work import UnitOfWorkFactory
+from shared.events.topics import ALL_TOPICS
+from shared.http.auth import TokenAuthority
+from shared.http.operations import operations_router
+from shared.http.problems import install_problem_handlers
+from shared.messaging.broker import Broker
+from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
+from shared.messaging.relay import OutboxRelay
+from shared.metrics import Metrics
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The wired plumbing of one service, built once in its composition root."""
+
+    name: str
+    settings: ServiceSettings
+    database: Database
+    broker: Broker
+    metrics: Metrics
+    relay: OutboxRelay
+    unit_of_work: UnitOfWorkFactory
+    tokens: TokenAuthority
+    consumers: list[ConsumerLoop] = field(default_factory=list)
+
+    @property
+    def consumer_options(self) -> ConsumerOptions:
+        """Consumer tuning from the settings."""
+        s = self.settings
+        return ConsumerOptions(
+            batch_size=s.consumer_batch_size,
+            max_attempts=s.consumer_max_attempts,
+            retry_backoff_s=s.consumer_retry_backoff_s,
+            partitions=s.topic_partitions,
+        )
+
+
+def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
+    """Wire the plumbing of service `name` from its settings."""
+    database = Database(settings.database_url, settings.database_schema or name)
+    broker = Broker(settings.kafka_bootstrap_servers, client_id=f"leadflow-{name}")
+    metrics = Metrics(name)
+    relay = OutboxRelay(
+        database,
+        broker,
+        metrics,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    tokens = dict(settings.api_tokens)
+    if settings.api_token is not None:
+        tokens[settings.api_token.get_secret_value()] = ["admin"]
+    return Runtime(
+        name=name,
+        settings=settings,
+        database=database,
+        broker=broker,
+        metrics=metrics,
+        relay=relay,
+        unit_of_work=UnitOfWorkFactory(database, on_commit=relay.wake),
+        tokens=TokenAuthority(tokens),
+    )
+
+
+def create_app(
+    runtime: Runtime, routers: Sequence[APIRouter], *, title: str, description: str, version: str = "1.0.0"
+) -> FastAPI:
+    """The service's FastAPI app; its lifespan runs the broker connection, relay and consumers."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            _supervised("broker.connect", lambda: runtime.broker.connect(
+                [t.name for t in ALL_TOPICS], runtime.settings.topic_partitions), restart=False),
+            _supervised("outbox.relay", runtime.relay.run),
+            *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers],
+        ]
+        log.info("service.started", service=runtime.name)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            await runtime.broker.close()
+            await runtime.database.dispose()
+            log.info("service.stopped", service=runtime.name)
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    _install_request_metrics(app, runtime.metrics)
+    app.include_router(operations_router(runtime.metrics, {"database": _database_ok(runtime), "broker": runtime.broker.ping}))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _database_ok(runtime: Runtime) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            await asyncio.wait_for(runtime.database.ping(), timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+        return True
+
+    return check
+
+
+def _supervised(name: str, run: Callable[[], Awaitable[None]], *, restart: bool = True) -> "asyncio.Task[None]":
+    async def supervise() -> None:
+        delay = 0.5
+        while True:
+            try:
+                await run()
+                if not restart:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a crashed loop restarts instead of silently stopping
+                log.exception("task.crashed", task=name, restart_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    return asyncio.create_task(supervise(), name=name)
+
+
+def _install_request_metrics(app: FastAPI, metrics: Metrics) -> None:
+    @app.middleware("http")
+    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.http_latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response
