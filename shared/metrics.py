@@ -13,24 +13,38 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
-            "leadflow_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"], registry=r
+            "leadflow_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.http_latency = Histogram(
-            "leadflow_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "leadflow_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.webhook_requests = Counter(
-            "leadflow_webhook_requests_total", "Webhook deliveries by provider and status", ["provider", "status"],
+            "leadflow_webhook_requests_total",
+            "Webhook deliveries by provider and status",
+            ["provider", "status"],
             registry=r,
         )
         self.events_produced = Counter(
-            "leadflow_events_produced_total", "Events published to Kafka by the outbox relay", ["topic", "type"], registry=r
+            "leadflow_events_produced_total",
+            "Events published to Kafka by the outbox relay",
+            ["topic", "type"],
+            registry=r,
         )
         self.events_consumed = Counter(
             "leadflow_events_consumed_total", "Events applied by a consumer", ["consumer", "type"], registry=r
         )
         self.events_skipped = Counter(
-            "leadflow_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer", "type"], registry=r
+            "leadflow_events_duplicate_total",
+            "Redelivered events skipped by the inbox",
+            ["consumer", "type"],
+            registry=r,
         )
         self.events_failed = Counter(
             "leadflow_events_failed_total", "Event processing attempts that raised", ["consumer", "type"], registry=r
@@ -39,16 +53,19 @@ class Metrics:
             "leadflow_dead_letters_total", "Events sent to a dead-letter topic", ["consumer", "topic"], registry=r
         )
         self.processing_latency = Histogram(
-            "leadflow_event_processing_seconds", "Time to apply one consumed batch", ["consumer"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "leadflow_event_processing_seconds",
+            "Time to apply one consumed batch",
+            ["consumer"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.outbox_backlog = Gauge(
-            "leadflow_outbox_backlog_events", "Outbox rows not yet published", registry=r
-        )
+        self.outbox_backlog = Gauge("leadflow_outbox_backlog_events", "Outbox rows not yet published", registry=r)
         self.outbox_oldest_age = Gauge(
             "leadflow_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", registry=r
         )
         self.consumer_lag = Gauge(
-            "leadflow_consumer_lag_events", "End offset minus committed offset", ["consumer", "topic", "partition"],
+            "leadflow_consumer_lag_events",
+            "End offset minus committed offset",
+            ["consumer", "topic", "partition"],
             registry=r,
         )

@@ -85,10 +85,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tasks = [
-            _supervised("broker.connect", lambda: runtime.broker.connect(
-                [t.name for t in ALL_TOPICS], runtime.settings.topic_partitions), restart=False),
+            _supervised(
+                "broker.connect",
+                lambda: runtime.broker.connect([t.name for t in ALL_TOPICS], runtime.settings.topic_partitions),
+                restart=False,
+            ),
             _supervised("outbox.relay", runtime.relay.run),
-            *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers],
+            *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers if runtime.settings.run_consumers],
         ]
         log.info("service.started", service=runtime.name)
         try:
@@ -106,21 +109,12 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     _install_request_metrics(app, runtime.metrics)
-    app.include_router(operations_router(runtime.metrics, {"database": _database_ok(runtime), "broker": runtime.broker.ping}))
+    app.include_router(
+        operations_router(runtime.metrics, {"database": runtime.database.reachable, "broker": runtime.broker.ping})
+    )
     for router in routers:
         app.include_router(router)
     return app
-
-
-def _database_ok(runtime: Runtime) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        try:
-            await asyncio.wait_for(runtime.database.ping(), timeout=2)
-        except Exception:  # noqa: BLE001 - any failure means not ready
-            return False
-        return True
-
-    return check
 
 
 def _supervised(name: str, run: Callable[[], Awaitable[None]], *, restart: bool = True) -> "asyncio.Task[None]":
@@ -133,7 +127,7 @@ def _supervised(name: str, run: Callable[[], Awaitable[None]], *, restart: bool 
                     return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a crashed loop restarts instead of silently stopping
+            except Exception:
                 log.exception("task.crashed", task=name, restart_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

@@ -14,32 +14,106 @@ if TYPE_CHECKING:
     from services.embedded.dev import EmbeddedPipeline, Printer
 
 DEMO_LEADS: list[dict[str, Any]] = [
-    {"email": "maria.gonzalez@northwind-logistics.com", "first_name": "Maria", "last_name": "González",
-     "job_title": "VP of Operations", "company": "Northwind Logistics", "country": "ES", "phone": "+34 912 345 678",
-     "activity": "demo_requested", "utm_source": "google", "utm_medium": "cpc", "form_id": "demo-request"},
-    {"email": "j.okafor@brightpath-health.org", "first_name": "James", "last_name": "Okafor",
-     "job_title": "Chief Information Officer", "company": "BrightPath Health", "country": "GB",
-     "activity": "meeting_booked", "form_id": "calendly-intro"},
-    {"email": "li.wei@lumen-analytics.io", "first_name": "Li", "last_name": "Wei", "job_title": "Director of Data",
-     "company": "Lumen Analytics", "country": "SG", "activity": "webinar_registered", "form_id": "webinar-nov"},
-    {"email": "sofia.rossi@gmail.com", "first_name": "Sofia", "last_name": "Rossi", "job_title": "Student",
-     "activity": "content_downloaded", "form_id": "ebook-lead-scoring"},
-    {"email": "p.schneider@kraftwerk-maschinen.de", "first_name": "Paul", "last_name": "Schneider",
-     "job_title": "Head of Sales", "company": "Kraftwerk Maschinen GmbH", "country": "DE", "phone": "+49 30 1234567",
-     "activity": "form_submitted", "form_id": "contact-sales"},
-    {"email": "amelia.brown@outlook.com", "first_name": "Amelia", "last_name": "Brown",
-     "activity": "content_downloaded", "form_id": "ebook-lead-scoring"},
-    {"email": "r.patel@finch-insurance.com", "first_name": "Ravi", "last_name": "Patel",
-     "job_title": "Marketing Manager", "company": "Finch Insurance", "country": "US",
-     "activity": "webinar_registered", "form_id": "webinar-nov", "utm_source": "linkedin"},
-    {"email": "ceo@tinyroast.coffee", "first_name": "Noah", "last_name": "Kim", "job_title": "Founder & CEO",
-     "company": "Tiny Roast Coffee", "country": "US", "activity": "demo_requested", "form_id": "demo-request"},
-    {"email": "hannah.m@orbitretail.com", "first_name": "Hannah", "last_name": "Müller",
-     "job_title": "Senior Analyst", "company": "Orbit Retail", "country": "AT", "activity": "form_submitted",
-     "form_id": "newsletter"},
-    {"email": "t.nguyen@cobalt-security.com", "first_name": "Tuan", "last_name": "Nguyen",
-     "job_title": "CTO", "company": "Cobalt Security", "country": "VN", "activity": "webinar_registered",
-     "form_id": "webinar-nov"},
+    {
+        "email": "maria.gonzalez@northwind-logistics.com",
+        "first_name": "Maria",
+        "last_name": "González",
+        "job_title": "VP of Operations",
+        "company": "Northwind Logistics",
+        "country": "ES",
+        "phone": "+34 912 345 678",
+        "activity": "demo_requested",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "form_id": "demo-request",
+    },
+    {
+        "email": "j.okafor@brightpath-health.org",
+        "first_name": "James",
+        "last_name": "Okafor",
+        "job_title": "Chief Information Officer",
+        "company": "BrightPath Health",
+        "country": "GB",
+        "activity": "meeting_booked",
+        "form_id": "calendly-intro",
+    },
+    {
+        "email": "li.wei@lumen-analytics.io",
+        "first_name": "Li",
+        "last_name": "Wei",
+        "job_title": "Director of Data",
+        "company": "Lumen Analytics",
+        "country": "SG",
+        "activity": "webinar_registered",
+        "form_id": "webinar-nov",
+    },
+    {
+        "email": "sofia.rossi@gmail.com",
+        "first_name": "Sofia",
+        "last_name": "Rossi",
+        "job_title": "Student",
+        "activity": "content_downloaded",
+        "form_id": "ebook-lead-scoring",
+    },
+    {
+        "email": "p.schneider@kraftwerk-maschinen.de",
+        "first_name": "Paul",
+        "last_name": "Schneider",
+        "job_title": "Head of Sales",
+        "company": "Kraftwerk Maschinen GmbH",
+        "country": "DE",
+        "phone": "+49 30 1234567",
+        "activity": "form_submitted",
+        "form_id": "contact-sales",
+    },
+    {
+        "email": "amelia.brown@outlook.com",
+        "first_name": "Amelia",
+        "last_name": "Brown",
+        "activity": "content_downloaded",
+        "form_id": "ebook-lead-scoring",
+    },
+    {
+        "email": "r.patel@finch-insurance.com",
+        "first_name": "Ravi",
+        "last_name": "Patel",
+        "job_title": "Marketing Manager",
+        "company": "Finch Insurance",
+        "country": "US",
+        "activity": "webinar_registered",
+        "form_id": "webinar-nov",
+        "utm_source": "linkedin",
+    },
+    {
+        "email": "ceo@tinyroast.coffee",
+        "first_name": "Noah",
+        "last_name": "Kim",
+        "job_title": "Founder & CEO",
+        "company": "Tiny Roast Coffee",
+        "country": "US",
+        "activity": "demo_requested",
+        "form_id": "demo-request",
+    },
+    {
+        "email": "hannah.m@orbitretail.com",
+        "first_name": "Hannah",
+        "last_name": "Müller",
+        "job_title": "Senior Analyst",
+        "company": "Orbit Retail",
+        "country": "AT",
+        "activity": "form_submitted",
+        "form_id": "newsletter",
+    },
+    {
+        "email": "t.nguyen@cobalt-security.com",
+        "first_name": "Tuan",
+        "last_name": "Nguyen",
+        "job_title": "CTO",
+        "company": "Cobalt Security",
+        "country": "VN",
+        "activity": "webinar_registered",
+        "form_id": "webinar-nov",
+    },
 ]
 
 
@@ -72,15 +146,27 @@ def run_demo(pipeline: "EmbeddedPipeline", say: "Printer") -> None:
         say(f"  {item['score']:5.1f} {item['segment']:<4} {item['lead_id']}  ({top})")
     best = worklist["items"][0]["lead_id"]
     _wait_for(lambda: _get_or_none(f"{urls['qualifier']}/v1/leads/{best}", auth), 1)
-    opened = httpx.post(
-        f"{urls['qualifier']}/v1/opportunities",
-        json={"lead_id": best, "name": "Demo deal", "amount": "48000", "currency": "USD",
-              "expected_close_date": (date.today() + timedelta(days=20)).isoformat()},
-        headers=auth, timeout=10,
-    ).raise_for_status().json()
+    opened = (
+        httpx.post(
+            f"{urls['qualifier']}/v1/opportunities",
+            json={
+                "lead_id": best,
+                "name": "Demo deal",
+                "amount": "48000",
+                "currency": "USD",
+                "expected_close_date": (date.today() + timedelta(days=20)).isoformat(),
+            },
+            headers=auth,
+            timeout=10,
+        )
+        .raise_for_status()
+        .json()
+    )
     httpx.post(
         f"{urls['qualifier']}/v1/opportunities/{opened['opportunity_id']}/close",
-        json={"won": True, "reason": "demo: signed"}, headers=auth, timeout=10,
+        json={"won": True, "reason": "demo: signed"},
+        headers=auth,
+        timeout=10,
     ).raise_for_status()
     lead = _get(f"{urls['qualifier']}/v1/leads/{best}", auth)
     say(f"demo: history of {best}")

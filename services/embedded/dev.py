@@ -29,7 +29,9 @@ class DevCredentials:
 def dev_credentials(env: Mapping[str, str]) -> DevCredentials:
     """Honour LEADFLOW_API_TOKEN and LEADFLOW_WEBHOOK_SECRET_<PROVIDER>; generate what is missing."""
     token = env.get("LEADFLOW_API_TOKEN") or secrets.token_urlsafe(32)
-    generic = env.get("LEADFLOW_WEBHOOK_SECRET_GENERIC") or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    generic = (
+        env.get("LEADFLOW_WEBHOOK_SECRET_GENERIC") or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    )
     return DevCredentials(
         api_token=token,
         webhook_secrets={"generic": generic},

@@ -20,8 +20,13 @@ def build_app(settings: ForecastSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     runtime.consumers.append(
         ConsumerLoop(
-            SERVICE, [LEADS_STAGES, OPPORTUNITIES], HANDLERS, runtime.unit_of_work, runtime.broker,
-            runtime.metrics, runtime.consumer_options,
+            SERVICE,
+            [LEADS_STAGES, OPPORTUNITIES],
+            HANDLERS,
+            runtime.unit_of_work,
+            runtime.broker,
+            runtime.metrics,
+            runtime.consumer_options,
         )
     )
     return create_app(

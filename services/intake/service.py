@@ -47,9 +47,7 @@ async def _capture_once(
         payload = to_captured(submission)
         lead_id = str(payload.lead_id)
         existing = await repository.load_lead(uow.session, lead_id)
-        await repository.save_lead(
-            uow.session, lead_id, merge_profile(existing, submission), is_new=existing is None
-        )
+        await repository.save_lead(uow.session, lead_id, merge_profile(existing, submission), is_new=existing is None)
         event = new_event(payload, source=SOURCE)
         uow.emit(event)
         if delivery_id is not None:

@@ -26,8 +26,13 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     handlers = QualifierHandlers(version)
     runtime.consumers.append(
         ConsumerLoop(
-            SERVICE, [LEADS_INTAKE, LEADS_SCORES], handlers.registry(), runtime.unit_of_work, runtime.broker,
-            runtime.metrics, runtime.consumer_options,
+            SERVICE,
+            [LEADS_INTAKE, LEADS_SCORES],
+            handlers.registry(),
+            runtime.unit_of_work,
+            runtime.broker,
+            runtime.metrics,
+            runtime.consumer_options,
         )
     )
     commands = OpportunityCommands(runtime.unit_of_work, rules, version)

@@ -45,14 +45,21 @@ class QualifierHandlers:
         assert isinstance(payload, LeadScored)
         lead = await self._lead(uow, event, {})
         await repository.update_lead(
-            uow.session, lead["lead_id"],
+            uow.session,
+            lead["lead_id"],
             {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql, "updated_at": _now()},
         )
         decision = decide_on_score(LeadStage(lead["stage"]), mql=payload.mql, score=payload.score)
         if decision is not None:
             await move(
-                uow, lead, decision.target, reason=decision.reason, decided_by="scorer",
-                rules_version=payload.rules_version, now=_now(), correlation_id=event.envelope.correlationid,
+                uow,
+                lead,
+                decision.target,
+                reason=decision.reason,
+                decided_by="scorer",
+                rules_version=payload.rules_version,
+                now=_now(),
+                correlation_id=event.envelope.correlationid,
             )
 
     async def _lead(self, uow: UnitOfWork, event: Event, details: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +72,14 @@ class QualifierHandlers:
         lead |= details
         await repository.insert_lead(uow.session, lead | {"stage": LeadStage.LEAD.value})
         await move(
-            uow, lead, LeadStage.LEAD, reason="entered the funnel", decided_by="qualifier",
-            rules_version=self._rules_version, now=now, correlation_id=event.envelope.correlationid,
+            uow,
+            lead,
+            LeadStage.LEAD,
+            reason="entered the funnel",
+            decided_by="qualifier",
+            rules_version=self._rules_version,
+            now=now,
+            correlation_id=event.envelope.correlationid,
         )
         return lead
 

@@ -31,8 +31,15 @@ class NotFound(LookupError):
 
 
 async def move(
-    uow: UnitOfWork, lead: dict[str, Any], target: LeadStage, *, reason: str, decided_by: str, rules_version: str,
-    now: datetime, correlation_id: str | None = None,
+    uow: UnitOfWork,
+    lead: dict[str, Any],
+    target: LeadStage,
+    *,
+    reason: str,
+    decided_by: str,
+    rules_version: str,
+    now: datetime,
+    correlation_id: str | None = None,
 ) -> None:
     """Move a lead to `target` (legal moves only), record the transition and emit lead.stage_changed."""
     current = LeadStage(lead["stage"]) if lead.get("stage") else None
@@ -40,9 +47,15 @@ async def move(
         check_transition(current, target)
     event = new_event(
         LeadStageChanged(
-            lead_id=UUID(lead["lead_id"]), from_stage=current, to_stage=target, reason=reason,
-            decided_by=decided_by, rules_version=rules_version, owner=lead.get("owner"),
-            source=lead.get("source"), changed_at=now,
+            lead_id=UUID(lead["lead_id"]),
+            from_stage=current,
+            to_stage=target,
+            reason=reason,
+            decided_by=decided_by,
+            rules_version=rules_version,
+            owner=lead.get("owner"),
+            source=lead.get("source"),
+            changed_at=now,
         ),
         source=SOURCE,
         correlation_id=correlation_id,
@@ -51,9 +64,15 @@ async def move(
     await repository.add_transition(
         uow.session,
         {
-            "lead_id": lead["lead_id"], "from_stage": current.value if current else None, "to_stage": target.value,
-            "reason": reason, "decided_by": decided_by, "criteria": [], "rules_version": rules_version,
-            "event_id": event.id, "changed_at": now,
+            "lead_id": lead["lead_id"],
+            "from_stage": current.value if current else None,
+            "to_stage": target.value,
+            "reason": reason,
+            "decided_by": decided_by,
+            "criteria": [],
+            "rules_version": rules_version,
+            "event_id": event.id,
+            "changed_at": now,
         },
     )
     lead["stage"] = target.value
@@ -69,8 +88,16 @@ class OpportunityCommands:
     rules_version: str
 
     async def open(
-        self, *, lead_id: UUID, name: str, amount: Decimal, currency: str | None, expected_close_date: date,
-        pipeline_stage: str | None, owner: str | None, actor: str,
+        self,
+        *,
+        lead_id: UUID,
+        name: str,
+        amount: Decimal,
+        currency: str | None,
+        expected_close_date: date,
+        pipeline_stage: str | None,
+        owner: str | None,
+        actor: str,
     ) -> Opportunity:
         """Open an opportunity for a known lead and move the lead to the opportunity stage."""
         now = datetime.now(UTC)
@@ -79,14 +106,26 @@ class OpportunityCommands:
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
             created = opp.open_opportunity(
-                self.rules, lead_id=lead_id, name=name, amount=amount, currency=currency,
-                expected_close_date=expected_close_date, pipeline_stage=pipeline_stage,
-                owner=owner or lead.get("owner"), source=lead.get("source"), now=now,
+                self.rules,
+                lead_id=lead_id,
+                name=name,
+                amount=amount,
+                currency=currency,
+                expected_close_date=expected_close_date,
+                pipeline_stage=pipeline_stage,
+                owner=owner or lead.get("owner"),
+                source=lead.get("source"),
+                now=now,
             )
             if lead["stage"] != LeadStage.OPPORTUNITY.value:
                 await move(
-                    uow, lead, LeadStage.OPPORTUNITY, reason=f"opportunity {name!r} opened by {actor}",
-                    decided_by=actor, rules_version=self.rules_version, now=now,
+                    uow,
+                    lead,
+                    LeadStage.OPPORTUNITY,
+                    reason=f"opportunity {name!r} opened by {actor}",
+                    decided_by=actor,
+                    rules_version=self.rules_version,
+                    now=now,
                 )
             await repository.save_opportunity(uow.session, created, is_new=True)
             uow.emit(new_event(OpportunityOpened(**_snapshot(created)), source=SOURCE))
@@ -107,7 +146,13 @@ class OpportunityCommands:
         return updated
 
     async def close(
-        self, opportunity_id: UUID, *, won: bool, reason: str | None, amount: Decimal | None, actor: str,
+        self,
+        opportunity_id: UUID,
+        *,
+        won: bool,
+        reason: str | None,
+        amount: Decimal | None,
+        actor: str,
         close_date: date | None = None,
     ) -> Opportunity:
         """Close won or lost; the lead becomes a customer or closed_lost."""
@@ -128,8 +173,13 @@ class OpportunityCommands:
                 target = LeadStage.CUSTOMER if won else LeadStage.CLOSED_LOST
                 outcome = "won" if won else "lost"
                 await move(
-                    uow, lead, target, reason=f"opportunity {closed.name!r} closed {outcome}"
-                    + (f": {reason}" if reason else ""), decided_by=actor, rules_version=self.rules_version, now=now,
+                    uow,
+                    lead,
+                    target,
+                    reason=f"opportunity {closed.name!r} closed {outcome}" + (f": {reason}" if reason else ""),
+                    decided_by=actor,
+                    rules_version=self.rules_version,
+                    now=now,
                 )
             await uow.commit()
         return closed
@@ -144,4 +194,3 @@ class OpportunityCommands:
 def _snapshot(o: Opportunity) -> dict[str, Any]:
     fields = OpportunitySnapshot.model_fields
     return {name: getattr(o, name) for name in fields if hasattr(o, name)}
-

@@ -25,8 +25,13 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     handlers = ScorerHandlers(rules, version)
     runtime.consumers.append(
         ConsumerLoop(
-            SERVICE, [LEADS_INTAKE], handlers.registry(), runtime.unit_of_work, runtime.broker,
-            runtime.metrics, runtime.consumer_options,
+            SERVICE,
+            [LEADS_INTAKE],
+            handlers.registry(),
+            runtime.unit_of_work,
+            runtime.broker,
+            runtime.metrics,
+            runtime.consumer_options,
         )
     )
     return create_app(

@@ -57,8 +57,14 @@ class ScorerHandlers:
         now = datetime.now(UTC)
         score = score_lead(profile, history, self._rules, now)
         await repository.save(
-            uow.session, lead_id, profile, score, activity_count=len(history),
-            rules_version=self._rules_version, scored_at=now, is_new=stored is None,
+            uow.session,
+            lead_id,
+            profile,
+            score,
+            activity_count=len(history),
+            rules_version=self._rules_version,
+            scored_at=now,
+            is_new=stored is None,
         )
         was_mql = stored.mql if stored else False
         uow.emit(

@@ -1,5 +1,6 @@
 """One async engine per service, on PostgreSQL (a schema per service) or SQLite (a file per service)."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ class Database:
         """Raise unless the database answers a trivial query."""
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether the database answers within the timeout."""
+        try:
+            await asyncio.wait_for(self.ping(), timeout=timeout_s)
+        except Exception:  # noqa: BLE001 - any failure to answer means unreachable
+            return False
+        return True
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

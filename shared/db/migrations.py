@@ -2,6 +2,7 @@
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
@@ -31,8 +32,11 @@ def downgrade(script_location: Path, url: str, schema: str | None, revision: str
     command.downgrade(alembic_config(script_location, url, schema), revision)
 
 
-def run_env(context: EnvironmentContext, target_metadata: MetaData) -> None:
+def run_env(target_metadata: MetaData) -> None:
     """The body of every service's env.py: online migrations on the async engine."""
+    from alembic import context as proxy  # filled in by Alembic only while it runs an env.py
+
+    context = cast(EnvironmentContext, proxy)
     config = context.config
     database = Database(config.attributes["url"], config.attributes.get("schema"))
     asyncio.run(_run_online(context, database, target_metadata))
@@ -48,9 +52,7 @@ async def _run_online(context: EnvironmentContext, database: Database, metadata:
     await database.dispose()
 
 
-def _configure_and_run(
-    conn: Connection, context: EnvironmentContext, metadata: MetaData, schema: str | None
-) -> None:
+def _configure_and_run(conn: Connection, context: EnvironmentContext, metadata: MetaData, schema: str | None) -> None:
     context.configure(
         connection=conn,
         target_metadata=metadata,

@@ -1,5 +1,6 @@
 """RFC 9457 problem details for every error a service returns."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -28,7 +29,7 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     """A problem+json response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
@@ -49,9 +50,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
-        ]
+        errors = [{"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
         return problem_response(422, "Invalid request", detail, errors=errors)
 

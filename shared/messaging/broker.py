@@ -1,6 +1,7 @@
 """Connection to the Kafka-protocol broker: one producer per process and topic creation at start-up."""
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -78,9 +79,8 @@ async def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, partitions, 1) for name in names if name not in existing]
         if missing:
-            try:
+            # Another service may create one between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it between our list and create
     finally:
         await admin.close()

@@ -4,6 +4,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -20,7 +21,7 @@ from shared.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class ConsumerLoop:
             auto_offset_reset="earliest",
             max_poll_records=self._options.batch_size,
         )
-        await self._start(consumer)
         try:
+            await self._start(consumer)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
                 for partition, records in batches.items():
@@ -147,8 +148,12 @@ class ConsumerLoop:
                     continue
                 self._metrics.events_failed.labels(self.group, event.envelope.type).inc()
                 log.warning(
-                    "consumer.event_failed", consumer=self.group, event_id=event.id, lead_id=event.lead_id,
-                    attempt=attempt, error=repr(exc),
+                    "consumer.event_failed",
+                    consumer=self.group,
+                    event_id=event.id,
+                    lead_id=event.lead_id,
+                    attempt=attempt,
+                    error=repr(exc),
                 )
                 if attempt >= self._options.max_attempts:
                     await self._dead_letter(record, exc, attempts=attempt)
@@ -177,25 +182,21 @@ class ConsumerLoop:
 
     async def _wait_while_database_down(self, exc: Exception) -> bool:
         """True if the database is unreachable (then wait for it): an outage is not the event's fault."""
-        try:
-            await self._database.ping()
+        if await self._database.reachable(timeout_s=5):
             return False
-        except Exception:  # noqa: BLE001 - any failure to answer means unreachable
-            pass
         log.warning("consumer.database_down", consumer=self.group, error=repr(exc))
         delay = 0.5
         while True:
             await asyncio.sleep(delay)
-            try:
-                await self._database.ping()
+            if await self._database.reachable(timeout_s=5):
                 log.info("consumer.database_back", consumer=self.group)
                 return True
-            except Exception:  # noqa: BLE001
-                delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 5.0)
 
     async def _dead_letter(self, record: Record, exc: Exception, *, attempts: int) -> None:
         topic = topic_named(record.topic)
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             ("leadflow.error", repr(exc)[:2000].encode()),
             ("leadflow.error_type", type(exc).__name__.encode()),
             ("leadflow.consumer", self.group.encode()),
@@ -215,6 +216,11 @@ class ConsumerLoop:
                 await asyncio.sleep(1.0)
         self._metrics.dead_letters.labels(self.group, record.topic).inc()
         log.error(
-            "consumer.dead_lettered", consumer=self.group, topic=record.topic, partition=record.partition,
-            offset=record.offset, attempts=attempts, error=repr(exc),
+            "consumer.dead_lettered",
+            consumer=self.group,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempts=attempts,
+            error=repr(exc),
         )

@@ -1,6 +1,7 @@
 """The outbox relay: publishes committed outbox rows in order and marks them sent."""
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -59,10 +60,8 @@ class OutboxRelay:
                 await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def publish_batch(self) -> int:
@@ -73,7 +72,14 @@ class OutboxRelay:
                 return 0
             rows = (
                 await session.execute(
-                    select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.event_type, OUTBOX.c.payload)
+                    select(
+                        OUTBOX.c.id,
+                        OUTBOX.c.event_id,
+                        OUTBOX.c.topic,
+                        OUTBOX.c.key,
+                        OUTBOX.c.event_type,
+                        OUTBOX.c.payload,
+                    )
                     .where(OUTBOX.c.published_at.is_(None))
                     .order_by(OUTBOX.c.id)
                     .limit(self._batch_size)

@@ -38,7 +38,9 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
     """Read routes over the forecast's projections."""
     router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(tokens.require(Scope.FORECAST_READ))])
 
-    @router.get("/forecast", response_model=ForecastOut, summary="Closed won, categories and weighted pipeline by period")
+    @router.get(
+        "/forecast", response_model=ForecastOut, summary="Closed won, categories and weighted pipeline by period"
+    )
     async def get_forecast(
         period: Period = Period.MONTH,
         horizon: Annotated[int, Query(ge=1, le=36, description="how many periods from the current one")] = 6,
@@ -48,7 +50,9 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
             views = await repository.opportunity_views(session)
         lines = project(views, today=today, period=period, horizon=horizon)
         return ForecastOut(
-            as_of=today, period=period, lines=[ForecastLineOut.model_validate(line, from_attributes=True) for line in lines]
+            as_of=today,
+            period=period,
+            lines=[ForecastLineOut.model_validate(line, from_attributes=True) for line in lines],
         )
 
     return router

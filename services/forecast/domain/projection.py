@@ -30,7 +30,10 @@ class OpportunityView:
 
 @dataclass(frozen=True)
 class ForecastLine:
-    """One period in one currency: commit ⊂ best case ⊂ pipeline, each including closed won; weighted is open deals only."""
+    """One period in one currency.
+
+    commit ⊂ best case ⊂ pipeline, each including closed won; weighted counts open deals only.
+    """
 
     period: str
     currency: str
@@ -62,9 +65,7 @@ def period_keys(start: date, period: Period, horizon: int) -> list[str]:
     return keys
 
 
-def project(
-    opportunities: list[OpportunityView], *, today: date, period: Period, horizon: int
-) -> list[ForecastLine]:
+def project(opportunities: list[OpportunityView], *, today: date, period: Period, horizon: int) -> list[ForecastLine]:
     """Forecast lines for `horizon` periods from today's; overdue open deals count in the current period."""
     keys = period_keys(today, period, horizon)
     current = keys[0]
@@ -93,8 +94,13 @@ def project(
             pipeline = best + by_category[(key, currency, ForecastCategory.PIPELINE)]
             lines.append(
                 ForecastLine(
-                    period=key, currency=currency, closed_won=closed, commit=commit, best_case=best,
-                    pipeline=pipeline, weighted=weighted[(key, currency)].quantize(Decimal("0.01")),
+                    period=key,
+                    currency=currency,
+                    closed_won=closed,
+                    commit=commit,
+                    best_case=best,
+                    pipeline=pipeline,
+                    weighted=weighted[(key, currency)].quantize(Decimal("0.01")),
                     open_opportunities=open_count[(key, currency)],
                 )
             )

@@ -18,11 +18,18 @@ async def apply_snapshot(session: AsyncSession, snapshot: OpportunitySnapshot) -
     if stored is not None and stored >= snapshot.revision:
         return False
     values = {
-        "lead_id": str(snapshot.lead_id), "revision": snapshot.revision, "amount": snapshot.amount,
-        "currency": snapshot.currency, "pipeline_stage": snapshot.pipeline_stage,
-        "probability": snapshot.probability, "forecast_category": snapshot.forecast_category.value,
-        "expected_close_date": snapshot.expected_close_date, "status": snapshot.status.value,
-        "owner": snapshot.owner, "source": snapshot.source, "opened_at": snapshot.opened_at,
+        "lead_id": str(snapshot.lead_id),
+        "revision": snapshot.revision,
+        "amount": snapshot.amount,
+        "currency": snapshot.currency,
+        "pipeline_stage": snapshot.pipeline_stage,
+        "probability": snapshot.probability,
+        "forecast_category": snapshot.forecast_category.value,
+        "expected_close_date": snapshot.expected_close_date,
+        "status": snapshot.status.value,
+        "owner": snapshot.owner,
+        "source": snapshot.source,
+        "opened_at": snapshot.opened_at,
         "closed_at": snapshot.closed_at if isinstance(snapshot, OpportunityClosed) else None,
         "changed_at": snapshot.changed_at,
     }
@@ -47,14 +54,21 @@ async def opportunity_views(session: AsyncSession) -> list[OpportunityView]:
     """Every opportunity as the projection needs it."""
     rows = await session.execute(
         select(
-            opportunities.c.amount, opportunities.c.currency, opportunities.c.probability,
-            opportunities.c.forecast_category, opportunities.c.expected_close_date, opportunities.c.status,
+            opportunities.c.amount,
+            opportunities.c.currency,
+            opportunities.c.probability,
+            opportunities.c.forecast_category,
+            opportunities.c.expected_close_date,
+            opportunities.c.status,
         )
     )
     return [
         OpportunityView(
-            amount=r.amount, currency=r.currency, probability=r.probability,
-            category=ForecastCategory(r.forecast_category), expected_close_date=r.expected_close_date,
+            amount=r.amount,
+            currency=r.currency,
+            probability=r.probability,
+            category=ForecastCategory(r.forecast_category),
+            expected_close_date=r.expected_close_date,
             status=OpportunityStatus(r.status),
         )
         for r in rows

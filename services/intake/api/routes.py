@@ -77,8 +77,11 @@ def intake_router(
         body = await _read_limited(request, max_body_bytes)
         secret = secrets.get(adapter.name)
         if secret is None:
-            raise Problem(503, "Service unavailable", f"no secret configured for {adapter.name!r}; set "
-                          f"LEADFLOW_WEBHOOK_SECRET_{adapter.name.upper()}")
+            raise Problem(
+                503,
+                "Service unavailable",
+                f"no secret configured for {adapter.name!r}; set LEADFLOW_WEBHOOK_SECRET_{adapter.name.upper()}",
+            )
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             adapter.verify(headers, body, secret, now=time.time())

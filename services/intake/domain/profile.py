@@ -7,7 +7,14 @@ from typing import Any
 from services.intake.domain.capture import Submission, company_domain
 
 PROFILE_FIELDS = (
-    "first_name", "last_name", "phone", "job_title", "company", "company_size", "industry", "country",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
 )
 
 

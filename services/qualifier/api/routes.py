@@ -39,12 +39,19 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
                 raise Problem(404, "Not found", f"no lead {lead_id} has reached the qualifier yet")
             transitions = await repository.history(session, str(lead_id))
         return LeadOut(
-            lead_id=lead["lead_id"], stage=lead["stage"], owner=lead["owner"], score=lead["score"],
-            segment=lead["segment"], mql=lead["mql"], history=[TransitionOut.model_validate(t) for t in transitions],
+            lead_id=lead["lead_id"],
+            stage=lead["stage"],
+            owner=lead["owner"],
+            score=lead["score"],
+            segment=lead["segment"],
+            mql=lead["mql"],
+            history=[TransitionOut.model_validate(t) for t in transitions],
         )
 
     @router.get(
-        "/opportunities/{opportunity_id}", response_model=OpportunityOut, dependencies=read,
+        "/opportunities/{opportunity_id}",
+        response_model=OpportunityOut,
+        dependencies=read,
         summary="An opportunity's current state",
     )
     async def get_opportunity(opportunity_id: UUID) -> OpportunityOut:
@@ -55,20 +62,30 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
         return OpportunityOut.of(found)
 
     @router.post(
-        "/opportunities", response_model=OpportunityOut, status_code=201, dependencies=write,
+        "/opportunities",
+        response_model=OpportunityOut,
+        status_code=201,
+        dependencies=write,
         summary="Open an opportunity for a lead",
     )
     async def open_opportunity(body: OpportunityIn) -> OpportunityOut:
         with _as_problems():
             created = await commands.open(
-                lead_id=body.lead_id, name=body.name, amount=body.amount, currency=body.currency,
-                expected_close_date=body.expected_close_date, pipeline_stage=body.pipeline_stage,
-                owner=body.owner, actor=_ACTOR,
+                lead_id=body.lead_id,
+                name=body.name,
+                amount=body.amount,
+                currency=body.currency,
+                expected_close_date=body.expected_close_date,
+                pipeline_stage=body.pipeline_stage,
+                owner=body.owner,
+                actor=_ACTOR,
             )
         return OpportunityOut.of(created)
 
     @router.patch(
-        "/opportunities/{opportunity_id}", response_model=OpportunityOut, dependencies=write,
+        "/opportunities/{opportunity_id}",
+        response_model=OpportunityOut,
+        dependencies=write,
         summary="Change an open opportunity",
     )
     async def patch_opportunity(opportunity_id: UUID, body: OpportunityPatch) -> OpportunityOut:
@@ -77,13 +94,19 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
         return OpportunityOut.of(updated)
 
     @router.post(
-        "/opportunities/{opportunity_id}/close", response_model=OpportunityOut, dependencies=write,
+        "/opportunities/{opportunity_id}/close",
+        response_model=OpportunityOut,
+        dependencies=write,
         summary="Close an opportunity won or lost",
     )
     async def close_opportunity(opportunity_id: UUID, body: OpportunityClose) -> OpportunityOut:
         with _as_problems():
             closed = await commands.close(
-                opportunity_id, won=body.won, reason=body.reason, amount=body.amount, actor=_ACTOR,
+                opportunity_id,
+                won=body.won,
+                reason=body.reason,
+                amount=body.amount,
+                actor=_ACTOR,
                 close_date=body.close_date,
             )
         return OpportunityOut.of(closed)

@@ -41,24 +41,52 @@ class Opportunity:
 
 
 def open_opportunity(
-    rules: OpportunityRules, *, lead_id: UUID, name: str, amount: Decimal, currency: str | None,
-    expected_close_date: date, pipeline_stage: str | None, owner: str | None, source: str | None, now: datetime,
+    rules: OpportunityRules,
+    *,
+    lead_id: UUID,
+    name: str,
+    amount: Decimal,
+    currency: str | None,
+    expected_close_date: date,
+    pipeline_stage: str | None,
+    owner: str | None,
+    source: str | None,
+    now: datetime,
 ) -> Opportunity:
     """A new open opportunity at the given (or default) pipeline stage."""
     stage = pipeline_stage or rules.default_stage
     config = _stage(rules, stage)
     return Opportunity(
-        opportunity_id=uuid4(), lead_id=lead_id, revision=1, name=name, amount=amount,
-        currency=(currency or rules.currency).upper(), pipeline_stage=stage, probability=config.probability,
-        forecast_category=config.category, expected_close_date=expected_close_date,
-        status=OpportunityStatus.OPEN, owner=owner, source=source, opened_at=now, changed_at=now,
+        opportunity_id=uuid4(),
+        lead_id=lead_id,
+        revision=1,
+        name=name,
+        amount=money(amount),
+        currency=(currency or rules.currency).upper(),
+        pipeline_stage=stage,
+        probability=config.probability,
+        forecast_category=config.category,
+        expected_close_date=expected_close_date,
+        status=OpportunityStatus.OPEN,
+        owner=owner,
+        source=source,
+        opened_at=now,
+        changed_at=now,
     )
 
 
 def change(
-    rules: OpportunityRules, opportunity: Opportunity, *, now: datetime, name: str | None = None,
-    amount: Decimal | None = None, expected_close_date: date | None = None, pipeline_stage: str | None = None,
-    forecast_category: ForecastCategory | None = None, probability: float | None = None, owner: str | None = None,
+    rules: OpportunityRules,
+    opportunity: Opportunity,
+    *,
+    now: datetime,
+    name: str | None = None,
+    amount: Decimal | None = None,
+    expected_close_date: date | None = None,
+    pipeline_stage: str | None = None,
+    forecast_category: ForecastCategory | None = None,
+    probability: float | None = None,
+    owner: str | None = None,
 ) -> Opportunity:
     """Apply a rep's edit; a new stage brings its default probability and category unless given."""
     _require_open(opportunity)
@@ -73,7 +101,7 @@ def change(
     updated = replace(
         updated,
         name=name if name is not None else updated.name,
-        amount=amount if amount is not None else updated.amount,
+        amount=money(amount) if amount is not None else updated.amount,
         expected_close_date=expected_close_date or updated.expected_close_date,
         forecast_category=forecast_category or updated.forecast_category,
         probability=probability if probability is not None else updated.probability,
@@ -85,7 +113,12 @@ def change(
 
 
 def close(
-    opportunity: Opportunity, *, won: bool, reason: str | None, amount: Decimal | None, now: datetime,
+    opportunity: Opportunity,
+    *,
+    won: bool,
+    reason: str | None,
+    amount: Decimal | None,
+    now: datetime,
     close_date: date | None = None,
 ) -> Opportunity:
     """End the opportunity; a won deal may record its final amount."""
@@ -94,7 +127,7 @@ def close(
         opportunity,
         revision=opportunity.revision + 1,
         status=OpportunityStatus.WON if won else OpportunityStatus.LOST,
-        amount=amount if amount is not None else opportunity.amount,
+        amount=money(amount) if amount is not None else opportunity.amount,
         probability=1.0 if won else 0.0,
         forecast_category=ForecastCategory.CLOSED if won else ForecastCategory.OMITTED,
         pipeline_stage="closed_won" if won else "closed_lost",
@@ -103,6 +136,11 @@ def close(
         closed_at=now,
         changed_at=now,
     )
+
+
+def money(amount: Decimal) -> Decimal:
+    """Amounts are kept to the cent, as they are stored."""
+    return amount.quantize(Decimal("0.01"))
 
 
 def _require_open(opportunity: Opportunity) -> None:

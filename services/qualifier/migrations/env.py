@@ -1,8 +1,6 @@
 """Alembic environment of the qualifier service."""
 
-from alembic import context
-
 from services.qualifier.persistence.tables import metadata
 from shared.db.migrations import run_env
 
-run_env(context, metadata)
+run_env(metadata)

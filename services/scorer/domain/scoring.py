@@ -68,7 +68,9 @@ def fit_score(profile: Profile, rules: ScoringRules) -> tuple[float, list[ScoreF
             if re.search(rule.pattern, profile.job_title, flags=re.IGNORECASE):
                 factors.append(
                     ScoreFactor(
-                        kind="fit", name=f"seniority.{rule.name}", points=rule.points,
+                        kind="fit",
+                        name=f"seniority.{rule.name}",
+                        points=rule.points,
                         reason=f"job title {profile.job_title!r} reads as {rule.name.replace('_', ' ')}",
                     )
                 )
@@ -76,9 +78,7 @@ def fit_score(profile: Profile, rules: ScoringRules) -> tuple[float, list[ScoreF
     return _clamp(sum(f.points for f in factors)), factors
 
 
-def engagement_score(
-    activities: list[Activity], rules: ScoringRules, now: datetime
-) -> tuple[float, list[ScoreFactor]]:
+def engagement_score(activities: list[Activity], rules: ScoringRules, now: datetime) -> tuple[float, list[ScoreFactor]]:
     """0-100 points for what the lead did, each activity fading with its age, each kind capped."""
     r = rules.engagement
     totals: dict[ActivityType, float] = defaultdict(float)
@@ -99,7 +99,9 @@ def engagement_score(
         note = " (capped)" if capped != total else ""
         factors.append(
             ScoreFactor(
-                kind="engagement", name=activity_type.value, points=round(capped, 2),
+                kind="engagement",
+                name=activity_type.value,
+                points=round(capped, 2),
                 reason=f"{counts[activity_type]} × {activity_type.value.replace('_', ' ')}, decayed{note}",
             )
         )

@@ -29,8 +29,11 @@ async def load(session: AsyncSession, lead_id: str) -> StoredScore | None:
     if row is None:
         return None
     profile = Profile(
-        job_title=row["job_title"], company=row["company"], free_mail=row["free_mail"],
-        phone=row["phone"], country=row["country"],
+        job_title=row["job_title"],
+        company=row["company"],
+        free_mail=row["free_mail"],
+        phone=row["phone"],
+        country=row["country"],
     )
     return StoredScore(profile, row["score"], Segment(row["segment"]), row["mql"], dict(row))
 
@@ -39,8 +42,11 @@ async def add_activity(session: AsyncSession, lead_id: str, event_id: str, activ
     """Record one activity of a lead."""
     await session.execute(
         insert(activities).values(
-            lead_id=lead_id, event_id=event_id, activity_type=activity.activity_type.value,
-            occurred_at=activity.occurred_at, minutes=activity.minutes,
+            lead_id=lead_id,
+            event_id=event_id,
+            activity_type=activity.activity_type.value,
+            occurred_at=activity.occurred_at,
+            minutes=activity.minutes,
         )
     )
 
@@ -52,22 +58,36 @@ async def activities_of(session: AsyncSession, lead_id: str) -> list[Activity]:
         .where(activities.c.lead_id == lead_id)
         .order_by(activities.c.occurred_at)
     )
-    return [
-        Activity(ActivityType(r.activity_type), _aware(r.occurred_at), r.minutes) for r in rows
-    ]
+    return [Activity(ActivityType(r.activity_type), _aware(r.occurred_at), r.minutes) for r in rows]
 
 
 async def save(
-    session: AsyncSession, lead_id: str, profile: Profile, score: Score, *, activity_count: int,
-    rules_version: str, scored_at: datetime, is_new: bool,
+    session: AsyncSession,
+    lead_id: str,
+    profile: Profile,
+    score: Score,
+    *,
+    activity_count: int,
+    rules_version: str,
+    scored_at: datetime,
+    is_new: bool,
 ) -> None:
     """Insert or update a lead's profile and score."""
     values = {
-        "job_title": profile.job_title, "company": profile.company, "free_mail": profile.free_mail,
-        "phone": profile.phone, "country": profile.country, "fit": score.fit, "engagement": score.engagement,
-        "score": score.score, "segment": score.segment.value, "mql": score.mql,
-        "factors": [f.model_dump() for f in score.factors], "activity_count": activity_count,
-        "rules_version": rules_version, "scored_at": scored_at,
+        "job_title": profile.job_title,
+        "company": profile.company,
+        "free_mail": profile.free_mail,
+        "phone": profile.phone,
+        "country": profile.country,
+        "fit": score.fit,
+        "engagement": score.engagement,
+        "score": score.score,
+        "segment": score.segment.value,
+        "mql": score.mql,
+        "factors": [f.model_dump() for f in score.factors],
+        "activity_count": activity_count,
+        "rules_version": rules_version,
+        "scored_at": scored_at,
     }
     if is_new:
         await session.execute(insert(profiles).values(lead_id=lead_id, **values))

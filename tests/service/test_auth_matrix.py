@@ -1,0 +1,41 @@
+"""Every non-webhook, non-operational route of every service refuses a missing token and a wrong scope."""
+
+import re
+import uuid
+
+import pytest
+
+from services.registry import SERVICE_NAMES
+from tests.service.conftest import running_service
+from tests.support import bearer, token_with
+
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
+# A scope that none of the service's own routes accept.
+UNRELATED_SCOPE = {
+    "intake": "forecast:read",
+    "scorer": "forecast:read",
+    "qualifier": "forecast:read",
+    "forecast": "leads:write",
+}
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+async def test_protected_routes_refuse_missing_token_and_wrong_scope(
+    name: str, database_url: str, kafka_bootstrap: str
+) -> None:
+    async with running_service(name, database_url, kafka_bootstrap) as (app, client, _):
+        # The published OpenAPI is the list of routes, so a new route is covered without touching this test.
+        operations = [
+            (method.upper(), template)
+            for template, item in app.openapi()["paths"].items()
+            for method in item
+            if template not in OPEN_PATHS and not template.startswith("/v1/webhooks")
+        ]
+        assert operations, f"{name} has no protected routes"
+        for method, template in operations:
+            path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), template)
+            anonymous = await client.request(method, path, json={})
+            assert anonymous.status_code == 401, (method, template, anonymous.text)
+            assert anonymous.headers["content-type"] == "application/problem+json"
+            wrong = await client.request(method, path, json={}, headers=bearer(token_with(UNRELATED_SCOPE[name])))
+            assert wrong.status_code == 403, (method, template, wrong.text)

@@ -1,0 +1,152 @@
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from services.intake.persistence.tables import deliveries, leads
+from shared.db.database import Database
+from shared.db.metadata import OUTBOX
+from shared.ids import lead_id_for
+from tests.service.conftest import running_service
+from tests.support import bearer, lead_payload, signed_webhook, token_with
+
+
+@pytest.fixture
+async def intake(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    async with running_service("intake", database_url, kafka_bootstrap, max_body_bytes=4096) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        yield client, database
+        await database.dispose()
+
+
+async def counts(database: Database) -> tuple[int, int, int]:
+    async with database.session() as session:
+        return (
+            await session.scalar(select(func.count()).select_from(leads)) or 0,
+            await session.scalar(select(func.count()).select_from(OUTBOX)) or 0,
+            await session.scalar(select(func.count()).select_from(deliveries)) or 0,
+        )
+
+
+async def test_direct_capture_stores_lead_and_outbox_row(intake: Any) -> None:
+    client, database = intake
+    response = await client.post("/v1/leads", json=lead_payload("Ann@Acme-Industries.com"), headers=bearer())
+    assert response.status_code == 202
+    body = response.json()
+    assert body["lead_id"] == str(lead_id_for("ann@acme-industries.com")) and body["duplicate"] is False
+    async with database.session() as session:
+        row = (await session.execute(select(OUTBOX))).mappings().one()
+    assert row["event_id"] == body["event_id"] and row["topic"] == "leads.intake" and row["key"] == body["lead_id"]
+    assert json.loads(row["payload"])["type"] == "io.leadflow.lead.captured.v1"
+
+
+async def test_signed_webhook_is_accepted_once_and_retry_gets_original(intake: Any) -> None:
+    client, database = intake
+    body, headers = signed_webhook(lead_payload())
+    first = await client.post("/v1/webhooks/generic", content=body, headers=headers)
+    retry = await client.post("/v1/webhooks/generic", content=body, headers=headers)
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == first.json() | {"duplicate": True}
+    assert await counts(database) == (1, 1, 1)
+
+
+async def test_same_person_from_two_deliveries_is_one_lead(intake: Any) -> None:
+    client, database = intake
+    for extra in ({"job_title": "Engineer"}, {"phone": "+1 555 0100"}):
+        body, headers = signed_webhook(lead_payload("same.person@acme-industries.com", **extra))
+        assert (await client.post("/v1/webhooks/generic", content=body, headers=headers)).status_code == 202
+    leads_count, outbox_count, _ = await counts(database)
+    assert (leads_count, outbox_count) == (1, 2)
+
+
+def _tamper(headers: dict[str, str]) -> dict[str, str]:
+    return headers | {"webhook-signature": "v1,AAAA"}
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "detail"),
+    [
+        ("bad_signature", 401, "does not match"),
+        ("stale", 401, "clock"),
+        ("no_signature", 401, "missing"),
+        ("wrong_content_type", 415, "application/json"),
+        ("too_large", 413, "limit"),
+        ("malformed_json", 400, "not valid JSON"),
+        ("missing_email", 422, "data.email"),
+        ("unknown_provider", 404, "unknown provider"),
+    ],
+)
+async def test_bad_webhooks_are_refused_with_problem_and_store_nothing(
+    intake: Any, case: str, status: int, detail: str
+) -> None:
+    client, database = intake
+    data = lead_payload()
+    path = "/v1/webhooks/generic"
+    body, headers = signed_webhook(data)
+    if case == "bad_signature":
+        headers = _tamper(headers)
+    elif case == "stale":
+        body, headers = signed_webhook(data, timestamp=int(time.time()) - 3600)
+    elif case == "no_signature":
+        headers = {"content-type": "application/json"}
+    elif case == "wrong_content_type":
+        headers = headers | {"content-type": "text/plain"}
+    elif case == "too_large":
+        body, headers = signed_webhook(lead_payload(notes="x" * 5000))
+    elif case == "malformed_json":
+        from services.intake.domain.standard_webhooks import sign
+        from tests.support import GENERIC_SECRET
+
+        body = b'{"data": {"email": '
+        headers = headers | {
+            "webhook-signature": sign(GENERIC_SECRET, headers["webhook-id"], headers["webhook-timestamp"], body)
+        }
+    elif case == "missing_email":
+        body, headers = signed_webhook({k: v for k, v in data.items() if k != "email"})
+    elif case == "unknown_provider":
+        path = "/v1/webhooks/myspace"
+    response = await client.post(path, content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert detail in response.json()["detail"]
+    assert await counts(database) == (0, 0, 0)
+
+
+async def test_direct_capture_validation_is_problem_json(intake: Any) -> None:
+    client, database = intake
+    response = await client.post("/v1/leads", json={"email": "not-an-email"}, headers=bearer())
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "email" in response.json()["detail"]
+    assert await counts(database) == (0, 0, 0)
+
+
+async def test_idempotency_key_deduplicates_direct_capture(intake: Any) -> None:
+    client, database = intake
+    headers = bearer(token_with("leads:write")) | {"idempotency-key": "import-42"}
+    first = await client.post("/v1/leads", json=lead_payload(), headers=headers)
+    second = await client.post("/v1/leads", json=lead_payload(), headers=headers)
+    assert second.json() == first.json() | {"duplicate": True}
+    assert (await counts(database))[1] == 1
+
+
+async def test_health_readiness_and_metrics_are_open(intake: Any) -> None:
+    client, _ = intake
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    for _ in range(100):  # the broker connection is made in the background
+        if ready.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": True, "broker": True}
+    await client.post("/v1/webhooks/nobody", content=b"{}", headers={"content-type": "application/json"})
+    metrics = (await client.get("/metrics")).text
+    assert 'leadflow_webhook_requests_total{provider="unknown",status="404"} 1.0' in metrics
+    assert "leadflow_outbox_backlog_events" in metrics

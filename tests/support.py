@@ -1,0 +1,74 @@
+"""Helpers shared by the test tiers: credentials, signing, and polling."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from services.intake.domain.standard_webhooks import sign
+
+T = TypeVar("T")
+
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+SCOPED_TOKENS = {
+    "test-leads-read-0123456789abcdef": ["leads:read"],
+    "test-leads-write-0123456789abcdef": ["leads:write"],
+    "test-opps-write-0123456789abcdef": ["opportunities:write"],
+    "test-forecast-read-0123456789abcdef": ["forecast:read"],
+}
+GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def token_with(scope: str) -> str:
+    """A test token granting exactly `scope`."""
+    return next(token for token, scopes in SCOPED_TOKENS.items() if scopes == [scope])
+
+
+def bearer(token: str = ADMIN_TOKEN) -> dict[str, str]:
+    """Authorization header for a token."""
+    return {"authorization": f"Bearer {token}"}
+
+
+def lead_payload(email: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A realistic lead in leadflow's shape, unique unless an email is given."""
+    return {
+        "email": email or f"pat.{uuid.uuid4().hex[:10]}@acme-industries.com",
+        "first_name": "Pat",
+        "last_name": "Lee",
+        "job_title": "VP of Engineering",
+        "company": "Acme Industries",
+        "country": "US",
+        **fields,
+    }
+
+
+def signed_webhook(
+    data: dict[str, Any],
+    *,
+    secret: str = GENERIC_SECRET,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A Standard Webhooks delivery: the body and its headers."""
+    body = json.dumps({"type": "lead.submitted", "data": data}).encode()
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    return body, {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": sign(secret, webhook_id, ts, body),
+    }
+
+
+def wait_until(probe: Callable[[], T | None], *, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "") -> T:
+    """Poll until `probe` returns something truthy; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what or 'condition'}; last value {last!r}")

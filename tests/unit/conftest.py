@@ -1,0 +1,9 @@
+"""Unit tests are pure: no fixtures touch the network."""
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/unit/" in str(item.fspath):
+            item.add_marker(pytest.mark.unit)

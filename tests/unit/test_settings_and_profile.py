@@ -1,0 +1,55 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from services.intake.domain.capture import Submission, company_domain, to_captured
+from services.intake.domain.profile import merge_profile
+from shared.settings import ServiceSettings
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_production_refuses_missing_or_weak_tokens() -> None:
+    with pytest.raises(ValidationError, match="production needs"):
+        ServiceSettings(environment="production")
+    with pytest.raises(ValidationError, match="at least 24"):
+        ServiceSettings(environment="production", api_token="changeme")
+    ServiceSettings(environment="production", api_token="x" * 32)
+
+
+def test_unknown_database_driver_is_refused() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL must start with"):
+        ServiceSettings(database_url="mysql://x")
+
+
+def test_free_mail_has_no_company_domain() -> None:
+    assert company_domain("someone@gmail.com") is None
+    assert company_domain("Someone@Acme.io") == "acme.io"
+
+
+def test_captured_payload_is_normalised() -> None:
+    payload = to_captured(Submission(email=" Ann@Acme.io ", provider="api", occurred_at=T0, company="  Acme   Inc "))
+    assert payload.contact.email == "ann@acme.io"
+    assert payload.company.name == "Acme Inc" and payload.company.domain == "acme.io"
+    assert payload.free_mail is False
+
+
+def test_later_submission_fills_and_updates_but_older_never_overwrites() -> None:
+    first = merge_profile(None, Submission(email="a@acme.io", provider="x", occurred_at=T0, job_title="Engineer"))
+    newer = merge_profile(
+        first,
+        Submission(
+            email="a@acme.io", provider="y", occurred_at=T0 + timedelta(days=2), job_title="CTO", phone="+1 555"
+        ),
+    )
+    assert newer["job_title"] == "CTO" and newer["phone"] == "+1 555" and newer["submissions"] == 2
+    older = merge_profile(
+        newer,
+        Submission(
+            email="a@acme.io", provider="z", occurred_at=T0 + timedelta(days=1), job_title="Intern", country="DE"
+        ),
+    )
+    assert older["job_title"] == "CTO"  # older fact does not overwrite a newer one
+    assert older["country"] == "DE"  # but fills what was empty
+    assert older["last_seen_at"] == T0 + timedelta(days=2)
