@@ -62,6 +62,10 @@ def _dsn(url: str) -> str:
 @pytest.fixture(scope="session")
 def database_url(postgres_server: str) -> Iterator[str]:
     """A database created for this test run and dropped after it."""
+    yield from _fresh_database(postgres_server)
+
+
+def _fresh_database(postgres_server: str) -> Iterator[str]:
     name = f"leadflow_test_{uuid.uuid4().hex[:12]}"
 
     async def admin(sql: str) -> None:
@@ -104,3 +108,18 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def module_database_url(postgres_server: str) -> Iterator[str]:
+    """A database of its own for a module whose services use the default schema names."""
+    yield from _fresh_database(postgres_server)
+
+
+@pytest.fixture(scope="module")
+def private_broker() -> Iterator[str]:
+    """A broker of this module's own, so its topics hold only its events (Tansu starts in milliseconds)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("a private broker needs the embedded one; KAFKA_BOOTSTRAP_SERVERS is set")
+    with EmbeddedBroker(free_port()) as broker:
+        yield broker.bootstrap_servers

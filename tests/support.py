@@ -1,9 +1,10 @@
 """Helpers shared by the test tiers: credentials, signing, and polling."""
 
+import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from services.intake.domain.standard_webhooks import sign
@@ -71,4 +72,16 @@ def wait_until(probe: Callable[[], T | None], *, timeout_s: float = 30.0, interv
         if last:
             return last
         time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what or 'condition'}; last value {last!r}")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 30.0, what: str = "") -> T:
+    """Async twin of wait_until."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what or 'condition'}; last value {last!r}")

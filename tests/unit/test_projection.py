@@ -34,7 +34,9 @@ def test_categories_roll_up_cumulatively() -> None:
         view(500, C.CLOSED, date(2026, 11, 2), S.LOST, 0.0),
     ]
     line = project(opps, today=TODAY, period=Period.MONTH, horizon=1)[0]
-    assert (line.closed_won, line.commit, line.best_case, line.pipeline) == (100, 110, 130, 170)
+    assert (line.closed_won, line.commit, line.best_case, line.pipeline) == tuple(
+        Decimal(x) for x in (100, 110, 130, 170)
+    )
     assert line.weighted == Decimal("9") + Decimal("12") + Decimal("8")
     assert line.open_opportunities == 3
 

@@ -1,0 +1,212 @@
+"""All four services as real processes on a real broker and PostgreSQL, driven through their HTTP APIs."""
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from services.embedded.broker import free_port
+from services.embedded.dev import EmbeddedPipeline, Printer
+from shared.db.database import Database
+from shared.ids import lead_id_for
+from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, lead_payload, signed_webhook, wait_until
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    module_database_url: str, private_broker: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedPipeline]:
+    env = dict(os.environ) | {
+        "DATABASE_URL": module_database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": private_broker,
+        "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
+        "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
+    }
+    running = EmbeddedPipeline(tmp_path_factory.mktemp("pipeline"), port_base=free_port(), env=env)
+    try:
+        running.start(log=Printer())
+        yield running
+    finally:
+        running.stop()
+
+
+def url(pipeline: EmbeddedPipeline, name: str) -> str:
+    return pipeline.processes[name].url
+
+
+def get_json(address: str) -> Any:
+    response = httpx.get(address, headers=bearer(), timeout=10)
+    return response.json() if response.status_code == 200 else None
+
+
+def post_webhook(pipeline: EmbeddedPipeline, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    body, headers = signed_webhook(data, **kwargs)
+    response = httpx.post(f"{url(pipeline, 'intake')}/v1/webhooks/generic", content=body, headers=headers, timeout=10)
+    assert response.status_code == 202, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def scalar(database_url: str, schema: str, sql: str) -> Any:
+    async def run() -> Any:
+        database = Database(database_url, schema)
+        try:
+            async with database.session() as session:
+                return await session.scalar(text(sql))
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def test_one_lead_is_scored_staged_and_its_won_deal_forecast(pipeline: EmbeddedPipeline) -> None:
+    lead = lead_payload(job_title="Chief Operating Officer", activity="demo_requested", phone="+1 555 0101")
+    accepted = post_webhook(pipeline, lead)
+    lead_id = accepted["lead_id"]
+    assert lead_id == str(lead_id_for(lead["email"]))
+
+    score = wait_until(lambda: get_json(f"{url(pipeline, 'scorer')}/v1/scores/{lead_id}"), what="score")
+    assert score["segment"] == "hot" and score["mql"] is True
+
+    def at_mql() -> Any:
+        found = get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}")
+        return found if found and found["stage"] == "mql" else None
+
+    staged = wait_until(at_mql, what="mql stage")
+    assert [h["to_stage"] for h in staged["history"]] == ["lead", "mql"]
+
+    opened = httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/opportunities",
+        headers=bearer(),
+        timeout=10,
+        json={
+            "lead_id": lead_id,
+            "name": "Pilot",
+            "amount": "12500.50",
+            "expected_close_date": (date.today() + timedelta(days=10)).isoformat(),
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    closed = httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/opportunities/{opened.json()['opportunity_id']}/close",
+        headers=bearer(),
+        json={"won": True, "reason": "signed"},
+        timeout=10,
+    )
+    assert closed.status_code == 200, closed.text
+
+    def won_this_month() -> Decimal | None:
+        forecast = get_json(f"{url(pipeline, 'forecast')}/v1/forecast?horizon=1")
+        line = forecast["lines"][0] if forecast and forecast["lines"] else None
+        won = Decimal(line["closed_won"]) if line else Decimal(0)
+        return won if won >= Decimal("12500.50") else None
+
+    assert wait_until(won_this_month, what="closed won in forecast") >= Decimal("12500.50")
+    final = get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}")
+    assert final["stage"] == "customer"
+
+
+def test_the_same_delivery_twice_yields_one_lead(pipeline: EmbeddedPipeline, module_database_url: str) -> None:
+    lead = lead_payload()
+    first = post_webhook(pipeline, lead, webhook_id="msg_retry_test")
+    second = post_webhook(pipeline, lead, webhook_id="msg_retry_test")
+    assert second == first | {"duplicate": True}
+    lead_id = first["lead_id"]
+    score = wait_until(lambda: get_json(f"{url(pipeline, 'scorer')}/v1/scores/{lead_id}"), what="score")
+    assert score["activity_count"] == 1
+    staged = wait_until(lambda: get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}"), what="lead")
+    assert [h["to_stage"] for h in staged["history"]].count("lead") == 1
+    assert scalar(module_database_url, "intake", f"SELECT count(*) FROM leads WHERE lead_id = '{lead_id}'") == 1
+    assert scalar(module_database_url, "intake", f"SELECT count(*) FROM outbox WHERE key = '{lead_id}'") == 1
+
+
+def test_consumers_killed_mid_stream_lose_nothing_and_double_nothing(
+    pipeline: EmbeddedPipeline, module_database_url: str
+) -> None:
+    total = 500
+    emails = [f"stream.{i}.{os.getpid()}@stream-test-{i % 7}.com" for i in range(total)]
+    expected = {str(lead_id_for(e)) for e in emails}
+    sent = 0
+    failures: list[str] = []
+
+    def send_all() -> None:
+        nonlocal sent
+        with httpx.Client(timeout=10) as client:
+            for email in emails:
+                body, headers = signed_webhook(lead_payload(email))
+                response = client.post(f"{url(pipeline, 'intake')}/v1/webhooks/generic", content=body, headers=headers)
+                if response.status_code != 202:
+                    failures.append(response.text)
+                sent += 1
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    for name, kill_at, restart_at in (
+        ("scorer", total // 5, total * 2 // 5),
+        ("qualifier", total // 2, total * 7 // 10),
+    ):
+        wait_until(lambda: sent >= kill_at, what=f"{kill_at} leads sent")  # noqa: B023 - used at once
+        process = pipeline.processes[name]
+        process.kill()  # SIGKILL: no shutdown hook runs, uncommitted offsets are lost
+        wait_until(lambda: sent >= restart_at, what=f"{restart_at} leads sent")  # noqa: B023
+        process.start()
+        process.wait_ready()
+    sender.join(timeout=120)
+    assert not failures, failures[:3]
+
+    wait_until(
+        lambda: _count_in(module_database_url, "scorer", "profiles", expected) == total or None,
+        timeout_s=120,
+        what="all leads scored",
+    )
+    wait_until(
+        lambda: _count_in(module_database_url, "qualifier", "leads", expected) == total or None,
+        timeout_s=120,
+        what="all leads staged",
+    )
+    ids = ", ".join(f"'{i}'" for i in expected)
+    # Exactly once: one activity per lead in the scorer, one lead.scored per lead, one entry per lead.
+    assert scalar(module_database_url, "scorer", f"SELECT count(*) FROM activities WHERE lead_id IN ({ids})") == total
+    assert scalar(module_database_url, "scorer", f"SELECT count(*) FROM outbox WHERE key IN ({ids})") == total
+    wait_until(
+        lambda: (
+            scalar(
+                module_database_url,
+                "qualifier",
+                f"SELECT count(DISTINCT event_id) FROM inbox WHERE consumer = 'qualifier' AND event_id "
+                f"IN (SELECT event_id FROM scorer.outbox WHERE key IN ({ids}))",
+            )
+            == total
+            or None
+        ),
+        timeout_s=120,
+        what="every lead.scored applied by the qualifier",
+    )
+    assert (
+        scalar(
+            module_database_url,
+            "qualifier",
+            f"SELECT count(*) FROM transitions WHERE to_stage = 'lead' AND from_stage IS NULL AND lead_id IN ({ids})",
+        )
+        == total
+    )
+    assert (
+        scalar(
+            module_database_url,
+            "qualifier",
+            f"SELECT max(c) FROM (SELECT count(*) AS c FROM transitions WHERE lead_id IN ({ids}) "
+            f"GROUP BY lead_id, from_stage, to_stage) t",
+        )
+        == 1
+    )
+
+
+def _count_in(database_url: str, schema: str, table: str, lead_ids: set[str]) -> int:
+    ids = ", ".join(f"'{i}'" for i in lead_ids)
+    return int(scalar(database_url, schema, f"SELECT count(*) FROM {table} WHERE lead_id IN ({ids})"))
