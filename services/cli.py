@@ -80,6 +80,29 @@ def replay(
     typer.echo(f"{name}: {count} events queued for publishing again; the running service's relay sends them")
 
 
+@app.command()
+def contracts(
+    out: Annotated[Path, typer.Option(help="directory for asyncapi.json and openapi/<service>.json")] = Path("docs"),
+    check: Annotated[bool, typer.Option(help="fail if the files differ from what the code generates")] = False,
+) -> None:
+    """Generate the AsyncAPI and OpenAPI documents from the code."""
+    from services.contracts import generated_contracts
+
+    stale = []
+    for relative, content in generated_contracts().items():
+        target = out / relative
+        if check:
+            if not target.exists() or target.read_text() != content:
+                stale.append(str(target))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        typer.echo(f"wrote {target}")
+    if stale:
+        typer.echo(f"out of date (run `leadflow contracts`): {', '.join(stale)}", err=True)
+        raise typer.Exit(1)
+
+
 def _spec(name: str):  # type: ignore[no-untyped-def]
     try:
         return service(name)

@@ -1,0 +1,39 @@
+# leadflow: `make run` starts the whole pipeline, `make test` runs every check. Both install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run demo test lint contracts services install clean
+
+run: $(STAMP)  ## the whole pipeline on the embedded broker and SQLite; Ctrl-C stops it
+	$(BIN)/leadflow dev $(ARGS)
+
+demo: $(STAMP)  ## like run, and sends a realistic set of sample leads through the webhooks
+	$(BIN)/leadflow dev --demo $(ARGS)
+
+test: $(STAMP) services lint  ## lint, types, contracts, then unit, service and pipeline tests
+	$(BIN)/leadflow contracts --check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+contracts: $(STAMP)  ## regenerate docs/asyncapi.json and docs/openapi/*.json from the code
+	$(BIN)/leadflow contracts
+
+services:  ## make sure PostgreSQL answers (starts or installs it when DATABASE_URL is not set)
+	bash scripts/ensure-postgres.sh
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .leadflow .pytest_cache .mypy_cache .ruff_cache *.egg-info
