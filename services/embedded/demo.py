@@ -142,10 +142,12 @@ def run_demo(pipeline: "EmbeddedPipeline", say: "Printer") -> None:
     worklist = _wait_for(lambda: _get(f"{urls['scorer']}/v1/worklist?limit=5", auth), len(lead_ids))
     say("demo: top of the sales worklist")
     for item in worklist["items"][:5]:
-        top = ", ".join(f"{f['name']} {f['points']:+g}" for f in item["factors"][:3])
+        biggest = sorted(item["factors"], key=lambda f: -abs(f["points"]))[:3]
+        top = ", ".join(f"{f['name']} {f['points']:+g}" for f in biggest)
         say(f"  {item['score']:5.1f} {item['segment']:<4} {item['lead_id']}  ({top})")
     best = worklist["items"][0]["lead_id"]
-    _wait_for(lambda: _get_or_none(f"{urls['qualifier']}/v1/leads/{best}", auth), 1)
+    # The qualifier hears the score on its own; wait for it so the history shows the MQL step.
+    _wait_for(lambda: _at_stage(f"{urls['qualifier']}/v1/leads/{best}", auth, "mql"), 1)
     opened = (
         httpx.post(
             f"{urls['qualifier']}/v1/opportunities",
@@ -183,9 +185,9 @@ def _get(url: str, headers: dict[str, str]) -> Any:
     return httpx.get(url, headers=headers, timeout=10).raise_for_status().json()
 
 
-def _get_or_none(url: str, headers: dict[str, str]) -> Any:
+def _at_stage(url: str, headers: dict[str, str], stage: str) -> Any:
     response = httpx.get(url, headers=headers, timeout=10)
-    return response.json() if response.status_code == 200 else None
+    return response.json() if response.status_code == 200 and response.json()["stage"] == stage else None
 
 
 def _wait_for(fetch: Any, expected: int, timeout_s: float = 20.0) -> Any:

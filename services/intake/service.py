@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import SERVICE
@@ -12,6 +13,8 @@ from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import new_event
 
 SOURCE = f"/leadflow/{SERVICE}"
+
+log = structlog.get_logger(__name__)
 _CONFLICT_RETRIES = 3
 
 
@@ -55,4 +58,6 @@ async def _capture_once(
                 uow.session, submission.provider, delivery_id, repository.DeliveryRecord(event.id, lead_id)
             )
         await uow.commit()
-        return CaptureResult(event.id, lead_id, duplicate=False)
+    # Ids only: the email and phone stay out of the logs.
+    log.info("lead.captured", event_id=event.id, lead_id=lead_id, provider=submission.provider, new=existing is None)
+    return CaptureResult(event.id, lead_id, duplicate=False)

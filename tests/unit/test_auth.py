@@ -1,6 +1,6 @@
+import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from fastapi.testclient import TestClient
 
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import install_problem_handlers
@@ -8,7 +8,7 @@ from shared.http.problems import install_problem_handlers
 AUTHORITY = TokenAuthority({"reader": ["leads:read"], "boss": ["admin"]})
 
 
-def app() -> TestClient:
+def client() -> httpx.AsyncClient:
     api = FastAPI()
     install_problem_handlers(api)
 
@@ -20,28 +20,30 @@ def app() -> TestClient:
     def forecast() -> dict[str, bool]:
         return {"ok": True}
 
-    return TestClient(api)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test")
 
 
 @pytest.mark.parametrize("header", [None, "Basic abc", "Bearer ", "bearer nope"])
-def test_missing_or_unknown_token_is_401_problem(header: str | None) -> None:
-    response = app().get("/read", headers={"authorization": header} if header else {})
+async def test_missing_or_unknown_token_is_401_problem(header: str | None) -> None:
+    async with client() as c:
+        response = await c.get("/read", headers={"authorization": header} if header else {})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.json()["detail"]
 
 
-def test_wrong_scope_is_403_naming_the_scope() -> None:
-    response = app().get("/forecast", headers={"authorization": "Bearer reader"})
+async def test_wrong_scope_is_403_naming_the_scope() -> None:
+    async with client() as c:
+        response = await c.get("/forecast", headers={"authorization": "Bearer reader"})
     assert response.status_code == 403
     assert "forecast:read" in response.json()["detail"]
 
 
-def test_right_scope_and_admin_pass() -> None:
-    client = app()
-    assert client.get("/read", headers={"authorization": "Bearer reader"}).status_code == 200
-    assert client.get("/forecast", headers={"authorization": "Bearer boss"}).status_code == 200
+async def test_right_scope_and_admin_pass() -> None:
+    async with client() as c:
+        assert (await c.get("/read", headers={"authorization": "Bearer reader"})).status_code == 200
+        assert (await c.get("/forecast", headers={"authorization": "Bearer boss"})).status_code == 200
 
 
 def test_unknown_scope_in_configuration_is_refused() -> None:
