@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -11,12 +11,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
-from shared.events.topics import ALL_TOPICS
+from shared.events.models import EventPayload
+from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
 from shared.http.operations import operations_router
 from shared.http.problems import install_problem_handlers
 from shared.messaging.broker import Broker
-from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
+from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler
 from shared.messaging.relay import OutboxRelay
 from shared.metrics import Metrics
 from shared.settings import ServiceSettings
@@ -38,15 +39,17 @@ class Runtime:
     tokens: TokenAuthority
     consumers: list[ConsumerLoop] = field(default_factory=list)
 
-    @property
-    def consumer_options(self) -> ConsumerOptions:
-        """Consumer tuning from the settings."""
+    def add_consumer(self, topics: Sequence[Topic], handlers: Mapping[type[EventPayload], Handler]) -> None:
+        """Consume `topics` as consumer group `name`, applying `handlers` in units of work."""
         s = self.settings
-        return ConsumerOptions(
+        options = ConsumerOptions(
             batch_size=s.consumer_batch_size,
             max_attempts=s.consumer_max_attempts,
             retry_backoff_s=s.consumer_retry_backoff_s,
             partitions=s.topic_partitions,
+        )
+        self.consumers.append(
+            ConsumerLoop(self.name, topics, handlers, self.unit_of_work, self.broker, self.metrics, options)
         )
 
 

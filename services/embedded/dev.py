@@ -85,7 +85,9 @@ class EmbeddedPipeline:
 
     def stop(self) -> None:
         """Stop the services first (they flush), then the broker."""
-        for process in reversed(list(self.processes.values())):
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
             process.stop()
         if self.broker is not None:
             self.broker.stop()

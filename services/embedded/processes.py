@@ -70,6 +70,11 @@ class ServiceProcess:
             self._process.wait()
         self._close_log()
 
+    def terminate(self) -> None:
+        """Send SIGTERM without waiting, so several services can shut down at once."""
+        if self._process is not None and self.running():
+            self._process.terminate()
+
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM and wait for a clean shutdown; SIGKILL if it does not come."""
         if self._process is not None and self.running():

@@ -9,7 +9,6 @@ from services.forecast.api.routes import forecast_router
 from services.forecast.handlers import HANDLERS
 from services.forecast.settings import ForecastSettings
 from shared.events.topics import LEADS_STAGES, OPPORTUNITIES
-from shared.messaging.consumer import ConsumerLoop
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -18,17 +17,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings)
-    runtime.consumers.append(
-        ConsumerLoop(
-            SERVICE,
-            [LEADS_STAGES, OPPORTUNITIES],
-            HANDLERS,
-            runtime.unit_of_work,
-            runtime.broker,
-            runtime.metrics,
-            runtime.consumer_options,
-        )
-    )
+    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES], HANDLERS)
     return create_app(
         runtime,
         [forecast_router(runtime.database, runtime.tokens)],

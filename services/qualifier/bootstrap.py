@@ -12,7 +12,6 @@ from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
 from shared.events.topics import LEADS_INTAKE, LEADS_SCORES
-from shared.messaging.consumer import ConsumerLoop
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -24,17 +23,7 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     rules, version = load_rules_section(rules_path(settings.rules), "opportunities", OpportunityRules)
     runtime = build_runtime(SERVICE, settings)
     handlers = QualifierHandlers(version)
-    runtime.consumers.append(
-        ConsumerLoop(
-            SERVICE,
-            [LEADS_INTAKE, LEADS_SCORES],
-            handlers.registry(),
-            runtime.unit_of_work,
-            runtime.broker,
-            runtime.metrics,
-            runtime.consumer_options,
-        )
-    )
+    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.registry())
     commands = OpportunityCommands(runtime.unit_of_work, rules, version)
     return create_app(
         runtime,

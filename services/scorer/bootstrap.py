@@ -11,7 +11,6 @@ from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
 from services.scorer.settings import ScorerSettings
 from shared.events.topics import LEADS_INTAKE
-from shared.messaging.consumer import ConsumerLoop
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -23,17 +22,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     rules, version = load_rules_section(rules_path(settings.rules), "scoring", ScoringRules)
     runtime = build_runtime(SERVICE, settings)
     handlers = ScorerHandlers(rules, version)
-    runtime.consumers.append(
-        ConsumerLoop(
-            SERVICE,
-            [LEADS_INTAKE],
-            handlers.registry(),
-            runtime.unit_of_work,
-            runtime.broker,
-            runtime.metrics,
-            runtime.consumer_options,
-        )
-    )
+    runtime.add_consumer([LEADS_INTAKE], handlers.registry())
     return create_app(
         runtime,
         [scorer_router(runtime.database, runtime.tokens)],

@@ -37,9 +37,12 @@ def test_dev_starts_everything_serves_and_stops_cleanly(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        banner = wait_until(
-            lambda: "leadflow is up" in output.read_text() and output.read_text(), timeout_s=90, what="the banner"
-        )
+
+        def banner_text() -> str | None:
+            text = output.read_text()
+            return text if "leadflow is up" in text else None
+
+        banner = wait_until(banner_text, timeout_s=90, what="the banner")
         up_after = time.monotonic() - started
         urls = dict(re.findall(r"^\s+(intake|scorer|qualifier|forecast)\s+(http://\S+)", banner, flags=re.MULTILINE))
         assert set(urls) == {"intake", "scorer", "qualifier", "forecast"}

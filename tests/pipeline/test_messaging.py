@@ -64,6 +64,16 @@ async def plumbing(database_url: str, private_broker: str) -> AsyncIterator[tupl
     await database.dispose()
 
 
+def consumer_of(recorder: Recorder, broker: Broker, options: ConsumerOptions) -> tuple[str, Metrics, ConsumerLoop]:
+    """A consumer loop in a fresh group, so it reads the topic from the start."""
+    group = f"g{uuid.uuid4().hex[:8]}"
+    metrics = Metrics("test")
+    loop = ConsumerLoop(
+        group, [LEADS_INTAKE], {LeadCaptured: recorder}, UnitOfWorkFactory(recorder.database), broker, metrics, options
+    )
+    return group, metrics, loop
+
+
 def captured_event(lead: str | None = None) -> Event:
     lead_id = uuid.UUID(lead) if lead else uuid.uuid4()
     return new_event(
@@ -130,16 +140,8 @@ async def test_redelivered_events_are_applied_once_and_poison_goes_to_dead_lette
 ) -> None:
     database, broker, relay = plumbing
     recorder = Recorder(database)
-    group = f"g{uuid.uuid4().hex[:8]}"
-    metrics = Metrics("test")
-    loop = ConsumerLoop(
-        group,
-        [LEADS_INTAKE],
-        {LeadCaptured: recorder},
-        UnitOfWorkFactory(database),
-        broker,
-        metrics,
-        ConsumerOptions(batch_size=50, max_attempts=3, retry_backoff_s=0.01),
+    group, metrics, loop = consumer_of(
+        recorder, broker, ConsumerOptions(batch_size=50, max_attempts=3, retry_backoff_s=0.01)
     )
     good = [captured_event() for _ in range(20)]
     bad = captured_event()
@@ -189,17 +191,7 @@ async def test_undecodable_message_is_dead_lettered_and_the_consumer_goes_on(
 ) -> None:
     database, broker, relay = plumbing
     recorder = Recorder(database)
-    group = f"g{uuid.uuid4().hex[:8]}"
-    metrics = Metrics("test")
-    loop = ConsumerLoop(
-        group,
-        [LEADS_INTAKE],
-        {LeadCaptured: recorder},
-        UnitOfWorkFactory(database),
-        broker,
-        metrics,
-        ConsumerOptions(batch_size=50),
-    )
+    group, metrics, loop = consumer_of(recorder, broker, ConsumerOptions(batch_size=50))
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
     await producer.start()
     good = captured_event()
