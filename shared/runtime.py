@@ -10,7 +10,8 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from shared.db.database import Database
-from shared.db.unit_of_work import UnitOfWorkFactory
+from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
+from shared.events.envelope import Event
 from shared.events.models import EventPayload
 from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
@@ -38,6 +39,20 @@ class Runtime:
     unit_of_work: UnitOfWorkFactory
     tokens: TokenAuthority
     consumers: list[ConsumerLoop] = field(default_factory=list)
+    commit_listeners: list[CommitListener] = field(default_factory=list)
+    periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.commit_listeners.append(self.relay.wake)
+        self.unit_of_work.on_commit = self._committed
+
+    def _committed(self, events: list[Event]) -> None:
+        for listener in self.commit_listeners:
+            listener(events)
+
+    def every(self, name: str, interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database)."""
+        self.periodic.append((name, interval_s, job))
 
     def add_consumer(self, topics: Sequence[Topic], handlers: Mapping[type[EventPayload], Handler]) -> None:
         """Consume `topics` as consumer group `name`, applying `handlers` in units of work."""
@@ -75,7 +90,7 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         broker=broker,
         metrics=metrics,
         relay=relay,
-        unit_of_work=UnitOfWorkFactory(database, on_commit=relay.wake),
+        unit_of_work=UnitOfWorkFactory(database),
         tokens=TokenAuthority(tokens),
     )
 
@@ -95,6 +110,7 @@ def create_app(
             ),
             _supervised("outbox.relay", runtime.relay.run),
             *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers if runtime.settings.run_consumers],
+            *[_supervised(name, _every(interval, job)) for name, interval, job in runtime.periodic],
         ]
         log.info("service.started", service=runtime.name)
         try:
@@ -118,6 +134,15 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    async def loop() -> None:
+        while True:
+            await job()
+            await asyncio.sleep(interval_s)
+
+    return loop
 
 
 def _supervised(name: str, run: Callable[[], Awaitable[None]], *, restart: bool = True) -> "asyncio.Task[None]":

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.forecast import SERVICE
 from services.forecast.api.routes import forecast_router
 from services.forecast.handlers import HANDLERS
+from services.forecast.metrics import ForecastMetrics
 from services.forecast.settings import ForecastSettings
 from shared.events.topics import LEADS_STAGES, OPPORTUNITIES
 from shared.runtime import build_runtime, create_app
@@ -18,6 +19,9 @@ def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings)
     runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES], HANDLERS)
+    runtime.every(
+        "metrics.forecast", settings.gauge_refresh_s, ForecastMetrics(runtime.metrics, runtime.database).refresh
+    )
     return create_app(
         runtime,
         [forecast_router(runtime.database, runtime.tokens)],

@@ -8,6 +8,7 @@ from services.qualifier import SERVICE
 from services.qualifier.api.routes import qualifier_router
 from services.qualifier.domain.rules import OpportunityRules
 from services.qualifier.handlers import QualifierHandlers
+from services.qualifier.metrics import QualifierMetrics
 from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
@@ -24,6 +25,9 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     handlers = QualifierHandlers(version)
     runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.registry())
+    metrics = QualifierMetrics(runtime.metrics, runtime.database)
+    runtime.commit_listeners.append(metrics.on_commit)
+    runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)
     commands = OpportunityCommands(runtime.unit_of_work, rules, version)
     return create_app(
         runtime,

@@ -13,11 +13,14 @@ from shared.db.metadata import INBOX, OUTBOX
 from shared.events.envelope import Event, encode
 from shared.events.topics import topic_for
 
+# Called after a commit with the events it wrote to the outbox; never before, so it sees only the truth.
+CommitListener = Callable[[list[Event]], None]
+
 
 class UnitOfWork:
     """Opens a session; rolls back unless `commit` is called; writes emitted events to the outbox."""
 
-    def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, database: Database, on_commit: CommitListener | None = None) -> None:
         self._database = database
         self._on_commit = on_commit
         self._pending: list[Event] = []
@@ -66,7 +69,7 @@ class UnitOfWork:
         return set(rows.scalars())
 
     async def commit(self) -> None:
-        """Write outbox and inbox rows, commit, then wake the relay."""
+        """Write outbox and inbox rows, commit, then tell the listener (the relay, metrics) what was emitted."""
         now = datetime.now(UTC)
         session = self.session
         if self._pending:
@@ -101,13 +104,13 @@ class UnitOfWork:
         self.committed_events = self._pending
         self._pending, self._processed = [], []
         if self.committed_events and self._on_commit is not None:
-            self._on_commit()
+            self._on_commit(self.committed_events)
 
 
 class UnitOfWorkFactory:
     """Makes units of work bound to one database and relay."""
 
-    def __init__(self, database: Database, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, database: Database, on_commit: CommitListener | None = None) -> None:
         self.database = database
         self.on_commit = on_commit
 

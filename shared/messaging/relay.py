@@ -39,7 +39,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._backlog_checked_at = 0.0
 
-    def wake(self) -> None:
+    def wake(self, _events: object = None) -> None:
         """Called after a commit that wrote outbox rows."""
         self._wake.set()
 

@@ -77,3 +77,16 @@ def test_commit_never_exceeds_best_case_never_exceeds_pipeline(rows: list[tuple[
     for line in project(opps, today=TODAY, period=Period.MONTH, horizon=8):
         assert line.closed_won <= line.commit <= line.best_case <= line.pipeline
         assert line.weighted <= line.pipeline
+
+
+def test_funnel_counts_what_each_lead_reached() -> None:
+    from services.forecast.domain.funnel import conversion_rates, reached
+    from shared.events.vocabulary import LeadStage as L
+
+    current = {L.LEAD: 50, L.MQL: 30, L.OPPORTUNITY: 5, L.CUSTOMER: 10, L.CLOSED_LOST: 5, L.NURTURE: 20}
+    counts = reached(current)
+    assert counts == {L.LEAD: 120, L.MQL: 50, L.PROSPECT: 20, L.OPPORTUNITY: 20, L.CUSTOMER: 10}
+    rates = conversion_rates(current)
+    assert rates[(L.OPPORTUNITY, L.CUSTOMER)] == 0.5
+    assert rates[(L.LEAD, L.MQL)] == 50 / 120
+    assert conversion_rates({})[(L.LEAD, L.MQL)] == 0.0

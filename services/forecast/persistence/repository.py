@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forecast.domain.projection import OpportunityView
@@ -73,3 +73,9 @@ async def opportunity_views(session: AsyncSession) -> list[OpportunityView]:
         )
         for r in rows
     ]
+
+
+async def stage_counts(session: AsyncSession) -> dict[LeadStage, int]:
+    """Leads per current stage."""
+    rows = await session.execute(select(lead_stages.c.stage, func.count()).group_by(lead_stages.c.stage))
+    return {LeadStage(stage): count for stage, count in rows.all()}
