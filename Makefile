@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test lint contracts services install clean
+.PHONY: run demo test lint contracts services tools install clean
 
 run: $(STAMP)  ## the whole pipeline on the embedded broker and SQLite; Ctrl-C stops it
 	$(BIN)/leadflow dev $(ARGS)
@@ -12,7 +12,7 @@ run: $(STAMP)  ## the whole pipeline on the embedded broker and SQLite; Ctrl-C s
 demo: $(STAMP)  ## like run, and sends a realistic set of sample leads through the webhooks
 	$(BIN)/leadflow dev --demo $(ARGS)
 
-test: $(STAMP) services lint  ## lint, types, contracts, then unit, service and pipeline tests
+test: $(STAMP) services tools lint  ## lint, types, contracts, then unit, service and pipeline tests
 	$(BIN)/leadflow contracts --check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -26,6 +26,9 @@ contracts: $(STAMP)  ## regenerate docs/asyncapi.json and docs/openapi/*.json fr
 
 services:  ## make sure PostgreSQL answers (starts or installs it when DATABASE_URL is not set)
 	bash scripts/ensure-postgres.sh
+
+tools:  ## promtool and prometheus for the deploy tests (Debian's package, when missing)
+	bash scripts/ensure-tools.sh
 
 install: $(STAMP)
 

@@ -1,8 +1,34 @@
 """Pipeline tier: real broker, real PostgreSQL, the services as real processes."""
 
+import os
+from collections.abc import Iterator
+
 import pytest
+
+from services.embedded.broker import free_port
+from services.embedded.dev import EmbeddedPipeline, Printer
+from tests.support import ADMIN_TOKEN, GENERIC_SECRET
 
 
 @pytest.fixture(autouse=True)
 def _mark(request: pytest.FixtureRequest) -> None:
     request.node.add_marker(pytest.mark.pipeline)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    module_database_url: str, private_broker: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedPipeline]:
+    env = dict(os.environ) | {
+        "DATABASE_URL": module_database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": private_broker,
+        "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
+        "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
+        "LEADFLOW_GAUGE_REFRESH_S": "1",
+    }
+    running = EmbeddedPipeline(tmp_path_factory.mktemp("pipeline"), port_base=free_port(), env=env)
+    try:
+        running.start(log=Printer())
+        yield running
+    finally:
+        running.stop()

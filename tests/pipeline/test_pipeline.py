@@ -3,54 +3,18 @@
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from services.embedded.broker import free_port
-from services.embedded.dev import EmbeddedPipeline, Printer
+from services.embedded.dev import EmbeddedPipeline
 from shared.db.database import Database
 from shared.ids import lead_id_for
-from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, lead_payload, signed_webhook, wait_until
-
-
-@pytest.fixture(scope="module")
-def pipeline(
-    module_database_url: str, private_broker: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EmbeddedPipeline]:
-    env = dict(os.environ) | {
-        "DATABASE_URL": module_database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": private_broker,
-        "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
-        "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
-    }
-    running = EmbeddedPipeline(tmp_path_factory.mktemp("pipeline"), port_base=free_port(), env=env)
-    try:
-        running.start(log=Printer())
-        yield running
-    finally:
-        running.stop()
-
-
-def url(pipeline: EmbeddedPipeline, name: str) -> str:
-    return pipeline.processes[name].url
-
-
-def get_json(address: str) -> Any:
-    response = httpx.get(address, headers=bearer(), timeout=10)
-    return response.json() if response.status_code == 200 else None
-
-
-def post_webhook(pipeline: EmbeddedPipeline, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    body, headers = signed_webhook(data, **kwargs)
-    response = httpx.post(f"{url(pipeline, 'intake')}/v1/webhooks/generic", content=body, headers=headers, timeout=10)
-    assert response.status_code == 202, response.text
-    return response.json()  # type: ignore[no-any-return]
+from tests.pipeline.driving import get_json, post_webhook, url
+from tests.support import bearer, lead_payload, signed_webhook, wait_until
 
 
 def scalar(database_url: str, schema: str, sql: str) -> Any:

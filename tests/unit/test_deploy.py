@@ -1,12 +1,16 @@
 """The compose file and image do what the README promises, checked without a Docker engine."""
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from services.registry import SERVICE_NAMES, service
+from services.rules import DEFAULT_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +58,86 @@ def test_each_service_listens_where_prometheus_scrapes() -> None:
 def test_image_runs_as_non_root() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER (?!root)\w+", dockerfile, flags=re.MULTILINE)
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    from compose_pydantic.models import ComposeSpecification
+
+    document = compose()
+    # The spec allows top-level `x-` extension fields (we keep YAML anchors there); the generated models do not.
+    spec = ComposeSpecification.model_validate({k: v for k, v in document.items() if not k.startswith("x-")})
+    assert set(spec.services or {}) >= set(SERVICE_NAMES)
+    broken = document | {"services": document["services"] | {"intake": {"depends_on": {"kafka": {"condition": "up"}}}}}
+    with pytest.raises(ValidationError):
+        ComposeSpecification.model_validate({k: v for k, v in broken.items() if not k.startswith("x-")})
+
+
+K8S = ROOT / "deploy" / "k8s" / "base"
+K8S_VERSION = "1.33.0"
+
+
+def k8s_resources() -> list[tuple[str, dict[str, Any]]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    return [(name, doc) for name in kustomization["resources"] for doc in yaml.safe_load_all((K8S / name).read_text())]
+
+
+def test_kustomization_lists_every_manifest_and_its_rules_are_valid() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", "rules.yaml"}
+    assert set(kustomization["resources"]) == manifests
+    generated = kustomization["configMapGenerator"][0]
+    assert generated["name"] == "leadflow-rules" and generated["files"] == ["rules.yaml"]
+    # The ConfigMap ships the default rules for operators to edit; it must stay loadable.
+    assert (K8S / "rules.yaml").read_text() == DEFAULT_RULES.read_text()
+
+
+def test_manifests_validate_against_kubernetes_schemas() -> None:
+    import kubernetes_validate
+
+    kinds = []
+    for name, doc in k8s_resources():
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        kinds.append((doc["kind"], name))
+    assert sum(kind == "Deployment" for kind, _ in kinds) == len(SERVICE_NAMES)
+    assert ("Job", "migrate-job.yaml") in kinds
+    assert sum(kind == "HorizontalPodAutoscaler" for kind, _ in kinds) == 3
+
+
+def test_a_broken_manifest_is_refused() -> None:
+    import kubernetes_validate
+
+    _, deployment = next((n, d) for n, d in k8s_resources() if d["kind"] == "Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def test_deployments_probe_health_and_readiness_and_hpa_scales_on_lag() -> None:
+    for _, doc in k8s_resources():
+        if doc["kind"] == "Deployment":
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert container["securityContext"]["runAsNonRoot"] is True
+        if doc["kind"] == "HorizontalPodAutoscaler":
+            metric = doc["spec"]["metrics"][0]["external"]["metric"]
+            assert metric["name"] == "leadflow_consumer_lag_events"
+
+
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+
+
+def _promtool(*args: str) -> str:
+    result = subprocess.run(["promtool", *args], cwd=PROMETHEUS, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_prometheus_config_and_rules_are_valid() -> None:
+    assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
+    assert "7 rules found" in _promtool("check", "rules", "alerts.yml")
+
+
+def test_alert_rules_fire_when_and_only_when_they_should() -> None:
+    assert "SUCCESS" in _promtool("test", "rules", "tests/alerts_test.yml")

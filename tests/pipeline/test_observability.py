@@ -1,0 +1,208 @@
+"""What Grafana and the alerts read is what the services export, through a real Prometheus server."""
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from services.embedded.broker import free_port
+from services.embedded.dev import EmbeddedPipeline
+from tests.pipeline.driving import get_json, post_webhook, url
+from tests.support import bearer, lead_payload, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+METRIC = re.compile(r"\bleadflow_[a-z0-9_]+")
+SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum", "_created")}
+
+
+@pytest.fixture(scope="module")
+def busy_pipeline(pipeline: EmbeddedPipeline) -> EmbeddedPipeline:
+    """The pipeline after real traffic: leads, a refused delivery, a won deal, gauges refreshed."""
+    ids = [
+        post_webhook(pipeline, lead_payload(job_title="CTO", activity="demo_requested"))["lead_id"] for _ in range(5)
+    ]
+    ids += [post_webhook(pipeline, lead_payload(job_title="Student"))["lead_id"] for _ in range(5)]
+    refused = httpx.post(
+        f"{url(pipeline, 'intake')}/v1/webhooks/generic",
+        content=b"{}",
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    assert refused.status_code == 401
+    for lead_id in ids:
+        wait_until(lambda: get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}"), what="lead staged")  # noqa: B023
+    opened = httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/opportunities",
+        headers=bearer(),
+        timeout=10,
+        json={
+            "lead_id": ids[0],
+            "name": "Metrics deal",
+            "amount": "9000",
+            "expected_close_date": (date.today() + timedelta(days=5)).isoformat(),
+        },
+    ).json()
+    httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/opportunities/{opened['opportunity_id']}/close",
+        headers=bearer(),
+        json={"won": True},
+        timeout=10,
+    ).raise_for_status()
+    wait_until(lambda: "leadflow_forecast_amount{" in scrape(pipeline)["forecast"], what="forecast gauges")
+    return pipeline
+
+
+def scrape(pipeline: EmbeddedPipeline) -> dict[str, str]:
+    return {name: httpx.get(f"{p.url}/metrics", timeout=5).text for name, p in pipeline.processes.items()}
+
+
+def exported_names(expositions: dict[str, str]) -> set[str]:
+    """Every sample name the services can expose, from their # TYPE lines (labelled metrics included)."""
+    names = set()
+    for text in expositions.values():
+        for metric, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.MULTILINE):
+            base = metric.removesuffix("_total") if kind == "counter" else metric
+            names |= {base + suffix for suffix in SUFFIXES.get(kind, ("",))}
+    return names
+
+
+def dashboard_expressions() -> dict[str, list[str]]:
+    found = {}
+    for path in sorted((ROOT / "deploy/grafana/dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        found[path.name] = [t["expr"] for panel in board["panels"] for t in panel["targets"]]
+    return found
+
+
+def alert_expressions() -> list[str]:
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+
+
+def test_every_dashboard_and_alert_metric_is_exported(busy_pipeline: EmbeddedPipeline) -> None:
+    exported = exported_names(scrape(busy_pipeline))
+    expressions = [e for exprs in dashboard_expressions().values() for e in exprs] + alert_expressions()
+    used = {name for expr in expressions for name in METRIC.findall(expr)}
+    assert len(used) >= 15
+    missing = used - exported
+    assert not missing, f"dashboards or alerts name metrics no service exports: {sorted(missing)}"
+
+
+def test_metrics_tell_the_truth_about_the_traffic(busy_pipeline: EmbeddedPipeline) -> None:
+    texts = scrape(busy_pipeline)
+    assert _value(texts["intake"], 'leadflow_leads_captured_total{provider="generic"}') >= 10
+    assert _value(texts["intake"], 'leadflow_webhook_requests_total{provider="generic",status="401"}') >= 1
+    assert (
+        _value(texts["qualifier"], 'leadflow_stage_transitions_total{from_stage="opportunity",to_stage="customer"}')
+        >= 1
+    )
+    assert _value(texts["scorer"], 'leadflow_leads_scored_total{segment="hot"}') >= 5
+    assert (
+        _value(
+            texts["forecast"],
+            'leadflow_forecast_amount{currency="USD",line="closed_won",offset="current",period="month"}',
+        )
+        >= 9000
+    )
+    assert (
+        _value(texts["forecast"], 'leadflow_funnel_conversion_ratio{from_stage="opportunity",to_stage="customer"}') > 0
+    )
+    assert "leadflow_consumer_lag_events{" in texts["scorer"]
+    assert _value(texts["intake"], "leadflow_outbox_backlog_events") == 0
+
+
+def _value(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not exported")
+
+
+@pytest.fixture
+def prometheus(busy_pipeline: EmbeddedPipeline, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus server scraping the four services every second, with leadflow's alert rules."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is installed by scripts/ensure-tools.sh"
+    shutil.copy(ROOT / "deploy/prometheus/alerts.yml", tmp_path / "alerts.yml")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["alerts.yml"],
+        "scrape_configs": [
+            {
+                "job_name": "leadflow",
+                "static_configs": [
+                    {"targets": [p.url.removeprefix("http://")], "labels": {"service": name}}
+                    for name, p in busy_pipeline.processes.items()
+                ],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), timeout_s=60, what="prometheus ready")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/-/ready", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _query(base: str, promql: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5).json()
+    assert body["status"] == "success", body
+    return body["data"]["result"]  # type: ignore[no-any-return]
+
+
+def _healthy_targets(base: str) -> list[dict[str, Any]] | None:
+    targets: list[dict[str, Any]] = httpx.get(f"{base}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    return targets if len(targets) == 4 and all(t["health"] == "up" for t in targets) else None
+
+
+def _evaluated_rules(base: str) -> list[dict[str, Any]] | None:
+    groups = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    rules: list[dict[str, Any]] = [r for g in groups for r in g["rules"]]
+    return rules if rules and all(r.get("health") == "ok" for r in rules) else None
+
+
+def test_prometheus_scrapes_the_pipeline_and_sees_new_leads(busy_pipeline: EmbeddedPipeline, prometheus: str) -> None:
+    targets = wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="four healthy targets")
+    assert {t["labels"]["service"] for t in targets} == {"intake", "scorer", "qualifier", "forecast"}
+    before = wait_until(lambda: _query(prometheus, "sum(leadflow_leads_captured_total)"), what="first sample")
+    start = float(before[0]["value"][1])
+    for _ in range(3):
+        post_webhook(busy_pipeline, lead_payload())
+    wait_until(
+        lambda: float(_query(prometheus, "sum(leadflow_leads_captured_total)")[0]["value"][1]) >= start + 3,
+        timeout_s=30,
+        what="the three new leads in Prometheus",
+    )
+    rules = wait_until(lambda: _evaluated_rules(prometheus), timeout_s=30, what="alert rules evaluated")
+    assert len(rules) == 7
+    # Real traffic, no fault: nothing should be firing except possibly nothing at all.
+    assert not [r["name"] for r in rules if r.get("state") == "firing"]
