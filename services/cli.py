@@ -3,7 +3,7 @@
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -13,6 +13,9 @@ from shared.db.database import Database
 from shared.logging import configure_logging
 from shared.messaging.relay import republish
 from shared.rules import RulesError
+
+if TYPE_CHECKING:
+    from services.qualifier.whatif import Plan
 
 app = typer.Typer(help="leadflow: lead intake, scoring, qualification and revenue forecast.", no_args_is_help=True)
 
@@ -101,6 +104,59 @@ def contracts(
     if stale:
         typer.echo(f"out of date (run `leadflow contracts`): {', '.join(stale)}", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def requalify(
+    rules: Annotated[Path, typer.Option("--rules", help="the new rules file", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option(help="only show what would move")] = False,
+    examples: Annotated[int, typer.Option(help="examples shown per from → to route")] = 3,
+) -> None:
+    """Re-qualify every lead under new rules: what would move, from where to where, and why."""
+    from services.qualifier.bootstrap import load_rules
+    from services.qualifier.whatif import apply, plan
+    from services.rules import rules_path
+
+    settings = _settings("qualifier")
+    try:
+        old, new = load_rules(rules_path(settings.rules)), load_rules(rules)
+    except RulesError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rules") from exc
+    database = Database(settings.database_url, settings.database_schema or "qualifier")
+
+    async def run() -> None:
+        try:
+            result = await plan(database, old, new)
+            _print_plan(result, old.version, new.version, examples)
+            if dry_run or not result.moves:
+                return
+            with typer.progressbar(length=len(result.moves), label="applying") as bar:
+                moved = await apply(
+                    database,
+                    new,
+                    [m.lead_id for m in result.moves],
+                    actor=f"requalify ({new.version})",
+                    progress=lambda: bar.update(1),
+                )
+            typer.echo(f"applied: {moved} leads moved; their events are in the outbox for the qualifier to publish")
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def _print_plan(result: "Plan", old_version: str, new_version: str, examples: int) -> None:
+    typer.echo(
+        f"rules {old_version} → {new_version}: {result.evaluated} leads evaluated, {len(result.moves)} would move"
+    )
+    shown = result.examples(examples)
+    for (source, target), count in result.routes().most_common():
+        typer.echo(f"\n  {source:>12} → {target:<12} {count:>6} leads")
+        for move in shown[(source, target)]:
+            path = " → ".join(d.target.value for d in move.moves)
+            typer.echo(f"      {move.lead_id}  via {path}: {move.moves[-1].reason}")
+            for change in move.changed_criteria[:4]:
+                typer.echo(f"          {change}")
 
 
 def _spec(name: str):  # type: ignore[no-untyped-def]

@@ -40,7 +40,8 @@ class Runtime:
     tokens: TokenAuthority
     consumers: list[ConsumerLoop] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
-    periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)
+    on_start: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.commit_listeners.append(self.relay.wake)
@@ -50,7 +51,7 @@ class Runtime:
         for listener in self.commit_listeners:
             listener(events)
 
-    def every(self, name: str, interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
+    def every(self, name: str, interval_s: float, job: Callable[[], Awaitable[object]]) -> None:
         """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database)."""
         self.periodic.append((name, interval_s, job))
 
@@ -111,6 +112,7 @@ def create_app(
             _supervised("outbox.relay", runtime.relay.run),
             *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers if runtime.settings.run_consumers],
             *[_supervised(name, _every(interval, job)) for name, interval, job in runtime.periodic],
+            *[_supervised(f"start.{i}", job, restart=False) for i, job in enumerate(runtime.on_start)],
         ]
         log.info("service.started", service=runtime.name)
         try:
@@ -136,7 +138,7 @@ def create_app(
     return app
 
 
-def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
     async def loop() -> None:
         while True:
             await job()
@@ -145,7 +147,7 @@ def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> Callable[[]
     return loop
 
 
-def _supervised(name: str, run: Callable[[], Awaitable[None]], *, restart: bool = True) -> "asyncio.Task[None]":
+def _supervised(name: str, run: Callable[[], Awaitable[object]], *, restart: bool = True) -> "asyncio.Task[None]":
     async def supervise() -> None:
         delay = 0.5
         while True:

@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from services.qualifier import SERVICE
 from services.qualifier.api.routes import qualifier_router
-from services.qualifier.domain.rules import OpportunityRules
+from services.qualifier.domain.rules import OpportunityRules, QualificationRules, QualifierRules, RoutingRules
 from services.qualifier.handlers import QualifierHandlers
 from services.qualifier.metrics import QualifierMetrics
+from services.qualifier.qualification import Qualifier
 from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
@@ -19,19 +20,35 @@ from shared.runtime import build_runtime, create_app
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def load_rules(path: Path) -> QualifierRules:
+    """The qualifier's sections of a rules file; the version is the qualification section's."""
+    qualification, version = load_rules_section(path, "qualification", QualificationRules)
+    routing, routing_version = load_rules_section(path, "routing", RoutingRules)
+    opportunities, _ = load_rules_section(path, "opportunities", OpportunityRules)
+    return QualifierRules(
+        qualification=qualification,
+        routing=routing,
+        opportunities=opportunities,
+        version=f"{version}/{routing_version.rsplit('+', 1)[-1]}",
+    )
+
+
 def build_app(settings: QualifierSettings) -> FastAPI:
     """The qualifier service, ready to serve."""
-    rules, version = load_rules_section(rules_path(settings.rules), "opportunities", OpportunityRules)
+    rules = load_rules(rules_path(settings.rules))
     runtime = build_runtime(SERVICE, settings)
-    handlers = QualifierHandlers(version)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.registry())
+    qualifier = Qualifier(runtime.unit_of_work, rules)
+    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], QualifierHandlers(qualifier).registry())
     metrics = QualifierMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)
-    commands = OpportunityCommands(runtime.unit_of_work, rules, version)
+    runtime.on_start.append(qualifier.sync_owners)
+    runtime.every("qualification.stall_check", settings.stall_check_s, qualifier.sweep_stalled)
+    commands = OpportunityCommands(runtime.unit_of_work, rules)
     return create_app(
         runtime,
-        [qualifier_router(runtime.database, runtime.tokens, commands)],
+        [qualifier_router(runtime.database, runtime.tokens, commands, qualifier)],
         title="leadflow qualifier",
-        description="The lead stage machine and the opportunity lifecycle; every move is explained and emitted.",
+        description="Three-stage qualification, pain-interest-fit and BANT as data; the stage machine, routing "
+        "and the opportunity lifecycle. Every move is explained and emitted.",
     )

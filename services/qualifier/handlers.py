@@ -1,31 +1,32 @@
-"""Qualifier's event handlers, one per consumed event type, in one registry."""
+"""Qualifier's event handlers, one per consumed event type, in one registry: learn, then re-qualify."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from services.qualifier.domain.stages import decide_on_score
+from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
 from services.qualifier.persistence import repository
-from services.qualifier.service import move
+from services.qualifier.qualification import Qualifier
+from services.qualifier.transitions import move
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
-from shared.events.models import EventPayload, LeadCaptured, LeadScored
+from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadScored
 from shared.events.vocabulary import LeadStage
 from shared.messaging.consumer import Handler
 
 
 class QualifierHandlers:
-    """Keeps each lead's stage in step with what intake and the scorer report."""
+    """Each event adds to what the qualifier knows of a lead, and every addition re-runs qualification."""
 
-    def __init__(self, rules_version: str) -> None:
-        self._rules_version = rules_version
+    def __init__(self, qualifier: Qualifier) -> None:
+        self._qualifier = qualifier
 
     def registry(self) -> Mapping[type[EventPayload], Handler]:
         """Which handler applies which event type."""
-        return {LeadCaptured: self.on_captured, LeadScored: self.on_scored}
+        return {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadScored: self.on_scored}
 
     async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
-        """A new lead enters the funnel; a known one only refreshes its details."""
+        """A new lead enters the funnel; a known one adds what it told us this time."""
         payload = event.payload
         assert isinstance(payload, LeadCaptured)
         details = {
@@ -34,42 +35,61 @@ class QualifierHandlers:
             "company": payload.company.name,
             "source": payload.source.provider,
         }
-        lead = await self._lead(uow, event, details)
-        await repository.update_lead(
-            uow.session, lead["lead_id"], {k: v for k, v in details.items() if v} | {"updated_at": _now()}
-        )
+        await self._learn(uow, event, lambda f: with_captured(f, payload), details, activity_at=payload.captured_at)
+
+    async def on_activity(self, uow: UnitOfWork, event: Event) -> None:
+        """Engagement can make a stalled lead live again and a prospect interested."""
+        payload = event.payload
+        assert isinstance(payload, LeadActivity)
+        await self._learn(uow, event, lambda f: with_activity(f, payload), {}, activity_at=payload.occurred_at)
 
     async def on_scored(self, uow: UnitOfWork, event: Event) -> None:
-        """The scorer's verdict can make a lead an MQL or take that back."""
+        """The scorer's verdict decides lead and mql, and feeds the interest criteria."""
         payload = event.payload
         assert isinstance(payload, LeadScored)
-        lead = await self._lead(uow, event, {})
-        await repository.update_lead(
-            uow.session,
-            lead["lead_id"],
-            {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql, "updated_at": _now()},
-        )
-        decision = decide_on_score(LeadStage(lead["stage"]), mql=payload.mql, score=payload.score)
-        if decision is not None:
-            await move(
-                uow,
-                lead,
-                decision.target,
-                reason=decision.reason,
-                decided_by="scorer",
-                rules_version=payload.rules_version,
-                now=_now(),
-                correlation_id=event.envelope.correlationid,
-            )
+        details = {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql}
+        await self._learn(uow, event, lambda f: with_score(f, payload), details, activity_at=None)
 
-    async def _lead(self, uow: UnitOfWork, event: Event, details: dict[str, Any]) -> dict[str, Any]:
+    async def _learn(
+        self,
+        uow: UnitOfWork,
+        event: Event,
+        update: Callable[[Facts], Facts],
+        details: dict[str, Any],
+        *,
+        activity_at: datetime | None,
+    ) -> None:
+        now = datetime.now(UTC)
+        lead = await self._lead(uow, event, now)
+        lead["facts"] = update(lead.get("facts") or {})
+        changes: dict[str, Any] = {k: v for k, v in details.items() if v is not None} | {
+            "facts": lead["facts"],
+            "updated_at": now,
+        }
+        if activity_at is not None:
+            last = lead.get("last_activity_at")
+            last = last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
+            if last is None or activity_at > last:
+                changes["last_activity_at"] = activity_at
+        lead.update(changes)
+        await repository.update_lead(uow.session, lead["lead_id"], changes)
+        await self._qualifier.requalify(
+            uow, lead, decided_by=_decider(event), now=now, correlation_id=event.envelope.correlationid
+        )
+
+    async def _lead(self, uow: UnitOfWork, event: Event, now: datetime) -> dict[str, Any]:
         """The lead's row, created at stage `lead` the first time any event names it."""
         lead = await repository.load_lead(uow.session, event.lead_id)
         if lead is not None:
             return lead
-        now = _now()
-        lead = {"lead_id": event.lead_id, "stage": None, "mql": False, "stage_changed_at": now, "updated_at": now}
-        lead |= details
+        lead = {
+            "lead_id": event.lead_id,
+            "stage": None,
+            "mql": False,
+            "stage_changed_at": now,
+            "updated_at": now,
+            "facts": {},
+        }
         await repository.insert_lead(uow.session, lead | {"stage": LeadStage.LEAD.value})
         await move(
             uow,
@@ -77,12 +97,12 @@ class QualifierHandlers:
             LeadStage.LEAD,
             reason="entered the funnel",
             decided_by="qualifier",
-            rules_version=self._rules_version,
+            rules_version=self._qualifier.rules.version,
             now=now,
             correlation_id=event.envelope.correlationid,
         )
         return lead
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _decider(event: Event) -> str:
+    return "scorer" if isinstance(event.payload, LeadScored) else "qualifier"

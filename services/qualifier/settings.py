@@ -1,7 +1,11 @@
 """Qualifier's settings."""
 
+from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 
 class QualifierSettings(ServiceSettings):
     """Environment of the qualifier service."""
+
+    stall_check_s: float = Field(3600, gt=0, le=86_400)

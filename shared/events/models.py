@@ -25,6 +25,7 @@ class EventType(StrEnum):
     LEAD_ACTIVITY = "lead.activity"
     LEAD_SCORED = "lead.scored"
     LEAD_STAGE_CHANGED = "lead.stage_changed"
+    LEAD_OWNER_CHANGED = "lead.owner_changed"
     OPPORTUNITY_OPENED = "opportunity.opened"
     OPPORTUNITY_UPDATED = "opportunity.updated"
     OPPORTUNITY_CLOSED = "opportunity.closed"
@@ -154,6 +155,18 @@ class LeadStageChanged(EventPayload):
     changed_at: datetime
 
 
+class LeadOwnerChanged(EventPayload):
+    """A lead was (re)assigned to an owner, by routing rules or because its owner was removed."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_OWNER_CHANGED
+
+    from_owner: str | None
+    to_owner: str | None
+    team: str | None = None
+    reason: str
+    changed_at: datetime
+
+
 class OpportunitySnapshot(EventPayload):
     """Full state of an opportunity after a change, so projections never need history to apply it."""
 
@@ -199,6 +212,7 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     LeadActivity,
     LeadScored,
     LeadStageChanged,
+    LeadOwnerChanged,
     OpportunityOpened,
     OpportunityUpdated,
     OpportunityClosed,

@@ -6,6 +6,7 @@ from shared.events.models import (
     EventPayload,
     LeadActivity,
     LeadCaptured,
+    LeadOwnerChanged,
     LeadScored,
     LeadStageChanged,
     OpportunityClosed,
@@ -30,7 +31,9 @@ class Topic:
 
 LEADS_INTAKE = Topic("leads.intake", "Leads captured and their activities", (LeadCaptured, LeadActivity))
 LEADS_SCORES = Topic("leads.scores", "Fit, engagement and segment of each lead", (LeadScored,))
-LEADS_STAGES = Topic("leads.stages", "Funnel stage transitions with reasons", (LeadStageChanged,))
+LEADS_STAGES = Topic(
+    "leads.stages", "Funnel stage transitions with reasons, and owner changes", (LeadStageChanged, LeadOwnerChanged)
+)
 OPPORTUNITIES = Topic(
     "opportunities",
     "Opportunity lifecycle, each event a full snapshot",

@@ -174,3 +174,41 @@ def test_consumers_killed_mid_stream_lose_nothing_and_double_nothing(
 def _count_in(database_url: str, schema: str, table: str, lead_ids: set[str]) -> int:
     ids = ", ".join(f"'{i}'" for i in lead_ids)
     return int(scalar(database_url, schema, f"SELECT count(*) FROM {table} WHERE lead_id IN ({ids})"))
+
+
+def test_a_qualified_lead_becomes_prospect_then_opportunity_and_reaches_the_forecast(
+    pipeline: EmbeddedPipeline,
+) -> None:
+    lead = lead_payload(
+        job_title="VP Operations",
+        company="Nordlicht Logistik",
+        company_size="201-500",
+        industry="Logistics",
+        country="DE",
+        activity="demo_requested",
+        answers={"use_case": "route inbound leads", "crm": "HubSpot"},
+    )
+    lead_id = post_webhook(pipeline, lead)["lead_id"]
+
+    def at(stage: str) -> Any:
+        found = get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}")
+        return found if found and found["stage"] == stage else None
+
+    prospect = wait_until(lambda: at("prospect"), what="prospect")
+    assert prospect["owner"] == "ana.emea" or prospect["team"] == "emea"
+    assert [h["to_stage"] for h in prospect["history"]][-1] == "prospect"
+    evidence = httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}/evidence",
+        headers=bearer() | {"x-actor": "sam.rep"},
+        json={"evidence": {"pain": "slow follow-up", "product": "Growth", "budget": 60000}},
+        timeout=10,
+    )
+    assert evidence.status_code == 200, evidence.text
+    assert evidence.json()["stage"] == "opportunity"
+
+    def forecast_pipeline() -> Decimal | None:
+        forecast = get_json(f"{url(pipeline, 'forecast')}/v1/forecast?horizon=4")
+        total = sum((Decimal(line["pipeline"]) for line in forecast["lines"]), Decimal(0)) if forecast else Decimal(0)
+        return total if total >= 60000 else None
+
+    assert wait_until(forecast_pipeline, what="the automatic opportunity in the forecast") >= 60000

@@ -5,15 +5,19 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from services.qualifier.bootstrap import load_rules
 from services.qualifier.handlers import QualifierHandlers
+from services.qualifier.persistence.tables import leads
+from services.qualifier.qualification import Qualifier
+from services.rules import DEFAULT_RULES
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import decode, new_event
-from shared.events.models import Contact, LeadCaptured, LeadScored, Source
-from shared.events.vocabulary import Segment
+from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadScored, Source
+from shared.events.vocabulary import ActivityType, Segment
 from tests.service.conftest import running_service
 from tests.support import bearer, token_with
 
@@ -26,14 +30,26 @@ async def qualifier(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tu
         await database.dispose()
 
 
-async def capture(database: Database, *, mql: bool = False) -> str:
+RULES = load_rules(DEFAULT_RULES)
+
+
+async def capture(
+    database: Database,
+    *,
+    mql: bool = False,
+    title: str | None = None,
+    company: Company | None = None,
+    answers: dict[str, str] | None = None,
+) -> str:
     """Apply intake's and the scorer's events through the qualifier's own handlers."""
     lead_id = uuid.uuid4()
-    handlers = QualifierHandlers("test")
+    handlers = QualifierHandlers(Qualifier(UnitOfWorkFactory(database), RULES))
     uow_factory = UnitOfWorkFactory(database)
     captured = LeadCaptured(
         lead_id=lead_id,
-        contact=Contact(email=f"{lead_id.hex[:8]}@acme.com"),
+        contact=Contact(email=f"{lead_id.hex[:8]}@acme.com", job_title=title),
+        company=company or Company(),
+        answers=answers or {},
         source=Source(provider="generic"),
         captured_at=datetime.now(UTC),
     )
@@ -72,7 +88,7 @@ async def test_lead_becomes_mql_with_explained_history(qualifier: Any) -> None:
         ("lead", "mql", "scorer"),
     ]
     assert "crossed the MQL threshold" in lead["history"][1]["reason"]
-    assert lead["history"][1]["rules_version"] == "r1"
+    assert lead["history"][1]["rules_version"] == RULES.version
     assert await emitted(database) == ["lead.stage_changed.v1", "lead.stage_changed.v1"]
 
 
@@ -137,3 +153,138 @@ async def test_unknown_lead_is_404_problem(qualifier: Any) -> None:
     client, _ = qualifier
     response = await client.get(f"/v1/leads/{uuid.uuid4()}", headers=bearer())
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+QUALIFIED_COMPANY = Company(name="Kraftwerk GmbH", industry="Manufacturing", size="201-500", country="DE")
+
+
+async def test_evidence_makes_a_prospect_with_an_owner_then_an_opportunity(qualifier: Any) -> None:
+    client, database = qualifier
+    lead_id = await capture(database, mql=True, title="Head of Operations", company=QUALIFIED_COMPANY)
+    lead = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
+    assert lead["stage"] == "mql"
+    three_stage = next(f for f in lead["frameworks"] if f["framework"] == "three_stage")
+    assert three_stage["stages"] == {"organisation": "pass", "opportunity": "unknown", "stakeholder": "pass"}
+
+    write = bearer(token_with("leads:write")) | {"x-actor": "sam.rep"}
+    need = await client.post(
+        f"/v1/leads/{lead_id}/evidence",
+        headers=write,
+        json={"evidence": {"need": "route 5k leads a month", "compatible_stack": True}, "note": "discovery call"},
+    )
+    assert need.status_code == 200, need.text
+    prospect = need.json()
+    assert prospect["stage"] == "prospect" and prospect["owner"] == "ana.emea" and prospect["team"] == "emea"
+    step = prospect["history"][-1]
+    assert (step["from_stage"], step["to_stage"], step["decided_by"]) == ("mql", "prospect", "sam.rep")
+    assert {c["criterion"] for c in step["criteria"]} >= {"organisation.industry", "stakeholder.authority"}
+    assert prospect["evidence"][0]["recorded_by"] == "sam.rep"
+
+    pif = await client.post(
+        f"/v1/leads/{lead_id}/evidence",
+        headers=write,
+        json={"evidence": {"pain": "reps call cold leads first", "product": "Growth", "budget": 40000}},
+    )
+    # Interest was already there (engagement 60 ≥ 50), so pain and fit complete PIF: an opportunity opens.
+    assert pif.json()["stage"] == "opportunity"
+    assert "pif: pain pass, interest pass, fit pass" in pif.json()["history"][-1]["reason"]
+    types = await emitted(database)
+    assert types.count("opportunity.opened.v1") == 1 and "lead.owner_changed.v1" in types
+    async with database.session() as session:
+        raw = (
+            await session.execute(
+                select(OUTBOX.c.payload).where(OUTBOX.c.event_type == "io.leadflow.opportunity.opened.v1")
+            )
+        ).scalar_one()
+    opened = decode(raw.encode()).payload
+    assert opened.amount == 40000 and opened.owner == "ana.emea"  # type: ignore[attr-defined]
+
+
+async def test_hard_fail_disqualifies_with_reasons(qualifier: Any) -> None:
+    client, database = qualifier
+    lead_id = await capture(database, mql=True, title="Marketing Intern", company=QUALIFIED_COMPANY)
+    lead = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
+    assert lead["stage"] == "disqualified"
+    assert "student" in lead["history"][-1]["reason"]
+
+
+async def test_override_is_audited_and_illegal_moves_refused(qualifier: Any) -> None:
+    client, database = qualifier
+    lead_id = await capture(database)
+    write = bearer(token_with("leads:write")) | {"x-actor": "kim.manager"}
+    moved = await client.post(
+        f"/v1/leads/{lead_id}/stage", headers=write, json={"stage": "nurture", "reason": "asked us to call back in Q3"}
+    )
+    assert moved.status_code == 200 and moved.json()["stage"] == "nurture"
+    step = moved.json()["history"][-1]
+    assert step["decided_by"] == "kim.manager (override)" and "call back in Q3" in step["reason"]
+    illegal = await client.post(
+        f"/v1/leads/{lead_id}/stage", headers=write, json={"stage": "customer", "reason": "x" * 5}
+    )
+    assert illegal.status_code == 409 and "cannot move from nurture to customer" in illegal.json()["detail"]
+    no_reason = await client.post(f"/v1/leads/{lead_id}/stage", headers=write, json={"stage": "lead"})
+    assert no_reason.status_code == 422
+
+
+async def test_removing_an_owner_reassigns_its_leads(qualifier: Any) -> None:
+    client, database = qualifier
+    write = bearer(token_with("leads:write"))
+    lead_id = await capture(
+        database,
+        mql=True,
+        title="CTO",
+        company=QUALIFIED_COMPANY,
+        answers={"use_case": "lead routing", "crm": "HubSpot"},
+    )
+    lead = (await client.get(f"/v1/leads/{lead_id}", headers=write | bearer())).json()
+    assert lead["stage"] == "prospect"
+    owner = lead["owner"]
+    removed = await client.delete(f"/v1/owners/{owner}", headers=bearer())
+    assert removed.status_code == 200 and removed.json()["reassigned"] >= 1
+    after = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
+    assert after["owner"] not in (None, owner) and after["team"] == "emea"
+    owners = {o["owner"]: o for o in (await client.get("/v1/owners", headers=bearer())).json()}
+    assert owners[owner]["active"] is False and owners[after["owner"]]["load"] >= 1
+    again = await client.delete(f"/v1/owners/{owner}", headers=bearer())
+    assert again.status_code == 404
+    forbidden = await client.delete("/v1/owners/ben.emea", headers=bearer(token_with("leads:read")))
+    assert forbidden.status_code == 403
+
+
+async def test_leads_list_by_stage(qualifier: Any) -> None:
+    client, database = qualifier
+    mql_id = await capture(database, mql=True)
+    page = (await client.get("/v1/leads?stage=mql&limit=500", headers=bearer())).json()
+    assert mql_id in {item["lead_id"] for item in page["items"]}
+    assert all(item["stage"] == "mql" for item in page["items"])
+    bad = await client.get("/v1/leads?stage=sleeping", headers=bearer())
+    assert bad.status_code == 422
+
+
+async def test_a_quiet_lead_goes_to_nurture_and_comes_back_with_new_activity(qualifier: Any) -> None:
+    client, database = qualifier
+    lead_id = await capture(database, mql=True)
+    async with database.session() as session, session.begin():
+        await session.execute(
+            update(leads)
+            .where(leads.c.lead_id == lead_id)
+            .values(last_activity_at=datetime.now(UTC) - timedelta(days=45))
+        )
+    assert await Qualifier(UnitOfWorkFactory(database), RULES).sweep_stalled() >= 1
+    nurtured = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
+    assert nurtured["stage"] == "nurture"
+    assert "stalled 45 days" in nurtured["history"][-1]["reason"]
+    assert "stakeholder.authority" in nurtured["history"][-1]["reason"]
+    handlers = QualifierHandlers(Qualifier(UnitOfWorkFactory(database), RULES))
+    activity = LeadActivity(
+        lead_id=uuid.UUID(lead_id),
+        activity_type=ActivityType.WEBINAR_ATTENDED,
+        occurred_at=datetime.now(UTC),
+        minutes=40,
+        source=Source(provider="zoom"),
+    )
+    async with UnitOfWorkFactory(database)() as uow:
+        await handlers.on_activity(uow, new_event(activity, source="/test"))
+        await uow.commit()
+    back = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
+    assert back["stage"] == "mql" and "re-engaged" in back["history"][-1]["reason"]

@@ -1,6 +1,6 @@
 import pytest
 
-from services.qualifier.domain.stages import ALLOWED, IllegalTransition, check_transition, decide_on_score
+from services.qualifier.domain.stages import ALLOWED, IllegalTransition, check_transition
 from shared.events.vocabulary import LeadStage as S
 
 
@@ -33,15 +33,3 @@ def test_skipping_to_the_end_is_illegal(current: S, target: S) -> None:
 def test_closed_lost_only_from_opportunity() -> None:
     sources = {s for s, targets in ALLOWED.items() if S.CLOSED_LOST in targets}
     assert sources == {S.OPPORTUNITY}
-
-
-def test_mql_crossing_moves_lead_forward_and_back() -> None:
-    forward = decide_on_score(S.LEAD, mql=True, score=70)
-    assert forward is not None and forward.target is S.MQL and "70" in forward.reason
-    back = decide_on_score(S.MQL, mql=False, score=40)
-    assert back is not None and back.target is S.LEAD
-
-
-def test_score_does_not_move_later_stages() -> None:
-    assert decide_on_score(S.OPPORTUNITY, mql=False, score=10) is None
-    assert decide_on_score(S.LEAD, mql=False, score=10) is None

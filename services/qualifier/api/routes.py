@@ -1,52 +1,108 @@
-"""Qualifier's routes: read a lead's stage and history; the opportunity lifecycle."""
+"""Qualifier's routes: leads with their reasons, evidence, overrides, owners, and the opportunity lifecycle."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Query
 
 from services.qualifier.api.schemas import (
+    EvidenceIn,
+    EvidenceOut,
+    FrameworkOut,
     LeadOut,
+    LeadPage,
+    LeadSummary,
     OpportunityClose,
     OpportunityIn,
     OpportunityOut,
     OpportunityPatch,
+    OwnerOut,
+    Reassigned,
+    StageOverride,
     TransitionOut,
 )
 from services.qualifier.domain.opportunity import OpportunityError, UnknownPipelineStage
 from services.qualifier.domain.stages import IllegalTransition
 from services.qualifier.persistence import repository
+from services.qualifier.qualification import OWNED_STAGES, Qualifier
 from services.qualifier.service import NotFound, OpportunityCommands
 from shared.db.database import Database
+from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
 
-_ACTOR = "api"
+Actor = Annotated[str, Header(alias="x-actor", max_length=200, description="who is acting, for the audit trail")]
 
 
-def qualifier_router(database: Database, tokens: TokenAuthority, commands: OpportunityCommands) -> APIRouter:
-    """Lead reads and opportunity commands."""
+def qualifier_router(
+    database: Database, tokens: TokenAuthority, commands: OpportunityCommands, qualifier: Qualifier
+) -> APIRouter:
+    """Lead reads and commands, and opportunity commands."""
     router = APIRouter(prefix="/v1", tags=["qualifier"])
     read = [Depends(tokens.require(Scope.LEADS_READ))]
+    write_leads = [Depends(tokens.require(Scope.LEADS_WRITE))]
     write = [Depends(tokens.require(Scope.OPPORTUNITIES_WRITE))]
+    admin = [Depends(tokens.require(Scope.ADMIN))]
 
-    @router.get("/leads/{lead_id}", response_model=LeadOut, dependencies=read, summary="Stage and history of a lead")
-    async def get_lead(lead_id: UUID) -> LeadOut:
+    @router.get("/leads", response_model=LeadPage, dependencies=read, summary="Leads by stage and owner")
+    async def list_leads(
+        stage: LeadStage | None = None,
+        owner: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> LeadPage:
         async with database.session() as session:
-            lead = await repository.load_lead(session, str(lead_id))
-            if lead is None:
-                raise Problem(404, "Not found", f"no lead {lead_id} has reached the qualifier yet")
-            transitions = await repository.history(session, str(lead_id))
-        return LeadOut(
-            lead_id=lead["lead_id"],
-            stage=lead["stage"],
-            owner=lead["owner"],
-            score=lead["score"],
-            segment=lead["segment"],
-            mql=lead["mql"],
-            history=[TransitionOut.model_validate(t) for t in transitions],
-        )
+            rows = await repository.list_leads(
+                session, stage=stage.value if stage else None, owner=owner, limit=limit, offset=offset
+            )
+        return LeadPage(items=[LeadSummary.model_validate(r) for r in rows], limit=limit, offset=offset)
+
+    @router.get(
+        "/leads/{lead_id}", response_model=LeadOut, dependencies=read, summary="A lead, its reasons, its history"
+    )
+    async def get_lead(lead_id: UUID) -> LeadOut:
+        return await _lead_view(database, qualifier, lead_id)
+
+    @router.post(
+        "/leads/{lead_id}/evidence",
+        response_model=LeadOut,
+        dependencies=write_leads,
+        summary="Record evidence (pain, budget, authority, timeline, …) and re-qualify",
+    )
+    async def post_evidence(lead_id: UUID, body: EvidenceIn, actor: Actor = "api") -> LeadOut:
+        with _as_problems():
+            await qualifier.record_evidence(lead_id, body.evidence, note=body.note, actor=actor)
+        return await _lead_view(database, qualifier, lead_id)
+
+    @router.post(
+        "/leads/{lead_id}/stage",
+        response_model=LeadOut,
+        dependencies=write_leads,
+        summary="Move a lead by hand (legal transitions only; audited)",
+    )
+    async def override_stage(lead_id: UUID, body: StageOverride, actor: Actor = "api") -> LeadOut:
+        with _as_problems():
+            await qualifier.override(lead_id, body.stage, reason=body.reason, actor=actor)
+        return await _lead_view(database, qualifier, lead_id)
+
+    @router.get("/owners", response_model=list[OwnerOut], dependencies=read, summary="Owners, teams and loads")
+    async def list_owners() -> list[OwnerOut]:
+        async with database.session() as session:
+            rows = await repository.owners_with_load(session, OWNED_STAGES)
+        return [OwnerOut.model_validate(r) for r in rows]
+
+    @router.delete(
+        "/owners/{owner}",
+        response_model=Reassigned,
+        dependencies=admin,
+        summary="Remove an owner and reassign its open leads by the routing rules",
+    )
+    async def remove_owner(owner: str, actor: Actor = "api") -> Reassigned:
+        with _as_problems():
+            moved = await qualifier.remove_owner(owner, actor=actor)
+        return Reassigned(owner=owner, reassigned=moved)
 
     @router.get(
         "/opportunities/{opportunity_id}",
@@ -68,7 +124,7 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
         dependencies=write,
         summary="Open an opportunity for a lead",
     )
-    async def open_opportunity(body: OpportunityIn) -> OpportunityOut:
+    async def open_opportunity(body: OpportunityIn, actor: Actor = "api") -> OpportunityOut:
         with _as_problems():
             created = await commands.open(
                 lead_id=body.lead_id,
@@ -78,7 +134,7 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
                 expected_close_date=body.expected_close_date,
                 pipeline_stage=body.pipeline_stage,
                 owner=body.owner,
-                actor=_ACTOR,
+                actor=actor,
             )
         return OpportunityOut.of(created)
 
@@ -99,19 +155,39 @@ def qualifier_router(database: Database, tokens: TokenAuthority, commands: Oppor
         dependencies=write,
         summary="Close an opportunity won or lost",
     )
-    async def close_opportunity(opportunity_id: UUID, body: OpportunityClose) -> OpportunityOut:
+    async def close_opportunity(opportunity_id: UUID, body: OpportunityClose, actor: Actor = "api") -> OpportunityOut:
         with _as_problems():
             closed = await commands.close(
                 opportunity_id,
                 won=body.won,
                 reason=body.reason,
                 amount=body.amount,
-                actor=_ACTOR,
+                actor=actor,
                 close_date=body.close_date,
             )
         return OpportunityOut.of(closed)
 
     return router
+
+
+async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) -> LeadOut:
+    async with database.session() as session:
+        lead = await repository.load_lead(session, str(lead_id))
+        if lead is None:
+            raise Problem(404, "Not found", f"no lead {lead_id} has reached the qualifier yet")
+        transitions = await repository.history(session, str(lead_id))
+        evidence = await repository.evidence_of(session, str(lead_id))
+    results = qualifier.evaluate(lead.get("facts") or {})
+    frameworks = [
+        FrameworkOut(framework=name, passed=r.passed, stages=r.stages, criteria=r.criteria)
+        for name, r in results.items()
+    ]
+    return LeadOut(
+        **LeadSummary.model_validate(lead).model_dump(),
+        frameworks=frameworks,
+        evidence=[EvidenceOut.model_validate(e) for e in evidence],
+        history=[TransitionOut.model_validate(t) for t in transitions],
+    )
 
 
 @contextmanager

@@ -1,37 +1,119 @@
 """Request and response bodies of the qualifier's HTTP API."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.qualifier.domain.opportunity import Opportunity
-from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus
+from shared.events.models import CriterionResult
+from shared.events.vocabulary import CriterionOutcome, ForecastCategory, LeadStage, OpportunityStatus
 
 
 class TransitionOut(BaseModel):
-    """One stage change with who decided it, why, and under which rules."""
+    """One stage change with who decided it, why, the criteria behind it, and under which rules."""
 
     from_stage: LeadStage | None
     to_stage: LeadStage
     reason: str
     decided_by: str
-    criteria: list[dict[str, str]]
+    criteria: list[CriterionResult]
     rules_version: str
     changed_at: datetime
 
 
-class LeadOut(BaseModel):
-    """A lead's stage, owner, latest score and full history."""
+class FrameworkOut(BaseModel):
+    """A framework's current verdict on the lead, stage by stage and criterion by criterion."""
+
+    framework: str
+    passed: bool
+    stages: dict[str, CriterionOutcome]
+    criteria: list[CriterionResult]
+
+
+class EvidenceOut(BaseModel):
+    """A piece of evidence a rep recorded."""
+
+    key: str
+    value: Any
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class LeadSummary(BaseModel):
+    """A lead in a list."""
 
     lead_id: str
     stage: LeadStage
     owner: str | None
+    team: str | None
     score: float | None
     segment: str | None
     mql: bool
+    stage_changed_at: datetime
+
+
+class LeadOut(LeadSummary):
+    """A lead's stage, owner, latest score, current framework results, evidence and full history."""
+
+    frameworks: list[FrameworkOut]
+    evidence: list[EvidenceOut]
     history: list[TransitionOut]
+
+
+class LeadPage(BaseModel):
+    """One page of leads."""
+
+    items: list[LeadSummary]
+    limit: int
+    offset: int
+
+
+class EvidenceIn(BaseModel):
+    """What a rep learned: pain, budget, authority, timeline_days, need, product, …; null withdraws a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: dict[str, str | float | bool | None] = Field(min_length=1, max_length=50)
+    note: str | None = Field(None, max_length=2000)
+
+    @field_validator("evidence")
+    @classmethod
+    def _keys_are_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key):
+                raise ValueError(f"evidence key {key!r} must be snake_case, like pain or timeline_days")
+        return value
+
+
+class StageOverride(BaseModel):
+    """A rep moves a lead by hand along a legal transition, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: LeadStage
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class OwnerOut(BaseModel):
+    """An owner, the team, whether still active, and the open leads held."""
+
+    owner: str
+    team: str
+    active: bool
+    load: int
+    removed_at: datetime | None
+
+
+class Reassigned(BaseModel):
+    """How many leads a removed owner's departure moved."""
+
+    owner: str
+    reassigned: int
 
 
 class OpportunityIn(BaseModel):

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.domain.opportunity import Opportunity
-from services.qualifier.persistence.tables import leads, opportunities, transitions
+from services.qualifier.persistence.tables import evidence, leads, opportunities, owners, routing_positions, transitions
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
 
 
@@ -98,3 +98,110 @@ async def save_opportunity(session: AsyncSession, opportunity: Opportunity, *, i
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def record_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Keep every piece of evidence a rep recorded, for the audit trail."""
+    if rows:
+        await session.execute(insert(evidence), rows)
+
+
+async def evidence_of(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
+    """A lead's recorded evidence, oldest first."""
+    rows = await session.execute(select(evidence).where(evidence.c.lead_id == lead_id).order_by(evidence.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def list_leads(
+    session: AsyncSession, *, stage: str | None, owner: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Leads filtered by stage and owner, most recently changed first."""
+    query = select(leads).order_by(leads.c.stage_changed_at.desc(), leads.c.lead_id).limit(limit).offset(offset)
+    if stage is not None:
+        query = query.where(leads.c.stage == stage)
+    if owner is not None:
+        query = query.where(leads.c.owner == owner)
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+async def stalled_leads(session: AsyncSession, stages: list[str], before: datetime, limit: int) -> list[str]:
+    """Ids of leads in `stages` with no activity or evidence since `before`."""
+    rows = await session.execute(
+        select(leads.c.lead_id)
+        .where(leads.c.stage.in_(stages), leads.c.last_activity_at < before)
+        .order_by(leads.c.last_activity_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def sync_owners(session: AsyncSession, team_of: dict[str, str]) -> None:
+    """Make the owners table know every owner the rules name; removed ones stay removed."""
+    known = {r.owner: r.team for r in await session.execute(select(owners.c.owner, owners.c.team))}
+    for owner, team in team_of.items():
+        if owner not in known:
+            await session.execute(insert(owners).values(owner=owner, team=team, active=True))
+        elif known[owner] != team:
+            await session.execute(update(owners).where(owners.c.owner == owner).values(team=team))
+
+
+async def owners_with_load(session: AsyncSession, open_stages: list[str]) -> list[dict[str, Any]]:
+    """Every owner with its team, whether it is active, and how many open leads it holds."""
+    loads = await owner_loads(session, open_stages)
+    rows = await session.execute(select(owners).order_by(owners.c.team, owners.c.owner))
+    return [dict(r) | {"load": loads.get(r["owner"], 0)} for r in rows.mappings()]
+
+
+async def owner_loads(session: AsyncSession, open_stages: list[str]) -> dict[str, int]:
+    """Open leads per owner."""
+    rows = await session.execute(
+        select(leads.c.owner, func.count())
+        .where(leads.c.owner.is_not(None), leads.c.stage.in_(open_stages))
+        .group_by(leads.c.owner)
+    )
+    return {owner: count for owner, count in rows.all()}
+
+
+async def inactive_owners(session: AsyncSession) -> frozenset[str]:
+    """Owners who were removed."""
+    return frozenset((await session.execute(select(owners.c.owner).where(owners.c.active.is_(False)))).scalars())
+
+
+async def deactivate_owner(session: AsyncSession, owner: str, at: datetime) -> bool:
+    """Mark an owner removed; False when there is no such active owner."""
+    result = await session.execute(
+        update(owners).where(owners.c.owner == owner, owners.c.active.is_(True)).values(active=False, removed_at=at)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[dict[str, Any]]:
+    """Open leads held by an owner."""
+    rows = await session.execute(select(leads).where(leads.c.owner == owner, leads.c.stage.in_(stages)))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def routing_position(session: AsyncSession, team: str) -> int:
+    """Where the team's round robin continues."""
+    return int(await session.scalar(select(routing_positions.c.position).where(routing_positions.c.team == team)) or 0)
+
+
+async def set_routing_position(session: AsyncSession, team: str, position: int) -> None:
+    """Remember where the team's round robin continues."""
+    exists = await session.scalar(select(routing_positions.c.team).where(routing_positions.c.team == team))
+    if exists is None:
+        await session.execute(insert(routing_positions).values(team=team, position=position))
+    else:
+        await session.execute(
+            update(routing_positions).where(routing_positions.c.team == team).values(position=position)
+        )
+
+
+async def open_opportunities_of(session: AsyncSession, lead_id: str) -> list[UUID]:
+    """Ids of a lead's open opportunities."""
+    rows = await session.execute(
+        select(opportunities.c.opportunity_id).where(
+            opportunities.c.lead_id == lead_id, opportunities.c.status == "open"
+        )
+    )
+    return [UUID(r) for r in rows.scalars()]

@@ -21,7 +21,39 @@ leads = Table(
     Column("mql", Boolean, nullable=False, default=False),
     Column("stage_changed_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("team", String(100)),
+    Column("facts", JSON, nullable=False, default=dict),
+    Column("last_activity_at", DateTime(timezone=True)),
     Index("ix_leads_stage", "stage"),
+    Index("ix_leads_owner", "owner"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("key", String(100), nullable=False),
+    Column("value", JSON),
+    Column("note", Text),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("team", String(100), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("removed_at", DateTime(timezone=True)),
+)
+
+routing_positions = Table(
+    "routing_positions",
+    metadata,
+    Column("team", String(100), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),
 )
 
 transitions = Table(

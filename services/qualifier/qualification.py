@@ -1,0 +1,234 @@
+"""Re-qualification: evaluate the frameworks on a lead's facts, move it, route it, open its opportunity."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from services.qualifier.domain import opportunity as opp
+from services.qualifier.domain.facts import with_evidence
+from services.qualifier.domain.frameworks import FrameworkResult, evaluate_framework
+from services.qualifier.domain.routing import assign, team_for
+from services.qualifier.domain.rules import QualifierRules
+from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
+from services.qualifier.persistence import repository
+from services.qualifier.service import NotFound
+from services.qualifier.transitions import move, save_opportunity, set_owner
+from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.events.vocabulary import LeadStage
+
+# Leads an owner is working on: these count against the owner's capacity.
+OWNED_STAGES = [LeadStage.PROSPECT.value, LeadStage.OPPORTUNITY.value]
+_SWEEP_BATCH = 500
+
+
+class Qualifier:
+    """Runs the configured frameworks and the stage machine whenever something new is known of a lead."""
+
+    def __init__(self, uow: UnitOfWorkFactory, rules: QualifierRules) -> None:
+        self._uow = uow
+        self.rules = rules
+
+    def evaluate(self, facts: dict[str, Any]) -> dict[str, FrameworkResult]:
+        """Every configured framework's verdict on these facts."""
+        return {
+            name: evaluate_framework(name, framework, facts)
+            for name, framework in self.rules.qualification.frameworks.items()
+        }
+
+    async def requalify(
+        self,
+        uow: UnitOfWork,
+        lead: dict[str, Any],
+        *,
+        decided_by: str,
+        now: datetime,
+        correlation_id: str | None = None,
+    ) -> list[Decision]:
+        """Move the lead as far as its evidence takes it, in this unit of work."""
+        q_rules = self.rules.qualification
+        results = self.evaluate(lead.get("facts") or {})
+        qualification, opportunity = results[q_rules.qualify_with], results[q_rules.open_opportunity_with]
+        moves = decide(
+            Situation(
+                stage=LeadStage(lead["stage"]),
+                mql=bool(lead.get("mql")),
+                score=lead.get("score"),
+                qualification=qualification,
+                opportunity=opportunity,
+                stalled_days=self._stalled_days(lead, now),
+            )
+        )
+        criteria = qualification.criteria + (opportunity.criteria if opportunity is not qualification else [])
+        for decision in moves:
+            if decision.target is LeadStage.PROSPECT and not lead.get("owner"):
+                await self.route(uow, lead, now)
+            await move(
+                uow,
+                lead,
+                decision.target,
+                reason=decision.reason,
+                decided_by=decided_by,
+                rules_version=self.rules.version,
+                now=now,
+                criteria=criteria,
+                correlation_id=correlation_id,
+            )
+            if decision.target is LeadStage.OPPORTUNITY:
+                await self._open_automatically(uow, lead, now)
+        return moves
+
+    def _stalled_days(self, lead: dict[str, Any], now: datetime) -> float | None:
+        last = lead.get("last_activity_at")
+        if last is None:
+            return None
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        days = (now - last).total_seconds() / 86_400
+        return days if days >= self.rules.qualification.stall_days else None
+
+    async def route(
+        self, uow: UnitOfWork, lead: dict[str, Any], now: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> None:
+        """Give the lead an owner by the routing rules (territory, segment, round robin, capacity)."""
+        session = uow.session
+        routing = self.rules.routing
+        loads = await repository.owner_loads(session, OWNED_STAGES)
+        inactive = await repository.inactive_owners(session)
+        team, _ = team_for(routing, lead.get("facts") or {})
+        position = await repository.routing_position(session, team)
+        chosen = assign(
+            routing, lead.get("facts") or {}, loads=loads, position=position, inactive=inactive, exclude=exclude
+        )
+        await repository.set_routing_position(session, chosen.team, chosen.next_position)
+        await set_owner(uow, lead, chosen.owner, team=chosen.team, reason=chosen.reason, now=now)
+
+    async def _open_automatically(self, uow: UnitOfWork, lead: dict[str, Any], now: datetime) -> None:
+        if await repository.open_opportunities_of(uow.session, lead["lead_id"]):
+            return
+        rules = self.rules.opportunities
+        facts = lead.get("facts") or {}
+        amount = _amount(facts.get("evidence.budget")) or rules.default_amount
+        company = facts.get("company.name") or facts.get("contact.email_domain") or "lead"
+        created = opp.open_opportunity(
+            rules,
+            lead_id=UUID(lead["lead_id"]),
+            name=f"{company} (opened on {self.rules.qualification.open_opportunity_with})",
+            amount=amount,
+            currency=None,
+            expected_close_date=(now + timedelta(days=rules.default_cycle_days)).date(),
+            pipeline_stage=None,
+            owner=lead.get("owner"),
+            source=lead.get("source"),
+            now=now,
+        )
+        await save_opportunity(uow, created, previous=None)
+
+    async def record_evidence(
+        self, lead_id: UUID, items: dict[str, Any], *, note: str | None, actor: str
+    ) -> list[Decision]:
+        """Store a rep's evidence and re-qualify on it."""
+        now = datetime.now(UTC)
+        async with self._uow() as uow:
+            lead = await self._lead(uow, lead_id)
+            lead["facts"] = with_evidence(lead.get("facts") or {}, items)
+            lead["last_activity_at"] = now
+            await repository.record_evidence(
+                uow.session,
+                [
+                    {
+                        "lead_id": lead["lead_id"],
+                        "key": k,
+                        "value": v,
+                        "note": note,
+                        "recorded_by": actor,
+                        "recorded_at": now,
+                    }
+                    for k, v in items.items()
+                ],
+            )
+            await repository.update_lead(
+                uow.session, lead["lead_id"], {"facts": lead["facts"], "last_activity_at": now, "updated_at": now}
+            )
+            moves = await self.requalify(uow, lead, decided_by=actor, now=now)
+            await uow.commit()
+        return moves
+
+    async def override(self, lead_id: UUID, target: LeadStage, *, reason: str, actor: str) -> None:
+        """A rep moves a lead by hand: still only along legal transitions, and audited with the reason."""
+        now = datetime.now(UTC)
+        async with self._uow() as uow:
+            lead = await self._lead(uow, lead_id)
+            check_transition(LeadStage(lead["stage"]), target)
+            results = self.evaluate(lead.get("facts") or {})
+            if target is LeadStage.PROSPECT and not lead.get("owner"):
+                await self.route(uow, lead, now)
+            await move(
+                uow,
+                lead,
+                target,
+                reason=f"manual override: {reason}",
+                decided_by=f"{actor} (override)",
+                rules_version=self.rules.version,
+                now=now,
+                criteria=[c for r in results.values() for c in r.criteria],
+            )
+            await uow.commit()
+
+    async def sweep_stalled(self, now: datetime | None = None) -> int:
+        """Re-qualify leads that went quiet, so the stalled ones go to nurture; returns how many moved."""
+        now = now or datetime.now(UTC)
+        before = now - timedelta(days=self.rules.qualification.stall_days)
+        moved = 0
+        async with self._uow() as uow:
+            ids = await repository.stalled_leads(
+                uow.session, [LeadStage.LEAD.value, LeadStage.MQL.value], before, _SWEEP_BATCH
+            )
+        for lead_id in ids:
+            async with self._uow() as uow:
+                lead = await repository.load_lead(uow.session, lead_id)
+                if lead is None:
+                    continue
+                moved += bool(await self.requalify(uow, lead, decided_by="qualifier (stall check)", now=now))
+                await uow.commit()
+        return moved
+
+    async def sync_owners(self) -> None:
+        """Teach the owners table the owners the rules name."""
+        team_of = {m: team for team, t in self.rules.routing.teams.items() for m in t.members}
+        async with self._uow() as uow:
+            await repository.sync_owners(uow.session, team_of)
+            await uow.commit()
+
+    async def remove_owner(self, owner: str, *, actor: str) -> int:
+        """Remove an owner and hand each of its open leads to another by the same rules."""
+        now = datetime.now(UTC)
+        async with self._uow() as uow:
+            if not await repository.deactivate_owner(uow.session, owner, now):
+                raise NotFound(f"no active owner {owner!r}")
+            held = await repository.leads_owned_by(uow.session, owner, [s.value for s in OPEN_STAGES])
+            for lead in held:
+                await self.route(uow, lead, now, exclude=frozenset({owner}))
+                for opportunity_id in await repository.open_opportunities_of(uow.session, lead["lead_id"]):
+                    current = await repository.load_opportunity(uow.session, opportunity_id)
+                    if current is not None and lead.get("owner"):
+                        changed = opp.change(self.rules.opportunities, current, now=now, owner=lead["owner"])
+                        if changed is not current:
+                            await save_opportunity(uow, changed, previous=current)
+            await uow.commit()
+        return len(held)
+
+    async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
+        lead = await repository.load_lead(uow.session, str(lead_id))
+        if lead is None:
+            raise NotFound(f"no lead {lead_id} has reached the qualifier yet")
+        return lead
+
+
+def _amount(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).replace(",", ""))
+    except InvalidOperation:
+        return None
+    return amount if amount >= 0 else None

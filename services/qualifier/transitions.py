@@ -1,0 +1,115 @@
+"""The qualifier's writes inside a unit of work: each changes a row and emits the event that says so."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from services.qualifier import SERVICE
+from services.qualifier.domain.opportunity import Opportunity
+from services.qualifier.domain.stages import check_transition
+from services.qualifier.persistence import repository
+from shared.db.unit_of_work import UnitOfWork
+from shared.events.envelope import new_event
+from shared.events.models import (
+    CriterionResult,
+    LeadOwnerChanged,
+    LeadStageChanged,
+    OpportunityClosed,
+    OpportunityOpened,
+    OpportunitySnapshot,
+    OpportunityUpdated,
+)
+from shared.events.vocabulary import LeadStage
+
+SOURCE = f"/leadflow/{SERVICE}"
+
+
+async def move(
+    uow: UnitOfWork,
+    lead: dict[str, Any],
+    target: LeadStage,
+    *,
+    reason: str,
+    decided_by: str,
+    rules_version: str,
+    now: datetime,
+    criteria: Sequence[CriterionResult] = (),
+    correlation_id: str | None = None,
+) -> None:
+    """Move a lead to `target` (legal moves only), record the transition and emit lead.stage_changed."""
+    current = LeadStage(lead["stage"]) if lead.get("stage") else None
+    if current is not None:
+        check_transition(current, target)
+    event = new_event(
+        LeadStageChanged(
+            lead_id=UUID(lead["lead_id"]),
+            from_stage=current,
+            to_stage=target,
+            reason=reason,
+            decided_by=decided_by,
+            criteria=list(criteria),
+            rules_version=rules_version,
+            owner=lead.get("owner"),
+            source=lead.get("source"),
+            changed_at=now,
+        ),
+        source=SOURCE,
+        correlation_id=correlation_id,
+    )
+    uow.emit(event)
+    await repository.add_transition(
+        uow.session,
+        {
+            "lead_id": lead["lead_id"],
+            "from_stage": current.value if current else None,
+            "to_stage": target.value,
+            "reason": reason,
+            "decided_by": decided_by,
+            "criteria": [c.model_dump(mode="json") for c in criteria],
+            "rules_version": rules_version,
+            "event_id": event.id,
+            "changed_at": now,
+        },
+    )
+    lead["stage"] = target.value
+    await repository.update_lead(uow.session, lead["lead_id"], {"stage": target.value, "stage_changed_at": now})
+
+
+async def set_owner(
+    uow: UnitOfWork, lead: dict[str, Any], owner: str | None, *, team: str | None, reason: str, now: datetime
+) -> None:
+    """Give the lead an owner and emit lead.owner_changed."""
+    previous = lead.get("owner")
+    if previous == owner:
+        return
+    lead["owner"], lead["team"] = owner, team
+    await repository.update_lead(uow.session, lead["lead_id"], {"owner": owner, "team": team})
+    uow.emit(
+        new_event(
+            LeadOwnerChanged(
+                lead_id=UUID(lead["lead_id"]),
+                from_owner=previous,
+                to_owner=owner,
+                team=team,
+                reason=reason,
+                changed_at=now,
+            ),
+            source=SOURCE,
+        )
+    )
+
+
+async def save_opportunity(uow: UnitOfWork, opportunity: Opportunity, *, previous: Opportunity | None) -> None:
+    """Store an opportunity and emit opened, updated or closed with its full snapshot."""
+    await repository.save_opportunity(uow.session, opportunity, is_new=previous is None)
+    fields = {
+        name: getattr(opportunity, name) for name in OpportunitySnapshot.model_fields if hasattr(opportunity, name)
+    }
+    if previous is None:
+        payload: OpportunitySnapshot = OpportunityOpened(**fields)
+    elif opportunity.closed_at is not None:
+        payload = OpportunityClosed(**fields, close_reason=opportunity.close_reason, closed_at=opportunity.closed_at)
+    else:
+        payload = OpportunityUpdated(**fields)
+    uow.emit(new_event(payload, source=SOURCE))
