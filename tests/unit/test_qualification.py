@@ -1,5 +1,7 @@
 """The shipped frameworks on edge cases, the stage decision, and routing."""
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,3 +196,39 @@ def test_routing_by_segment_then_territory_with_round_robin_and_capacity() -> No
 
 def test_rules_version_names_the_rules() -> None:
     assert RULES.version.startswith("2026.11-default+")
+
+
+def test_a_new_framework_is_configuration_only(tmp_path: Path) -> None:
+    """CHAMP (challenges, authority, money, prioritisation) added in YAML, no code change."""
+    champ = """
+    champ:
+      description: Challenges, authority, money, prioritisation
+      stages:
+        challenges:
+          - {id: challenge, description: a challenge is named, check: {fact: evidence.pain, present: true}}
+        authority:
+          - id: authority
+            description: decides or signs
+            check: {any_of: [{fact: contact.seniority, in: [executive]}, {fact: evidence.authority, truthy: true}]}
+        money:
+          - {id: money, description: funds exist, check: {fact: evidence.budget, gte: 1}}
+        prioritisation:
+          - {id: priority, description: on this year's plan, check: {fact: evidence.priority, in: [high, critical]}}
+"""
+    text = DEFAULT_RULES.read_text().replace(
+        "  frameworks:\n", "  frameworks:\n" + textwrap.indent(textwrap.dedent(champ), "    "), 1
+    )
+    text = text.replace("open_opportunity_with: pif", "open_opportunity_with: champ")
+    path = tmp_path / "champ.yaml"
+    path.write_text(text)
+    rules = load_rules(path)
+    facts = {
+        "evidence.pain": "churn",
+        "contact.seniority": "executive",
+        "evidence.budget": 5,
+        "evidence.priority": "High",
+    }
+    result = evaluate_framework("champ", rules.qualification.frameworks["champ"], facts)
+    assert result.passed and list(result.stages) == ["challenges", "authority", "money", "prioritisation"]
+    moves = decide(Situation(S.PROSPECT, mql=True, score=70, qualification=PASS, opportunity=result))
+    assert [m.target for m in moves] == [S.OPPORTUNITY] and "champ:" in moves[0].reason
