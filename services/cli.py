@@ -106,6 +106,19 @@ def contracts(
         raise typer.Exit(1)
 
 
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="the CSV export", exists=True, dir_okay=False)],
+    mapping: Annotated[Path, typer.Option(help="the mapping file (YAML)", exists=True, dir_okay=False)],
+    url: Annotated[str, typer.Option(help="intake's base URL")] = "http://127.0.0.1:8000",
+    token: Annotated[str | None, typer.Option(envvar="LEADFLOW_API_TOKEN", help="a token with leads:write")] = None,
+) -> None:
+    """Import leads from a CSV through intake's import API, with a progress bar and a row error report."""
+    from services.intake.importer import upload_and_follow
+
+    raise typer.Exit(upload_and_follow(file, mapping, url.rstrip("/"), token))
+
+
 @app.command()
 def requalify(
     rules: Annotated[Path, typer.Option("--rules", help="the new rules file", exists=True, dir_okay=False)],

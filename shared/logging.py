@@ -1,9 +1,30 @@
 """JSON logs through structlog; event_id and lead_id ride along via contextvars."""
 
+import hashlib
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
+
+
+def redact(text: str) -> str:
+    """Replace emails by a short hash (still joinable across lines) and phone numbers by a marker."""
+    text = _EMAIL.sub(lambda m: "<email:" + hashlib.sha256(m.group().lower().encode()).hexdigest()[:10] + ">", text)
+    return _PHONE.sub("<phone>", text)
+
+
+def redact_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: no email or phone number reaches a log line, whoever logs it."""
+    for key, value in event.items():
+        if isinstance(value, str) and key not in ("timestamp", "lead_id", "event_id"):
+            event[key] = redact(value)
+    return event
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -12,6 +33,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_pii,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)

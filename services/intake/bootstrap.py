@@ -2,14 +2,19 @@
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.intake import SERVICE
+from services.intake.api.imports import imports_router
 from services.intake.api.routes import intake_router
+from services.intake.domain.mapping import FieldMapping
+from services.intake.enrichment import Enricher, GraphLeadFetcher
 from services.intake.metrics import IntakeMetrics
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import WebhookAdapter
-from services.intake.webhooks.generic import GenericAdapter
+from services.intake.webhooks.registry import build_adapters
+from services.rules import rules_path
+from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -17,20 +22,22 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake service, ready to serve."""
+    mapping, _ = load_rules_section(rules_path(settings.rules), "intake", FieldMapping)
     runtime = build_runtime(SERVICE, settings)
     runtime.commit_listeners.append(IntakeMetrics(runtime.metrics).on_commit)
-    adapters: dict[str, WebhookAdapter] = {"generic": GenericAdapter(settings.webhook_tolerance_s)}
+    adapters = build_adapters(settings, mapping)
+    token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
+    fetcher = GraphLeadFetcher(settings.facebook_graph_url, token, httpx.AsyncClient())
+    enricher = Enricher(runtime.unit_of_work, "facebook", fetcher, mapping)
+    runtime.every("enrichment.facebook", settings.enrichment_interval_s, enricher.run_once)
     router = intake_router(
-        runtime.unit_of_work,
-        runtime.tokens,
-        adapters,
-        settings.webhook_secrets(),
-        runtime.metrics,
-        max_body_bytes=settings.max_body_bytes,
+        runtime.unit_of_work, runtime.tokens, adapters, runtime.metrics, max_body_bytes=settings.max_body_bytes
     )
+    imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     return create_app(
         runtime,
-        [router],
+        [router, imports],
         title="leadflow intake",
-        description="Webhook receivers and direct capture; every accepted lead is published as lead.captured.",
+        description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "
+        "accepted lead is published as lead.captured, every engagement as lead.activity.",
     )

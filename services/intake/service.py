@@ -1,63 +1,97 @@
-"""Intake's command handler: capture a submission once, remembering the delivery that carried it."""
+"""Intake's command handler: accept a delivery once, turning each submission into lead events."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import SERVICE
-from services.intake.domain.capture import Submission, to_captured
+from services.intake.domain.capture import Submission, to_activity, to_captured, to_outcome
 from services.intake.domain.profile import merge_profile
 from services.intake.persistence import repository
-from shared.db.unit_of_work import UnitOfWorkFactory
+from services.intake.webhooks.adapter import Parsed
+from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.envelope import new_event
 
 SOURCE = f"/leadflow/{SERVICE}"
+_CONFLICT_RETRIES = 3
 
 log = structlog.get_logger(__name__)
-_CONFLICT_RETRIES = 3
 
 
 @dataclass(frozen=True)
 class CaptureResult:
-    """What a submission's sender is told: the event, the lead and whether this was a retry."""
+    """What the sender is told: the (first) event and lead, whether this was a retry, what waits for enrichment."""
 
-    event_id: str
-    lead_id: str
+    event_id: str | None
+    lead_id: str | None
     duplicate: bool
+    pending: int = 0
 
 
 async def capture(uow_factory: UnitOfWorkFactory, submission: Submission, delivery_id: str | None) -> CaptureResult:
-    """Store the submission and its lead.captured event in one transaction; retries answer the original."""
+    """Capture one submission (the direct API and imports)."""
+    return await accept(
+        uow_factory, submission.provider, Parsed(delivery_id or "", (submission,)), dedupe=delivery_id is not None
+    )
+
+
+async def accept(
+    uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool = True
+) -> CaptureResult:
+    """Store a delivery's submissions and their events in one transaction; a retry gets the original answer."""
     for attempt in range(_CONFLICT_RETRIES):
         try:
-            return await _capture_once(uow_factory, submission, delivery_id)
+            return await _accept_once(uow_factory, provider, parsed, dedupe=dedupe)
         except IntegrityError:
-            # A concurrent request inserted the same lead or delivery first; read its result and go on.
+            # A concurrent request inserted the same lead or delivery first; the next attempt sees it.
             if attempt == _CONFLICT_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _capture_once(
-    uow_factory: UnitOfWorkFactory, submission: Submission, delivery_id: str | None
-) -> CaptureResult:
+async def _accept_once(uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool) -> CaptureResult:
     async with uow_factory() as uow:
-        if delivery_id is not None:
-            original = await repository.find_delivery(uow.session, submission.provider, delivery_id)
+        if dedupe:
+            original = await repository.find_delivery(uow.session, provider, parsed.delivery_id)
             if original is not None:
                 return CaptureResult(original.event_id, original.lead_id, duplicate=True)
-        payload = to_captured(submission)
-        lead_id = str(payload.lead_id)
-        existing = await repository.load_lead(uow.session, lead_id)
-        await repository.save_lead(uow.session, lead_id, merge_profile(existing, submission), is_new=existing is None)
-        event = new_event(payload, source=SOURCE)
-        uow.emit(event)
-        if delivery_id is not None:
-            await repository.record_delivery(
-                uow.session, submission.provider, delivery_id, repository.DeliveryRecord(event.id, lead_id)
-            )
+        for join in parsed.joins:
+            await repository.record_join(uow.session, join)
+        first: tuple[str, str] | None = None
+        for item in parsed.submissions:
+            event_id, lead_id = await capture_one(uow, item)
+            first = first or (event_id, lead_id)
+        pending = 0
+        for waiting in parsed.pending:
+            pending += await repository.queue_enrichment(uow.session, provider, waiting)
+        if dedupe:
+            record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None)
+            await repository.record_delivery(uow.session, provider, parsed.delivery_id, record)
         await uow.commit()
-    # Ids only: the email and phone stay out of the logs.
-    log.info("lead.captured", event_id=event.id, lead_id=lead_id, provider=submission.provider, new=existing is None)
-    return CaptureResult(event.id, lead_id, duplicate=False)
+    for event in uow.committed_events:
+        # Ids only: the email and phone stay out of the logs.
+        log.info(
+            "lead.event_accepted", event_id=event.id, lead_id=event.lead_id, type=event.envelope.type, provider=provider
+        )
+    return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)
+
+
+async def capture_one(uow: UnitOfWork, item: Submission) -> tuple[str, str]:
+    """Store one submission and emit its events in the caller's unit of work; (event id, lead id)."""
+    lead_id = str(item.lead_id)
+    existing = await repository.load_lead(uow.session, lead_id)
+    if item.minutes is None and "webinar_id" in item.answers and item.email:
+        joined = await repository.joined_at(uow.session, item.answers["webinar_id"], item.email)
+        if joined is not None:
+            item = replace(item, minutes=round(max(0.0, (item.occurred_at - joined).total_seconds()) / 60, 1))
+    if item.engagement_only and existing is not None:
+        event = new_event(to_activity(item), source=SOURCE)
+    else:
+        await repository.save_lead(uow.session, lead_id, merge_profile(existing, item), is_new=existing is None)
+        event = new_event(to_captured(item), source=SOURCE)
+    uow.emit(event)
+    outcome = to_outcome(item)
+    if outcome is not None:
+        uow.emit(new_event(outcome, source=SOURCE, correlation_id=event.id))
+    return event.id, lead_id

@@ -1,18 +1,34 @@
-"""Intake's settings: webhook secrets and limits on what it accepts."""
+"""Intake's settings: webhook secrets per provider, Meta's Graph API, and limits on what it accepts."""
 
 from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
+PROVIDERS = ("generic", "typeform", "hubspot", "zoom", "calendly", "facebook", "jotform", "tally", "webflow")
+
 
 class IntakeSettings(ServiceSettings):
-    """Environment of the intake service."""
+    """Environment of the intake service (LEADFLOW_WEBHOOK_SECRET_<PROVIDER> for each provider)."""
 
     webhook_secret_generic: SecretStr | None = None
+    webhook_secret_typeform: SecretStr | None = None
+    webhook_secret_hubspot: SecretStr | None = None
+    webhook_secret_zoom: SecretStr | None = None
+    webhook_secret_calendly: SecretStr | None = None
+    webhook_secret_facebook: SecretStr | None = None
+    webhook_secret_jotform: SecretStr | None = None
+    webhook_secret_tally: SecretStr | None = None
+    webhook_secret_webflow: SecretStr | None = None
+    facebook_verify_token: SecretStr | None = None
+    facebook_graph_url: str = "https://graph.facebook.com/v21.0"
+    facebook_access_token: SecretStr | None = None
+    public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
+    enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
 
     def webhook_secrets(self) -> dict[str, str]:
         """Configured secret per provider."""
-        secrets = {"generic": self.webhook_secret_generic}
-        return {name: secret.get_secret_value() for name, secret in secrets.items() if secret is not None}
+        found = {name: getattr(self, f"webhook_secret_{name}") for name in PROVIDERS}
+        return {name: secret.get_secret_value() for name, secret in found.items() if secret is not None}

@@ -30,7 +30,7 @@ class QualifierHandlers:
         payload = event.payload
         assert isinstance(payload, LeadCaptured)
         details = {
-            "email": str(payload.contact.email),
+            "email": str(payload.contact.email) if payload.contact.email else None,
             "job_title": payload.contact.job_title,
             "company": payload.company.name,
             "source": payload.source.provider,

@@ -10,7 +10,7 @@ from services.scorer.domain.scoring import Activity, Profile, score_lead
 from services.scorer.persistence import repository
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
-from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadScored
+from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadOutcomeRecorded, LeadScored
 from shared.messaging.consumer import Handler
 
 SOURCE = f"/leadflow/{SERVICE}"
@@ -25,7 +25,15 @@ class ScorerHandlers:
 
     def registry(self) -> Mapping[type[EventPayload], Handler]:
         """Which handler applies which event type."""
-        return {LeadCaptured: self.on_captured, LeadActivity: self.on_activity}
+        return {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadOutcomeRecorded: self.on_outcome}
+
+    async def on_outcome(self, uow: UnitOfWork, event: Event) -> None:
+        """Keep imported outcomes: the predictive model learns from them."""
+        payload = event.payload
+        assert isinstance(payload, LeadOutcomeRecorded)
+        await repository.record_outcome(
+            uow.session, event.lead_id, payload.outcome, payload.source.provider, payload.recorded_at
+        )
 
     async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
         """A lead arrived (or came back): update what we know and rescore."""

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -23,6 +23,7 @@ class EventType(StrEnum):
 
     LEAD_CAPTURED = "lead.captured"
     LEAD_ACTIVITY = "lead.activity"
+    LEAD_OUTCOME_RECORDED = "lead.outcome_recorded"
     LEAD_SCORED = "lead.scored"
     LEAD_STAGE_CHANGED = "lead.stage_changed"
     LEAD_OWNER_CHANGED = "lead.owner_changed"
@@ -48,9 +49,9 @@ class EventPayload(BaseModel):
 
 
 class Contact(BaseModel):
-    """The person behind a lead."""
+    """The person behind a lead; imported leads may be known by a source's id instead of an email."""
 
-    email: EmailStr
+    email: EmailStr | None = None
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
@@ -89,6 +90,7 @@ class LeadCaptured(EventPayload):
     answers: dict[str, str] = Field(default_factory=dict)
     via: ActivityType = ActivityType.FORM_SUBMITTED
     free_mail: bool = False
+    external_id: str | None = None
     captured_at: datetime
 
 
@@ -102,6 +104,16 @@ class LeadActivity(EventPayload):
     minutes: float | None = Field(None, ge=0)
     source: Source
     details: dict[str, str] = Field(default_factory=dict)
+
+
+class LeadOutcomeRecorded(EventPayload):
+    """A historical outcome arrived with an import: did this lead convert? The scorer learns from it."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_OUTCOME_RECORDED
+
+    outcome: Literal["won", "lost"]
+    source: Source
+    recorded_at: datetime
 
 
 class ScoreFactor(BaseModel):
@@ -210,6 +222,7 @@ class OpportunityClosed(OpportunitySnapshot):
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     LeadCaptured,
     LeadActivity,
+    LeadOutcomeRecorded,
     LeadScored,
     LeadStageChanged,
     LeadOwnerChanged,

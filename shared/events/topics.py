@@ -6,6 +6,7 @@ from shared.events.models import (
     EventPayload,
     LeadActivity,
     LeadCaptured,
+    LeadOutcomeRecorded,
     LeadOwnerChanged,
     LeadScored,
     LeadStageChanged,
@@ -29,7 +30,11 @@ class Topic:
         return f"{self.name}.dlq.{consumer_group}"
 
 
-LEADS_INTAKE = Topic("leads.intake", "Leads captured and their activities", (LeadCaptured, LeadActivity))
+LEADS_INTAKE = Topic(
+    "leads.intake",
+    "Leads captured, their activities and imported outcomes",
+    (LeadCaptured, LeadActivity, LeadOutcomeRecorded),
+)
 LEADS_SCORES = Topic("leads.scores", "Fit, engagement and segment of each lead", (LeadScored,))
 LEADS_STAGES = Topic(
     "leads.stages", "Funnel stage transitions with reasons, and owner changes", (LeadStageChanged, LeadOwnerChanged)

@@ -10,9 +10,10 @@ from services.embedded.dev import EmbeddedPipeline, Printer
 from tests.support import ADMIN_TOKEN, GENERIC_SECRET
 
 
-@pytest.fixture(autouse=True)
-def _mark(request: pytest.FixtureRequest) -> None:
-    request.node.add_marker(pytest.mark.pipeline)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/pipeline/" in str(item.path):
+            item.add_marker(pytest.mark.pipeline)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from services.embedded.dev import EmbeddedPipeline
 from shared.db.database import Database
 from shared.ids import lead_id_for
 from tests.pipeline.driving import get_json, post_webhook, url
-from tests.support import bearer, lead_payload, signed_webhook, wait_until
+from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, lead_payload, signed_webhook, wait_until
 
 
 def scalar(database_url: str, schema: str, sql: str) -> Any:
@@ -212,3 +212,12 @@ def test_a_qualified_lead_becomes_prospect_then_opportunity_and_reaches_the_fore
         return total if total >= 60000 else None
 
     assert wait_until(forecast_pipeline, what="the automatic opportunity in the forecast") >= 60000
+
+
+def test_logs_hold_no_email_phone_or_secret(pipeline: EmbeddedPipeline) -> None:
+    """Runs after the tests above in this module, so their leads went through every service."""
+    text = "\n".join(p.log_file.read_text(errors="replace") for p in pipeline.processes.values())
+    assert "lead.event_accepted" in text  # the logs are there and speak of the leads, by id
+    assert "@acme-industries.com" not in text and "@stream-test-" not in text
+    assert "+1 555" not in text
+    assert ADMIN_TOKEN not in text and GENERIC_SECRET.removeprefix("whsec_") not in text

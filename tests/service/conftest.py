@@ -15,9 +15,10 @@ from shared.settings import ServiceSettings
 from tests.support import ADMIN_TOKEN, GENERIC_SECRET, SCOPED_TOKENS
 
 
-@pytest.fixture(autouse=True)
-def _mark(request: pytest.FixtureRequest) -> None:
-    request.node.add_marker(pytest.mark.service)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/service/" in str(item.path):
+            item.add_marker(pytest.mark.service)
 
 
 @asynccontextmanager

@@ -53,3 +53,13 @@ def test_later_submission_fills_and_updates_but_older_never_overwrites() -> None
     assert older["job_title"] == "CTO"  # older fact does not overwrite a newer one
     assert older["country"] == "DE"  # but fills what was empty
     assert older["last_seen_at"] == T0 + timedelta(days=2)
+
+
+def test_logs_never_carry_emails_or_phone_numbers() -> None:
+    from shared.logging import redact, redact_pii
+
+    line = redact("email 'Priya.Raman@Northwind.com' is bad; call +44 20 7946 0321")
+    assert "Northwind" not in line and "7946" not in line
+    assert line == redact("email 'priya.raman@northwind.com' is bad; call <phone>")  # same person, same hash
+    event = redact_pii(None, "info", {"event": "x", "error": "ana@x.io", "lead_id": "6f1c"})
+    assert "ana@x.io" not in event["error"] and event["lead_id"] == "6f1c"

@@ -69,8 +69,13 @@ class GenericWebhook(BaseModel):
 
 
 class CaptureAccepted(BaseModel):
-    """The answer to an accepted submission; a retry gets the original ids with duplicate=true."""
+    """The answer to an accepted delivery; a retry gets the original ids with duplicate=true.
 
-    event_id: str
-    lead_id: str
+    event_id and lead_id are null when the delivery carried no lead yet (a webinar join, a Meta lead that is
+    fetched afterwards: `pending` counts those).
+    """
+
+    event_id: str | None
+    lead_id: str | None
     duplicate: bool
+    pending: int = 0

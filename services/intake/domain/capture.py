@@ -1,12 +1,16 @@
-"""Normalise a submission into a lead.captured payload: identity, company domain, source."""
+"""Normalise a submission into lead events: identity, company domain, source, activity."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from shared.events.models import Company, Contact, LeadCaptured, Source
+from pydantic import validate_email
+from pydantic_core import PydanticCustomError
+
+from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadOutcomeRecorded, Source
 from shared.events.vocabulary import ActivityType
-from shared.ids import lead_id_for, normalise_email
+from shared.ids import lead_id_for, lead_id_for_external, normalise_email
 
 # Addresses at these domains say nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(
@@ -46,13 +50,18 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 
 
+class SubmissionError(ValueError):
+    """A submission that cannot become a lead; the message says what to fix."""
+
+
 @dataclass(frozen=True)
 class Submission:
-    """What a person told us, already mapped to leadflow's fields."""
+    """What a person told us (or did), already mapped to leadflow's fields."""
 
-    email: str
     provider: str
     occurred_at: datetime
+    email: str | None = None
+    external_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
@@ -67,7 +76,37 @@ class Submission:
     utm_medium: str | None = None
     utm_campaign: str | None = None
     activity: ActivityType = ActivityType.FORM_SUBMITTED
+    minutes: float | None = None
+    # Attendance and the like: something a person did, not something they told us.
+    engagement_only: bool = False
+    outcome: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.email and not self.external_id:
+            raise SubmissionError("no email in the submission: map a question to `email` (rules file, intake.forms)")
+        if self.email:
+            try:
+                _, address = validate_email(self.email.strip())
+            except PydanticCustomError as exc:
+                raise SubmissionError(f"email {self.email!r} is not a valid address") from exc
+            object.__setattr__(self, "email", normalise_email(address))
+        if self.outcome not in (None, "won", "lost"):
+            raise SubmissionError(f"outcome must be won or lost, not {self.outcome!r}")
+
+    @property
+    def lead_id(self) -> UUID:
+        """From the normalised email; for email-less imports, from the source's own id."""
+        if self.email:
+            return lead_id_for(self.email)
+        assert self.external_id is not None
+        return lead_id_for_external(self.provider, self.external_id)
+
+
+def submission(fields: dict[str, Any], **context: Any) -> Submission:
+    """A Submission from mapped fields plus what the adapter knows (provider, time, form, activity)."""
+    known = {k: v for k, v in fields.items() if k in Submission.__dataclass_fields__}
+    return Submission(**(known | context))
 
 
 def email_domain(email: str) -> str:
@@ -75,49 +114,75 @@ def email_domain(email: str) -> str:
     return normalise_email(email).rpartition("@")[2]
 
 
-def company_domain(email: str) -> str | None:
-    """The employer's domain, or None for free-mail addresses."""
+def company_domain(email: str | None) -> str | None:
+    """The employer's domain, or None for free-mail addresses (and for leads without an email)."""
+    if not email:
+        return None
     domain = email_domain(email)
     return None if domain in FREE_MAIL_DOMAINS else domain
 
 
-def to_captured(submission: Submission) -> LeadCaptured:
+def source_of(s: Submission) -> Source:
+    """Where the submission came from."""
+    return Source(
+        provider=s.provider,
+        form_id=s.form_id,
+        utm_source=s.utm_source,
+        utm_medium=s.utm_medium,
+        utm_campaign=s.utm_campaign,
+    )
+
+
+def to_captured(s: Submission) -> LeadCaptured:
     """The lead.captured payload for a submission."""
-    email = normalise_email(submission.email)
-    lead_id: UUID = lead_id_for(email)
     return LeadCaptured(
-        lead_id=lead_id,
+        lead_id=s.lead_id,
         contact=Contact(
-            email=email,
-            first_name=_clean(submission.first_name),
-            last_name=_clean(submission.last_name),
-            phone=_clean(submission.phone),
-            job_title=_clean(submission.job_title),
+            email=s.email,
+            first_name=_clean(s.first_name),
+            last_name=_clean(s.last_name),
+            phone=_clean(s.phone),
+            job_title=_clean(s.job_title),
         ),
         company=Company(
-            name=_clean(submission.company),
-            domain=company_domain(email),
-            size=_clean(submission.company_size),
-            industry=_clean(submission.industry),
-            country=_clean(submission.country),
+            name=_clean(s.company),
+            domain=company_domain(s.email),
+            size=_clean(s.company_size),
+            industry=_clean(s.industry),
+            country=_clean(s.country),
         ),
-        source=Source(
-            provider=submission.provider,
-            form_id=submission.form_id,
-            utm_source=submission.utm_source,
-            utm_medium=submission.utm_medium,
-            utm_campaign=submission.utm_campaign,
-        ),
-        consent=submission.consent,
-        answers={k: v for k, v in submission.answers.items() if v.strip()},
-        via=submission.activity,
-        free_mail=email_domain(email) in FREE_MAIL_DOMAINS,
-        captured_at=submission.occurred_at,
+        source=source_of(s),
+        consent=s.consent,
+        answers={k: v for k, v in s.answers.items() if v.strip()},
+        via=s.activity,
+        free_mail=bool(s.email) and email_domain(s.email or "") in FREE_MAIL_DOMAINS,
+        external_id=s.external_id,
+        captured_at=s.occurred_at,
     )
+
+
+def to_activity(s: Submission) -> LeadActivity:
+    """The lead.activity payload for an engagement of a known lead."""
+    return LeadActivity(
+        lead_id=s.lead_id,
+        activity_type=s.activity,
+        occurred_at=s.occurred_at,
+        minutes=s.minutes,
+        source=source_of(s),
+        details={k: v for k, v in s.answers.items() if v.strip()},
+    )
+
+
+def to_outcome(s: Submission) -> LeadOutcomeRecorded | None:
+    """The historical outcome carried by an imported row, if any."""
+    if s.outcome is None:
+        return None
+    outcome = "won" if s.outcome == "won" else "lost"
+    return LeadOutcomeRecorded(lead_id=s.lead_id, outcome=outcome, source=source_of(s), recorded_at=s.occurred_at)
 
 
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
-    stripped = " ".join(value.split())
+    stripped = " ".join(str(value).split())
     return stripped or None

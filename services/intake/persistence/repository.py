@@ -1,21 +1,22 @@
 """Reads and writes of intake's tables, inside the caller's unit of work."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.persistence.tables import deliveries, leads
+from services.intake.persistence.tables import deliveries, leads, pending_enrichments, webinar_joins
+from services.intake.webhooks.adapter import PendingEnrichment, WebinarJoin
 
 
 @dataclass(frozen=True)
 class DeliveryRecord:
     """The result a delivery got the first time, to answer its retries with."""
 
-    event_id: str
-    lead_id: str
+    event_id: str | None
+    lead_id: str | None
 
 
 async def find_delivery(session: AsyncSession, provider: str, delivery_id: str) -> DeliveryRecord | None:
@@ -50,8 +51,8 @@ async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | Non
         return None
     profile = dict(row)
     for key in ("first_seen_at", "last_seen_at"):
-        if profile[key] is not None and profile[key].tzinfo is None:
-            profile[key] = profile[key].replace(tzinfo=UTC)  # SQLite drops the zone
+        if profile[key] is not None:
+            profile[key] = _aware(profile[key])  # SQLite drops the zone
     return profile
 
 
@@ -62,3 +63,87 @@ async def save_lead(session: AsyncSession, lead_id: str, profile: dict[str, Any]
         await session.execute(insert(leads).values(lead_id=lead_id, **values))
     else:
         await session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values))
+
+
+async def record_join(session: AsyncSession, join: WebinarJoin) -> None:
+    """Remember when a participant entered a webinar; the first join counts."""
+    if await joined_at(session, join.webinar_id, join.participant) is None:
+        await session.execute(
+            insert(webinar_joins).values(
+                webinar_id=join.webinar_id, participant=join.participant.lower(), joined_at=join.joined_at
+            )
+        )
+
+
+async def joined_at(session: AsyncSession, webinar_id: str, participant: str) -> datetime | None:
+    """When the participant joined the webinar, if we were told."""
+    value = await session.scalar(
+        select(webinar_joins.c.joined_at).where(
+            webinar_joins.c.webinar_id == webinar_id, webinar_joins.c.participant == participant.lower()
+        )
+    )
+    return _aware(value) if value is not None else None
+
+
+async def queue_enrichment(session: AsyncSession, provider: str, waiting: PendingEnrichment) -> int:
+    """Queue a lead to fetch from the provider; 0 when it was queued before."""
+    exists = await session.scalar(
+        select(pending_enrichments.c.external_id).where(
+            pending_enrichments.c.provider == provider, pending_enrichments.c.external_id == waiting.external_id
+        )
+    )
+    if exists is not None:
+        return 0
+    now = datetime.now(UTC)
+    await session.execute(
+        insert(pending_enrichments).values(
+            provider=provider,
+            external_id=waiting.external_id,
+            context=waiting.context,
+            attempts=0,
+            next_attempt_at=now,
+            received_at=now,
+        )
+    )
+    return 1
+
+
+async def due_enrichments(session: AsyncSession, provider: str, limit: int) -> list[dict[str, Any]]:
+    """Queued leads whose next attempt is due."""
+    rows = await session.execute(
+        select(pending_enrichments)
+        .where(
+            pending_enrichments.c.provider == provider,
+            pending_enrichments.c.done_at.is_(None),
+            pending_enrichments.c.next_attempt_at <= datetime.now(UTC),
+        )
+        .order_by(pending_enrichments.c.received_at)
+        .limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def finish_enrichment(session: AsyncSession, provider: str, external_id: str) -> None:
+    """The lead was fetched and captured."""
+    await session.execute(
+        update(pending_enrichments)
+        .where(pending_enrichments.c.provider == provider, pending_enrichments.c.external_id == external_id)
+        .values(done_at=datetime.now(UTC), last_error=None)
+    )
+
+
+async def retry_enrichment(session: AsyncSession, provider: str, external_id: str, error: str, delay_s: float) -> None:
+    """The fetch failed; try again later."""
+    await session.execute(
+        update(pending_enrichments)
+        .where(pending_enrichments.c.provider == provider, pending_enrichments.c.external_id == external_id)
+        .values(
+            attempts=pending_enrichments.c.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay_s),
+        )
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

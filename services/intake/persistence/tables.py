@@ -1,6 +1,6 @@
 """Intake's own tables: what it knows of each lead and every delivery it accepted."""
 
-from sqlalchemy import Column, DateTime, Integer, String, Table
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, Text
 
 from shared.db.metadata import new_metadata
 
@@ -10,7 +10,8 @@ leads = Table(
     "leads",
     metadata,
     Column("lead_id", String(36), primary_key=True),
-    Column("email", String(320), nullable=False),
+    Column("email", String(320)),
+    Column("external_id", String(200)),
     Column("first_name", String(200)),
     Column("last_name", String(200)),
     Column("phone", String(50)),
@@ -30,7 +31,45 @@ deliveries = Table(
     metadata,
     Column("provider", String(50), primary_key=True),
     Column("delivery_id", String(200), primary_key=True),
-    Column("event_id", String(36), nullable=False),
-    Column("lead_id", String(36), nullable=False),
+    Column("event_id", String(36)),
+    Column("lead_id", String(36)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+pending_enrichments = Table(
+    "pending_enrichments",
+    metadata,
+    Column("provider", String(50), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("context", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("import_id", String(36), primary_key=True),
+    Column("source", String(50), nullable=False),
+    Column("filename", String(300)),
+    Column("status", String(20), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("processed", Integer, nullable=False, default=0),
+    Column("accepted", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("errors", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+webinar_joins = Table(
+    "webinar_joins",
+    metadata,
+    Column("webinar_id", String(100), primary_key=True),
+    Column("participant", String(320), primary_key=True),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
 )

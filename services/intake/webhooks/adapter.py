@@ -1,21 +1,71 @@
-"""The contract every provider adapter fulfils."""
+"""The contract every provider adapter fulfils, and what it hands to the capture service."""
 
-from collections.abc import Mapping
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from services.intake.domain.capture import Submission
+
+
+class HandshakeRefused(ValueError):
+    """A verification request (Meta's hub.challenge) that does not carry our token."""
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A webhook delivery exactly as it arrived: the signature covers these bytes."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PendingEnrichment:
+    """A lead known only by a provider's id (Meta lead ads); its fields are fetched later."""
+
+    external_id: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WebinarJoin:
+    """A participant entered a webinar; attendance minutes are counted when they leave."""
+
+    webinar_id: str
+    participant: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one delivery carries."""
+
+    delivery_id: str
+    submissions: tuple[Submission, ...] = ()
+    pending: tuple[PendingEnrichment, ...] = ()
+    joins: tuple[WebinarJoin, ...] = ()
+    reply: dict[str, Any] | None = field(default=None)  # a handshake answered at once; nothing is stored
 
 
 class WebhookAdapter(Protocol):
     """One provider's signature scheme and payload shape."""
 
     name: str
+    content_types: tuple[str, ...]
+    secret: str | None  # None: not configured, the provider's deliveries are refused with 503
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: str, *, now: float) -> None:
-        """Raise SignatureError unless the delivery is authentic and fresh."""
+    def verify(self, request: RawRequest, *, now: float) -> None:
+        """Raise SignatureError unless the delivery is authentic (and fresh, where the provider says when)."""
 
-    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
-        """The provider's id of this delivery, stable across its retries."""
+    def parse(self, request: RawRequest) -> Parsed:
+        """Map the payload; raise ValueError (or ValidationError, SubmissionError) when it is not one."""
 
-    def parse(self, body: bytes) -> Submission:
-        """Map the payload to a Submission; raise ValueError or ValidationError when it is not one."""
+
+class ChallengeAdapter(Protocol):
+    """A provider that verifies the endpoint with a GET before sending (Meta)."""
+
+    def challenge(self, query: dict[str, str]) -> str:
+        """The text to answer the GET with; HandshakeRefused when the token does not match."""

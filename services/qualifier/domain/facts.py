@@ -25,9 +25,9 @@ def employees_from(size: str | None) -> int | None:
 def with_captured(facts: Facts, payload: LeadCaptured) -> Facts:
     """What the lead told us; newer non-empty answers replace older ones."""
     title = read_title(payload.contact.job_title)
-    email = str(payload.contact.email)
+    email = str(payload.contact.email or "")
     known: Facts = {
-        "contact.email_domain": email.rpartition("@")[2],
+        "contact.email_domain": email.rpartition("@")[2] or None,
         "contact.job_title": payload.contact.job_title,
         "contact.seniority": title.seniority,
         "contact.function": title.function,

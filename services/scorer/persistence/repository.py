@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score
-from services.scorer.persistence.tables import activities, profiles
+from services.scorer.persistence.tables import activities, outcomes, profiles
 from shared.events.vocabulary import ActivityType, Segment
 
 
@@ -93,6 +93,16 @@ async def save(
         await session.execute(insert(profiles).values(lead_id=lead_id, **values))
     else:
         await session.execute(update(profiles).where(profiles.c.lead_id == lead_id).values(**values))
+
+
+async def record_outcome(session: AsyncSession, lead_id: str, outcome: str, source: str, at: datetime) -> None:
+    """Remember how a lead ended (imported history or a closed opportunity); the latest word wins."""
+    exists = await session.scalar(select(outcomes.c.lead_id).where(outcomes.c.lead_id == lead_id))
+    values = {"outcome": outcome, "source": source, "recorded_at": at}
+    if exists is None:
+        await session.execute(insert(outcomes).values(lead_id=lead_id, **values))
+    else:
+        await session.execute(update(outcomes).where(outcomes.c.lead_id == lead_id).values(**values))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -27,6 +27,15 @@ profiles = Table(
     Index("ix_profiles_segment_score", "segment", "score"),
 )
 
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("outcome", String(10), nullable=False),
+    Column("source", String(50), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
 activities = Table(
     "activities",
     metadata,

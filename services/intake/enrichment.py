@@ -1,0 +1,112 @@
+"""Fetch the fields of leads a provider announced only by id (Meta lead ads), then capture them.
+
+Pluggable: anything with `fetch(external_id)` can stand in for the Graph API fetcher.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+import structlog
+
+from services.intake.domain.capture import SubmissionError
+from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.persistence import repository
+from services.intake.service import accept
+from services.intake.webhooks.adapter import Parsed
+from services.intake.webhooks.forms import from_answers, when
+from shared.db.unit_of_work import UnitOfWorkFactory
+from shared.events.vocabulary import ActivityType
+
+log = structlog.get_logger(__name__)
+_MAX_DELAY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class FetchedLead:
+    """A provider's answers for one lead."""
+
+    answers: list[Answer]
+    created_at: datetime | None
+
+
+class LeadFetcher(Protocol):
+    """Where a provider keeps the fields of a lead it announced by id."""
+
+    async def fetch(self, external_id: str) -> FetchedLead:
+        """The lead's answers; raise httpx.HTTPError or ValueError when they cannot be had now."""
+
+
+class GraphLeadFetcher:
+    """Meta's Graph API: GET {base}/{leadgen_id}?fields=created_time,field_data."""
+
+    def __init__(self, base_url: str, access_token: str | None, client: httpx.AsyncClient) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = access_token
+        self._client = client
+
+    async def fetch(self, external_id: str) -> FetchedLead:
+        """One lead's field_data."""
+        params = {"fields": "created_time,field_data,form_id"}
+        if self._token:
+            params["access_token"] = self._token
+        response = await self._client.get(f"{self._base_url}/{external_id}", params=params, timeout=10)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        fields = body.get("field_data")
+        if not isinstance(fields, list):
+            raise ValueError("Graph answered without field_data")
+        answers = [Answer(f.get("name"), f.get("name"), f.get("values") or []) for f in fields if isinstance(f, dict)]
+        return FetchedLead(answers, when(body["created_time"]) if body.get("created_time") else None)
+
+
+class Enricher:
+    """Works through the queue: fetch, capture (deduplicated by the lead's id), or retry later with backoff."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, provider: str, fetcher: LeadFetcher, mapping: FieldMapping, batch: int = 50
+    ) -> None:
+        self._uow = uow
+        self._provider = provider
+        self._fetcher = fetcher
+        self._mapping = mapping
+        self._batch = batch
+
+    async def run_once(self) -> int:
+        """Enrich every due lead; returns how many were captured."""
+        async with self._uow() as uow:
+            due = await repository.due_enrichments(uow.session, self._provider, self._batch)
+        captured = 0
+        for row in due:
+            external_id, context = row["external_id"], row["context"] or {}
+            try:
+                fetched = await self._fetcher.fetch(external_id)
+                item = from_answers(
+                    fetched.answers,
+                    self._mapping,
+                    provider=self._provider,
+                    form_id=context.get("form_id"),
+                    occurred_at=fetched.created_at or when(context.get("created_time")),
+                    activity=ActivityType.FORM_SUBMITTED,
+                    extra={"utm_campaign": context.get("ad_id")},
+                )
+                await accept(self._uow, self._provider, Parsed(f"lead:{external_id}", (item,)))
+            except (httpx.HTTPError, ValueError, SubmissionError) as exc:
+                delay = min(_MAX_DELAY_S, 5.0 * 2 ** int(row["attempts"]))
+                log.warning(
+                    "enrichment.failed",
+                    provider=self._provider,
+                    external_id=external_id,
+                    error=str(exc),
+                    retry_in_s=delay,
+                )
+                async with self._uow() as uow:
+                    await repository.retry_enrichment(uow.session, self._provider, external_id, str(exc), delay)
+                    await uow.commit()
+                continue
+            async with self._uow() as uow:
+                await repository.finish_enrichment(uow.session, self._provider, external_id)
+                await uow.commit()
+            captured += 1
+        return captured

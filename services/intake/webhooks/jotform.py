@@ -1,0 +1,89 @@
+"""Jotform submissions: multipart form posts with the answers as JSON in `rawRequest`.
+
+Jotform does not sign webhooks, so the webhook URL carries a secret (`?token=…`) compared in constant time.
+"""
+
+import io
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from python_multipart import parse_form
+
+from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.forms import activity_for, from_answers
+from services.intake.webhooks.signing import SignatureError, require, same
+
+_QUESTION = re.compile(r"^q\d+_")
+
+
+class JotformAdapter:
+    """Answer keys look like `q3_email` or `q4_fullName`; the part after the number is the label."""
+
+    name = "jotform"
+    content_types: tuple[str, ...] = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
+        self.secret = secret
+        self._mapping = mapping
+
+    def verify(self, request: RawRequest, *, now: float) -> None:
+        """The shared token in the URL must match."""
+        assert self.secret is not None
+        given = require(request.query.get("token"), "token query parameter")
+        if not same(self.secret, given):
+            raise SignatureError("the token query parameter does not match LEADFLOW_WEBHOOK_SECRET_JOTFORM")
+
+    def parse(self, request: RawRequest) -> Parsed:
+        """The submissionID identifies a submission on every retry."""
+        form = _form_fields(request)
+        submission_id = form.get("submissionID")
+        if not submission_id:
+            raise ValueError("submissionID is missing")
+        try:
+            raw = json.loads(form.get("rawRequest") or "{}")
+        except ValueError as exc:
+            raise ValueError(f"rawRequest is not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ValueError("rawRequest must be a JSON object")
+        answers = [
+            Answer(key, _label(key), value) for key, value in raw.items() if _QUESTION.match(key) and value != ""
+        ]
+        form_id = form.get("formID")
+        return Parsed(
+            submission_id,
+            (
+                from_answers(
+                    answers,
+                    self._mapping,
+                    provider=self.name,
+                    form_id=form_id,
+                    occurred_at=datetime.now(UTC),
+                    activity=activity_for(form.get("formTitle")),
+                ),
+            ),
+        )
+
+
+def _label(key: str) -> str:
+    name = _QUESTION.sub("", key)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ")
+
+
+def _form_fields(request: RawRequest) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return {k: v[0] for k, v in parse_qs(request.body.decode(errors="replace")).items()}
+    fields: dict[str, str] = {}
+
+    def on_field(field: Any) -> None:
+        fields[field.field_name.decode()] = (field.value or b"").decode(errors="replace")
+
+    def on_file(_file: Any) -> None:
+        return None
+
+    parse_form({"Content-Type": content_type.encode()}, io.BytesIO(request.body), on_field, on_file)
+    return fields

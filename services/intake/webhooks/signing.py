@@ -1,0 +1,61 @@
+"""The pieces every provider's signature scheme is built from; comparisons are constant-time."""
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from services.intake.domain.standard_webhooks import SignatureError
+
+__all__ = ["SignatureError", "b64", "content_hash", "fresh", "hmac_sha256", "json_object", "number", "require", "same"]
+
+
+def hmac_sha256(key: str | bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of `message`."""
+    raw = key.encode() if isinstance(key, str) else key
+    return hmac.new(raw, message, hashlib.sha256).digest()
+
+
+def b64(digest: bytes) -> str:
+    """Base64 text of a digest."""
+    return base64.b64encode(digest).decode()
+
+
+def same(expected: str, given: str | None) -> bool:
+    """Constant-time equality of two signatures."""
+    return given is not None and hmac.compare_digest(expected.encode(), given.strip().encode())
+
+
+def require(header: str | None, name: str) -> str:
+    """The header's value, or a SignatureError naming it."""
+    if not header:
+        raise SignatureError(f"missing {name} header")
+    return header
+
+
+def fresh(sent_at_s: float, now: float, tolerance_s: int, name: str) -> None:
+    """Refuse a delivery whose timestamp is outside the provider's tolerance (replays)."""
+    if abs(now - sent_at_s) > tolerance_s:
+        raise SignatureError(f"{name} is more than {tolerance_s} s from the server's clock; replayed or stale")
+
+
+def number(value: str, name: str) -> float:
+    """A timestamp header as a number."""
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise SignatureError(f"{name} must be a number") from exc
+
+
+def content_hash(body: bytes) -> str:
+    """A delivery id for providers that send none: the same body is the same delivery."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; ValueError says what is wrong."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data

@@ -1,0 +1,62 @@
+"""Tally `FORM_RESPONSE`: `Tally-Signature: <base64 HMAC-SHA256(body)>`, no timestamp."""
+
+from typing import Any
+
+from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.signing import SignatureError, b64, hmac_sha256, json_object, require, same
+
+
+class TallyAdapter:
+    """Fields carry their label; choice answers are option ids resolved through the field's options."""
+
+    name = "tally"
+    content_types: tuple[str, ...] = ("application/json",)
+
+    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
+        self.secret = secret
+        self._mapping = mapping
+
+    def verify(self, request: RawRequest, *, now: float) -> None:
+        """Compare the signature of the raw body."""
+        assert self.secret is not None
+        given = require(request.headers.get("tally-signature"), "Tally-Signature")
+        if not same(b64(hmac_sha256(self.secret, request.body)), given):
+            raise SignatureError("Tally-Signature does not match the body; check the signing secret")
+
+    def parse(self, request: RawRequest) -> Parsed:
+        """eventId identifies a delivery on every retry."""
+        body = json_object(request.body)
+        event_id = str(body.get("eventId") or "")
+        if not event_id:
+            raise ValueError("eventId is missing")
+        if body.get("eventType") != "FORM_RESPONSE":
+            return Parsed(event_id)
+        data = body.get("data") or {}
+        answers = [
+            Answer(f.get("key"), f.get("label"), _value(f)) for f in data.get("fields") or [] if isinstance(f, dict)
+        ]
+        return Parsed(
+            event_id,
+            (
+                from_answers(
+                    answers,
+                    self._mapping,
+                    provider=self.name,
+                    form_id=data.get("formId"),
+                    occurred_at=when(data.get("createdAt") or body.get("createdAt")),
+                    activity=activity_for(data.get("formName")),
+                ),
+            ),
+        )
+
+
+def _value(field: dict[str, Any]) -> Any:
+    value = field.get("value")
+    options = {o.get("id"): o.get("text") for o in field.get("options") or [] if isinstance(o, dict)}
+    if options and isinstance(value, list):
+        return [options.get(v, v) for v in value]
+    if options and isinstance(value, str):
+        return options.get(value, value)
+    return value

@@ -1,0 +1,63 @@
+"""Webflow `form_submission`: `x-webflow-signature: <hex HMAC-SHA256("{timestamp}:{body}")>`, timestamp in ms, 5 min."""
+
+from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.signing import (
+    SignatureError,
+    fresh,
+    hmac_sha256,
+    json_object,
+    number,
+    require,
+    same,
+)
+
+_TOLERANCE_S = 300
+
+
+class WebflowAdapter:
+    """`payload.data` maps each field's name to its value."""
+
+    name = "webflow"
+    content_types: tuple[str, ...] = ("application/json",)
+
+    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
+        self.secret = secret
+        self._mapping = mapping
+
+    def verify(self, request: RawRequest, *, now: float) -> None:
+        """Check the timestamped signature and its age."""
+        assert self.secret is not None
+        signature = require(request.headers.get("x-webflow-signature"), "x-webflow-signature")
+        stamp = require(request.headers.get("x-webflow-timestamp"), "x-webflow-timestamp")
+        fresh(number(stamp, "x-webflow-timestamp") / 1000, now, _TOLERANCE_S, "x-webflow-timestamp")
+        if not same(hmac_sha256(self.secret, f"{stamp}:".encode() + request.body).hex(), signature):
+            raise SignatureError("x-webflow-signature does not match the body; check the app's client secret")
+
+    def parse(self, request: RawRequest) -> Parsed:
+        """payload.id identifies a submission on every retry."""
+        body = json_object(request.body)
+        payload = body.get("payload") or {}
+        submission_id = str(payload.get("id") or "")
+        if not submission_id:
+            raise ValueError("payload.id is missing")
+        if body.get("triggerType") != "form_submission":
+            return Parsed(submission_id)
+        data = payload.get("data") or {}
+        if not isinstance(data, dict):
+            raise ValueError("payload.data must be an object")
+        answers = [Answer(name, name, value) for name, value in data.items()]
+        return Parsed(
+            submission_id,
+            (
+                from_answers(
+                    answers,
+                    self._mapping,
+                    provider=self.name,
+                    form_id=payload.get("formId"),
+                    occurred_at=when(payload.get("submittedAt")),
+                    activity=activity_for(payload.get("name")),
+                ),
+            ),
+        )

@@ -1,0 +1,284 @@
+"""Every provider's real payload, signed as the provider signs it, becomes the right lead exactly once."""
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.embedded.broker import free_port
+from services.intake.domain.mapping import FieldMapping
+from services.intake.enrichment import Enricher, GraphLeadFetcher
+from services.intake.persistence.tables import pending_enrichments
+from services.rules import DEFAULT_RULES
+from shared.db.database import Database
+from shared.db.metadata import OUTBOX
+from shared.db.unit_of_work import UnitOfWorkFactory
+from shared.events.envelope import Event, decode
+from shared.events.models import LeadCaptured
+from shared.rules import load_rules_section
+from tests.service.conftest import running_service
+from tests.webhook_senders import FACEBOOK_VERIFY_TOKEN, fixture, settings_overrides, signed
+
+URL = "http://test/v1/webhooks/{}"
+
+
+@pytest.fixture
+async def intake(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    async with running_service("intake", database_url, kafka_bootstrap, **settings_overrides()) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        yield client, database
+        await database.dispose()
+
+
+async def events(database: Database) -> list[Event]:
+    async with database.session() as session:
+        rows = (await session.execute(select(OUTBOX.c.payload).order_by(OUTBOX.c.id))).scalars().all()
+    return [decode(r.encode()) for r in rows]
+
+
+async def post(client: httpx.AsyncClient, provider: str, payload: Any, **kwargs: Any) -> httpx.Response:
+    body, headers, query = signed(provider, payload, url=URL.format(provider), **kwargs)
+    return await client.post(f"/v1/webhooks/{provider}" + (f"?{query}" if query else ""), content=body, headers=headers)
+
+
+CASES = [
+    (
+        "typeform",
+        "typeform",
+        "priya.raman@northwind-logistics.com",
+        {
+            "job_title": "VP Revenue Operations",
+            "company": "Northwind Logistics",
+            "size": "201-500",
+            "via": "demo_requested",
+            "utm_source": "linkedin",
+            "consent": True,
+            "answer": ("which_crm_do_you_use", "HubSpot"),
+        },
+    ),
+    (
+        "hubspot",
+        "hubspot",
+        "m.okafor@brightpath-health.org",
+        {
+            "job_title": "Chief Information Officer",
+            "company": "BrightPath Health",
+            "size": "1000-5000",
+            "country": "GB",
+            "phone": "+44 20 7946 0321",
+            "answer": ("message", "We need to qualify leads from three regions consistently."),
+        },
+    ),
+    (
+        "zoom",
+        "zoom_registration",
+        "lena.vogel@kraftwerk-maschinen.de",
+        {
+            "job_title": "Head of Marketing",
+            "company": "Kraftwerk Maschinen GmbH",
+            "via": "webinar_registered",
+            "country": "DE",
+            "size": "251-500",
+            "answer": ("what_do_you_want_to_learn", "How to stop sales ignoring our MQLs"),
+        },
+    ),
+    (
+        "calendly",
+        "calendly",
+        "ana.lopez@finch-insurance.com",
+        {
+            "job_title": "Director of Sales Operations",
+            "company": "Finch Insurance",
+            "via": "demo_requested",
+            "first_name": "Ana",
+            "utm_campaign": "pricing-page",
+        },
+    ),
+    (
+        "tally",
+        "tally",
+        "sofia.berg@nordic-saas.se",
+        {"job_title": "CTO", "size": "51-200", "via": "content_downloaded", "first_name": "Sofia", "country": "SE"},
+    ),
+    (
+        "webflow",
+        "webflow",
+        "olivia.chen@cobalt-security.com",
+        {"job_title": "VP Engineering", "company": "Cobalt Security", "first_name": "Olivia"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("provider", "name", "email", "expected"), CASES, ids=[c[0] for c in CASES])
+async def test_provider_payload_becomes_the_right_lead_once(
+    intake: Any, provider: str, name: str, email: str, expected: dict[str, Any]
+) -> None:
+    client, database = intake
+    payload = fixture(name)
+    first = await post(client, provider, payload)
+    assert first.status_code == 202, first.text
+    retry = await post(client, provider, payload)
+    assert retry.json() == first.json() | {"duplicate": True}
+    captured = await events(database)
+    assert len(captured) == 1
+    lead = captured[0].payload
+    assert isinstance(lead, LeadCaptured)
+    assert lead.contact.email == email
+    checks = {
+        "job_title": lead.contact.job_title,
+        "company": lead.company.name,
+        "size": lead.company.size,
+        "country": lead.company.country,
+        "phone": lead.contact.phone,
+        "via": lead.via.value,
+        "first_name": lead.contact.first_name,
+        "utm_source": lead.source.utm_source,
+        "utm_campaign": lead.source.utm_campaign,
+        "consent": lead.consent,
+    }
+    for key, value in expected.items():
+        if key == "answer":
+            assert lead.answers.get(value[0]) == value[1], lead.answers
+        else:
+            assert checks[key] == value, (key, checks[key])
+    assert lead.source.provider == provider
+
+
+@pytest.mark.parametrize("provider", ["typeform", "hubspot", "zoom", "calendly", "facebook", "tally", "webflow"])
+async def test_a_signature_made_with_another_secret_is_refused(intake: Any, provider: str) -> None:
+    client, database = intake
+    body, headers, _ = signed(provider, {"x": 1}, url=URL.format(provider), secret="not-the-secret")
+    response = await client.post(f"/v1/webhooks/{provider}", content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await events(database) == []
+
+
+@pytest.mark.parametrize("provider", ["hubspot", "zoom", "calendly", "webflow"])
+async def test_a_stale_timestamp_is_refused(intake: Any, provider: str) -> None:
+    client, _database = intake
+    response = await post(client, provider, {"x": 1}, now=time.time() - 3600)
+    assert response.status_code == 401 and "clock" in response.json()["detail"]
+
+
+async def test_a_provider_without_a_secret_is_unavailable_not_open(database_url: str, kafka_bootstrap: str) -> None:
+    async with running_service("intake", database_url, kafka_bootstrap) as (_, client, _s):
+        body, headers, _ = signed("tally", fixture("tally"))
+        response = await client.post("/v1/webhooks/tally", content=body, headers=headers)
+    assert response.status_code == 503 and "LEADFLOW_WEBHOOK_SECRET_TALLY" in response.json()["detail"]
+
+
+async def test_zoom_validation_attendance_and_minutes(intake: Any) -> None:
+    client, database = intake
+    validation = await post(client, "zoom", fixture("zoom_validation"))
+    assert validation.status_code == 200
+    expected = __import__("hmac").new(b"zm-secret-token-b71c", b"qgg8vlvZRS6UYooatFL8Aw", "sha256").hexdigest()
+    assert validation.json() == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
+    assert (await post(client, "zoom", fixture("zoom_registration"))).status_code == 202
+    joined = await post(client, "zoom", fixture("zoom_joined"))
+    assert joined.status_code == 202 and joined.json()["lead_id"] is None
+    left = await post(client, "zoom", fixture("zoom_left"))
+    assert left.status_code == 202
+    kinds = [(e.envelope.type, getattr(e.payload, "minutes", None)) for e in await events(database)]
+    assert kinds == [("io.leadflow.lead.captured.v1", None), ("io.leadflow.lead.activity.v1", 45.0)]
+
+
+async def test_jotform_multipart_with_url_token(intake: Any) -> None:
+    client, database = intake
+    payload = {"raw": fixture("jotform_raw")}
+    first = await post(client, "jotform", payload)
+    assert first.status_code == 202, first.text
+    assert (await post(client, "jotform", payload)).json()["duplicate"] is True
+    lead = (await events(database))[0].payload
+    assert isinstance(lead, LeadCaptured)
+    assert lead.contact.email == "kenji.sato@orbitretail.jp" and lead.contact.first_name == "Kenji"
+    assert lead.contact.job_title == "Marketing Manager" and lead.company.country == "JP"
+    body, headers, _ = signed("jotform", payload)
+    wrong = await client.post("/v1/webhooks/jotform?token=guess", content=body, headers=headers)
+    assert wrong.status_code == 401
+    as_json = await client.post("/v1/webhooks/jotform?token=x", json={}, headers={})
+    assert as_json.status_code == 415
+
+
+class FakeGraph:
+    """A local stand-in for Meta's Graph API: serves lead field_data, or fails on request."""
+
+    def __init__(self) -> None:
+        self.app = FastAPI()
+        self.fail = False
+        self.calls: list[str] = []
+
+        @self.app.get("/v21.0/{leadgen_id}")
+        def lead(leadgen_id: str, access_token: str = "") -> Any:
+            self.calls.append(f"{leadgen_id}:{access_token}")
+            if self.fail or leadgen_id != "444444444444":
+                from fastapi.responses import JSONResponse
+
+                return JSONResponse({"error": {"message": "unavailable"}}, status_code=503)
+            return fixture("facebook_lead")
+
+
+@pytest.fixture
+def graph() -> Iterator[tuple[FakeGraph, str]]:
+    fake = FakeGraph()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield fake, f"http://127.0.0.1:{port}/v21.0"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+async def test_facebook_handshake_queue_and_enrichment(intake: Any, graph: tuple[FakeGraph, str]) -> None:
+    client, database = intake
+    fake, base = graph
+    ok = await client.get(
+        "/v1/webhooks/facebook",
+        params={"hub.mode": "subscribe", "hub.verify_token": FACEBOOK_VERIFY_TOKEN, "hub.challenge": "1158201444"},
+    )
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    refused = await client.get(
+        "/v1/webhooks/facebook", params={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}
+    )
+    assert refused.status_code == 403
+
+    accepted = await post(client, "facebook", fixture("facebook"))
+    assert accepted.status_code == 202 and accepted.json()["pending"] == 1 and accepted.json()["lead_id"] is None
+    assert (await post(client, "facebook", fixture("facebook"))).json()["duplicate"] is True
+
+    mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
+    async with httpx.AsyncClient() as http:
+        enricher = Enricher(
+            UnitOfWorkFactory(database), "facebook", GraphLeadFetcher(base, "page-token", http), mapping
+        )
+        fake.fail = True
+        assert await enricher.run_once() == 0
+        async with database.session() as session:
+            row = (await session.execute(select(pending_enrichments))).mappings().one()
+        assert row["attempts"] == 1 and "503" in row["last_error"] and row["done_at"] is None
+        async with database.session() as session, session.begin():
+            await session.execute(pending_enrichments.update().values(next_attempt_at=row["received_at"]))
+        fake.fail = False
+        assert await enricher.run_once() == 1
+        assert await enricher.run_once() == 0
+    assert fake.calls[-1] == "444444444444:page-token"
+    captured = [e.payload for e in await events(database)]
+    assert len(captured) == 1
+    lead = captured[0]
+    assert isinstance(lead, LeadCaptured)
+    assert lead.contact.email == "tomas.novak@lumen-analytics.io" and lead.contact.first_name == "Tomas"
+    assert lead.company.name == "Lumen Analytics" and lead.contact.job_title == "Director of Data"
+    assert lead.source.form_id == "222222222222"
+    await asyncio.sleep(0)
+    assert json.dumps(lead.answers)
