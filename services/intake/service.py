@@ -71,7 +71,7 @@ async def _accept_once(uow_factory: UnitOfWorkFactory, provider: str, parsed: Pa
         await uow.commit()
     for event in uow.committed_events:
         # Ids only: the email and phone stay out of the logs.
-        log.info(
+        log.debug(
             "lead.event_accepted", event_id=event.id, lead_id=event.lead_id, type=event.envelope.type, provider=provider
         )
     return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)

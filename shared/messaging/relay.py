@@ -113,7 +113,8 @@ class OutboxRelay:
 
     async def _refresh_backlog(self, session: AsyncSession, *, published: int) -> None:
         now = time.monotonic()
-        if published == self._batch_size and now - self._backlog_checked_at < _BACKLOG_REFRESH_S:
+        # Counting the backlog is a scan; under load once every couple of seconds is plenty for a gauge.
+        if now - self._backlog_checked_at < _BACKLOG_REFRESH_S:
             return
         self._backlog_checked_at = now
         count, oldest = (

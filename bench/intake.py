@@ -1,0 +1,166 @@
+"""Intake throughput: signed webhooks against one intake process, side by side with a bare FastAPI endpoint
+doing the same single insert on the same database. Not a test: it prints figures.
+
+    .venv/bin/python bench/intake.py [--count 6000] [--rates 500,1000,1500]
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import LoadResult, broker, drive, fresh_database
+from services.embedded.broker import free_port
+from services.embedded.processes import ServiceProcess
+from services.intake.domain.standard_webhooks import sign
+from services.registry import service
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+BARE_APP = Path(__file__).with_name("bare_insert.py")
+
+
+def bodies(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Pre-signed deliveries, each a different person, so signing is not measured."""
+    out = []
+    for i in range(count):
+        body = json.dumps(
+            {
+                "type": "lead.submitted",
+                "data": {
+                    "email": f"bench.{tag}.{i}@acme-{i % 97}.com",
+                    "first_name": "Bench",
+                    "last_name": str(i),
+                    "job_title": "VP Operations",
+                    "company": f"Acme {i % 97}",
+                    "country": "DE",
+                },
+            }
+        ).encode()
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        stamp = str(int(time.time()))
+        out.append(
+            (
+                body,
+                {
+                    "content-type": "application/json",
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": stamp,
+                    "webhook-signature": sign(SECRET, webhook_id, stamp, body),
+                },
+            )
+        )
+    return out
+
+
+async def load(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float | None) -> LoadResult:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def send(i: int) -> bool:
+            body, headers = deliveries[i]
+            try:
+                response = await client.post(path, content=body, headers=headers)
+            except httpx.HTTPError:
+                return False
+            return response.status_code == 202
+
+        return await drive(send, count=len(deliveries), rate=rate)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=4000, help="requests per step")
+    parser.add_argument("--rates", default="500,1000", help="offered rates per second; a max-rate step follows")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",") if r]
+    with fresh_database() as database_url, broker() as bootstrap:
+        env = {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "LEADFLOW_LOG_LEVEL": "WARNING",
+            "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
+            "PATH": "/usr/bin:/bin",
+        }
+        spec = service("intake")
+        spec.migrate(spec.settings(database_url=database_url))
+        workdir = Path("/tmp") / f"leadflow-bench-{uuid.uuid4().hex[:6]}"
+        intake = ServiceProcess("intake", free_port(), env, workdir / "intake.log")
+        bare = BareProcess(free_port(), database_url, workdir / "bare.log")
+        intake.start()
+        bare.start()
+        try:
+            intake.wait_ready()
+            bare.wait_ready()
+            rows = []
+            for rate in [*rates, None]:
+                for name, url, path in (("intake", intake.url, "/v1/webhooks/generic"), ("bare", bare.url, "/bare")):
+                    result = asyncio.run(load(url, path, bodies(args.count, f"{name}{rate}"), rate))
+                    rows.append((name, result))
+        finally:
+            intake.stop()
+            bare.stop()
+    print(f"{'endpoint':<8} {'offered/s':>10} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ok':>6}")
+    for name, r in rows:
+        offered = f"{r.offered_per_s:.0f}" if r.offered_per_s else "max"
+        print(
+            f"{name:<8} {offered:>10} {r.accepted_per_s:>11.0f} {r.p50:>8.1f} {r.percentile(99):>8.1f} {r.accepted:>6}"
+        )
+    intake_max = next(r for n, r in rows if n == "intake" and r.offered_per_s is None)
+    bare_max = next(r for n, r in rows if n == "bare" and r.offered_per_s is None)
+    ratio = intake_max.accepted_per_s / bare_max.accepted_per_s if bare_max.accepted_per_s else 0.0
+    print(f"ratio intake / bare at max rate: {ratio:.2f}")
+    at_rate = next((r for n, r in rows if n == "intake" and r.offered_per_s == rates[0]), intake_max)
+    print(
+        json.dumps(
+            {
+                "intake_rps": round(intake_max.accepted_per_s, 1),
+                "bare_rps": round(bare_max.accepted_per_s, 1),
+                "ratio": round(ratio, 3),
+                "p99_ms": round(at_rate.percentile(99), 1),
+            }
+        )
+    )
+
+
+class BareProcess(ServiceProcess):
+    """The baseline: bench/bare_insert.py served by uvicorn, one process like intake."""
+
+    def __init__(self, port: int, database_url: str, log_file: Path) -> None:
+        super().__init__("bare", port, {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, log_file)
+
+    def start(self) -> None:
+        import subprocess
+
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_file.open("ab")
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_insert:app",
+                "--app-dir",
+                str(BARE_APP.parent),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+if __name__ == "__main__":
+    main()
