@@ -71,7 +71,7 @@ class Runtime:
 
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     """Wire the plumbing of service `name` from its settings."""
-    database = Database(settings.database_url, settings.database_schema or name)
+    database = Database(settings.database_url, settings.database_schema or name, pool_size=settings.database_pool_size)
     broker = Broker(settings.kafka_bootstrap_servers, client_id=f"leadflow-{name}")
     metrics = Metrics(name)
     relay = OutboxRelay(

@@ -26,6 +26,7 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "LEADFLOW_DATABASE_URL"),
     )
     database_schema: str | None = None
+    database_pool_size: int = Field(10, ge=1, le=200)
     api_token: SecretStr | None = None
     api_tokens: dict[str, list[str]] = Field(default_factory=dict)
     rules: str | None = None

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 class Database:
     """An engine and session factory bound to one service's schema or file."""
 
-    def __init__(self, url: str, schema: str | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str, schema: str | None = None, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.schema = None if self.is_sqlite else schema
-        self.engine: AsyncEngine = _create_engine(url, self.schema, echo=echo)
+        self.engine: AsyncEngine = _create_engine(url, self.schema, echo=echo, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     def session(self) -> AsyncSession:
@@ -41,7 +41,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: str, schema: str | None, *, echo: bool) -> AsyncEngine:
+def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -52,7 +52,7 @@ def _create_engine(url: str, schema: str | None, *, echo: bool) -> AsyncEngine:
         # search_path keeps table names unqualified so the same models serve SQLite and PostgreSQL.
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
     )
 
 
