@@ -5,7 +5,6 @@ doing the same single insert on the same database. Not a test: it prints figures
 """
 
 import argparse
-import os
 import asyncio
 import json
 import sys
