@@ -9,9 +9,15 @@ from collections.abc import Iterator
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from services.embedded.broker import EmbeddedBroker, free_port
+
+# CI explores the same examples on every run, so a landing never hinges on luck; locally each run explores anew.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 

@@ -90,3 +90,10 @@ def test_jotform_forms_are_parsed_or_refused(raw: dict[str, Any], garbage: bytes
     _parse("jotform", body, "application/x-www-form-urlencoded")
     _parse("jotform", garbage, "multipart/form-data; boundary=x")
     _parse("jotform", garbage, "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize("stamp", [10**30, -(10**30), "99999999999999999999", float("inf")])
+def test_absurd_timestamps_are_refused_not_crashed(stamp: Any) -> None:
+    payload = fixture("hubspot") | {"submittedAt": stamp}
+    with pytest.raises(ValueError):
+        ADAPTERS["hubspot"].parse(_request(json.dumps(payload).encode()))

@@ -44,7 +44,10 @@ def when(value: Any, default: datetime | None = None) -> datetime:
         return default or datetime.now(UTC)
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 10_000_000_000 else number, UTC)
+        try:
+            return datetime.fromtimestamp(number / 1000 if number > 10_000_000_000 else number, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"timestamp {value!r} is out of range") from exc
     text = str(value).replace("Z", "+00:00")
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # Meta writes +0000
         text = text[:-2] + ":" + text[-2:]
