@@ -10,13 +10,15 @@ from typing import Any
 import structlog
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
+# Digits joined by spaces, dashes or brackets; dots are left alone so addresses like 127.0.0.1 stay readable.
+_PHONE = re.compile(r"(?<![\w.:])\+?\d[\d ()-]{7,}\d(?![\w.:])")
+_PHONE_DIGITS = 9
 
 
 def redact(text: str) -> str:
     """Replace emails by a short hash (still joinable across lines) and phone numbers by a marker."""
     text = _EMAIL.sub(lambda m: "<email:" + hashlib.sha256(m.group().lower().encode()).hexdigest()[:10] + ">", text)
-    return _PHONE.sub("<phone>", text)
+    return _PHONE.sub(lambda m: "<phone>" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group(), text)
 
 
 def redact_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

