@@ -1,12 +1,17 @@
 """Intake throughput: signed webhooks against one intake process, side by side with a bare FastAPI endpoint
 doing the same single insert on the same database. Not a test: it prints figures.
 
+Fixed offered rates are driven from Python (open loop); the max-rate step uses wrk (Debian's package) when it
+is installed, so that the load generator is not what is measured.
+
     .venv/bin/python bench/intake.py [--count 6000] [--rates 500,1000,1500]
 """
 
 import argparse
 import asyncio
 import json
+import re
+import shutil
 import sys
 import time
 import uuid
@@ -74,10 +79,57 @@ async def load(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]
         return await drive(send, count=len(deliveries), rate=rate)
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_deliveries.lua")
+
+
+def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], seconds: int) -> LoadResult:
+    """As fast as wrk (C, one thread, 32 connections) can send pre-signed deliveries: the server is the limit."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as out:
+        for body, headers in deliveries:
+            out.write(
+                json.dumps(
+                    {
+                        "id": headers["webhook-id"],
+                        "ts": headers["webhook-timestamp"],
+                        "sig": headers["webhook-signature"],
+                        "body": body.decode(),
+                    }
+                )
+                + "\n"
+            )
+    run = subprocess.run(
+        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT), url],
+        env={"WRK_REQUESTS": out.name, "WRK_PATH": path, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    Path(out.name).unlink()
+    text = run.stdout
+    total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    failed = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
+    elapsed = float(re.search(r"requests in ([\d.]+)s", text).group(1))  # type: ignore[union-attr]
+    quantiles = {q: _ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", text, flags=re.MULTILINE)}
+    # wrk reports quantiles, not samples: keep the two it printed as the latency "samples" of this step.
+    return LoadResult(
+        None, total, total - failed, elapsed, [quantiles.get("50", 0.0)] * 98 + [quantiles.get("99", 0.0)] * 2
+    )
+
+
+def _ms(value: str) -> float:
+    number = float(re.match(r"[\d.]+", value).group())  # type: ignore[union-attr]
+    return number * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.sub(r"[\d.]+", "", value)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=4000, help="requests per step")
     parser.add_argument("--rates", default="500,1000", help="offered rates per second; a max-rate step follows")
+    parser.add_argument("--seconds", type=int, default=10, help="length of the max-rate step (wrk)")
+    parser.add_argument("--max-requests", type=int, default=40000, help="distinct deliveries for the max-rate step")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
     with fresh_database() as database_url, broker() as bootstrap:
@@ -99,10 +151,15 @@ def main() -> None:
             intake.wait_ready()
             bare.wait_ready()
             rows = []
-            for rate in [*rates, None]:
-                for name, url, path in (("intake", intake.url, "/v1/webhooks/generic"), ("bare", bare.url, "/bare")):
-                    result = asyncio.run(load(url, path, bodies(args.count, f"{name}{rate}"), rate))
-                    rows.append((name, result))
+            endpoints = (("intake", intake.url, "/v1/webhooks/generic"), ("bare", bare.url, "/bare"))
+            for rate in rates:
+                for name, url, path in endpoints:
+                    rows.append((name, asyncio.run(load(url, path, bodies(args.count, f"{name}{rate}"), rate))))
+            for name, url, path in endpoints:
+                if shutil.which("wrk"):
+                    rows.append((name, wrk_max(url, path, bodies(args.max_requests, f"{name}max"), args.seconds)))
+                else:
+                    rows.append((name, asyncio.run(load(url, path, bodies(args.count, f"{name}max"), None))))
         finally:
             intake.stop()
             bare.stop()

@@ -1,13 +1,12 @@
 """What every service process runs: database, broker, outbox relay, consumers and the FastAPI app."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 
 from shared.db.database import Database
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
@@ -17,6 +16,7 @@ from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
 from shared.http.operations import operations_router
 from shared.http.problems import install_problem_handlers
+from shared.http.request_metrics import RequestMetrics
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler
 from shared.messaging.relay import OutboxRelay
@@ -129,7 +129,7 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
-    _install_request_metrics(app, runtime.metrics)
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.include_router(
         operations_router(runtime.metrics, {"database": runtime.database.reachable, "broker": runtime.broker.ping})
     )
@@ -163,15 +163,3 @@ def _supervised(name: str, run: Callable[[], Awaitable[object]], *, restart: boo
             delay = min(delay * 2, 10.0)
 
     return asyncio.create_task(supervise(), name=name)
-
-
-def _install_request_metrics(app: FastAPI, metrics: Metrics) -> None:
-    @app.middleware("http")
-    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.http_requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.http_latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.intake import SERVICE
 from services.intake.api.imports import imports_router
 from services.intake.api.routes import intake_router
+from services.intake.batching import AcceptBatcher
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher
 from services.intake.metrics import IntakeMetrics
@@ -24,14 +25,20 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake service, ready to serve."""
     mapping, _ = load_rules_section(rules_path(settings.rules), "intake", FieldMapping)
     runtime = build_runtime(SERVICE, settings)
-    runtime.commit_listeners.append(IntakeMetrics(runtime.metrics).on_commit)
+    metrics = IntakeMetrics(runtime.metrics)
+    runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)
     token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
     fetcher = GraphLeadFetcher(settings.facebook_graph_url, token, httpx.AsyncClient())
     enricher = Enricher(runtime.unit_of_work, "facebook", fetcher, mapping)
     runtime.every("enrichment.facebook", settings.enrichment_interval_s, enricher.run_once)
     router = intake_router(
-        runtime.unit_of_work, runtime.tokens, adapters, runtime.metrics, max_body_bytes=settings.max_body_bytes
+        runtime.unit_of_work,
+        runtime.tokens,
+        adapters,
+        runtime.metrics,
+        AcceptBatcher(runtime.unit_of_work, metrics.group_size),
+        max_body_bytes=settings.max_body_bytes,
     )
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     return create_app(

@@ -52,29 +52,40 @@ async def accept(
 
 async def _accept_once(uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool) -> CaptureResult:
     async with uow_factory() as uow:
-        if dedupe:
-            original = await repository.find_delivery(uow.session, provider, parsed.delivery_id)
-            if original is not None:
-                return CaptureResult(original.event_id, original.lead_id, duplicate=True)
-        for join in parsed.joins:
-            await repository.record_join(uow.session, join)
-        first: tuple[str, str] | None = None
-        for item in parsed.submissions:
-            event_id, lead_id = await capture_one(uow, item)
-            first = first or (event_id, lead_id)
-        pending = 0
-        for waiting in parsed.pending:
-            pending += await repository.queue_enrichment(uow.session, provider, waiting)
-        if dedupe:
-            record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None)
-            await repository.record_delivery(uow.session, provider, parsed.delivery_id, record)
+        result = await accept_in(uow, provider, parsed, dedupe=dedupe)
         await uow.commit()
+    log_committed(uow, provider)
+    return result
+
+
+async def accept_in(uow: UnitOfWork, provider: str, parsed: Parsed, *, dedupe: bool = True) -> CaptureResult:
+    """Stage one delivery in the caller's unit of work (which commits it, alone or with others)."""
+    if dedupe:
+        original = await repository.find_delivery(uow.session, provider, parsed.delivery_id)
+        if original is not None:
+            return CaptureResult(original.event_id, original.lead_id, duplicate=True)
+    for join in parsed.joins:
+        await repository.record_join(uow.session, join)
+    first: tuple[str, str] | None = None
+    for item in parsed.submissions:
+        event_id, lead_id = await capture_one(uow, item)
+        first = first or (event_id, lead_id)
+    pending = 0
+    for waiting in parsed.pending:
+        pending += await repository.queue_enrichment(uow.session, provider, waiting)
+    if dedupe:
+        record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None)
+        await repository.record_delivery(uow.session, provider, parsed.delivery_id, record)
+    return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)
+
+
+def log_committed(uow: UnitOfWork, provider: str) -> None:
+    """Log the ids of what a unit of work committed."""
     for event in uow.committed_events:
         # Ids only: the email and phone stay out of the logs.
         log.debug(
             "lead.event_accepted", event_id=event.id, lead_id=event.lead_id, type=event.envelope.type, provider=provider
         )
-    return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)
 
 
 async def capture_one(uow: UnitOfWork, item: Submission) -> tuple[str, str]:

@@ -150,3 +150,25 @@ async def test_health_readiness_and_metrics_are_open(intake: Any) -> None:
     metrics = (await client.get("/metrics")).text
     assert 'leadflow_webhook_requests_total{provider="unknown",status="404"} 1.0' in metrics
     assert "leadflow_outbox_backlog_events" in metrics
+
+
+async def test_concurrent_deliveries_commit_together_and_each_exactly_once(intake: Any) -> None:
+    """Group commit: retries inside one group, and the same person twice in it, still mean one of each."""
+    client, database = intake
+    retried = signed_webhook(lead_payload("retried.person@acme-industries.com"))
+    twice = [signed_webhook(lead_payload("same.person@acme-industries.com", job_title=t)) for t in ("CTO", "CEO")]
+    distinct = [signed_webhook(lead_payload()) for _ in range(20)]
+    deliveries = [retried] * 5 + twice + distinct
+    responses = await asyncio.gather(
+        *[client.post("/v1/webhooks/generic", content=body, headers=headers) for body, headers in deliveries]
+    )
+    assert all(r.status_code == 202 for r in responses), [r.text for r in responses if r.status_code != 202]
+    retries = [r.json() for r in responses[:5]]
+    assert sum(not r["duplicate"] for r in retries) == 1
+    assert len({r["event_id"] for r in retries}) == 1
+    assert await counts(database) == (22, 23, 23)  # 22 people; 23 distinct deliveries, one event each
+    metrics = (await client.get("/metrics")).text
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("leadflow_webhook_group"))
+    # At least one transaction held more than one delivery: the group path itself was exercised.
+    single = float(values['leadflow_webhook_group_size_bucket{le="1.0"}'])
+    assert float(values["leadflow_webhook_group_size_count"]) > single

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from services.intake.api.schemas import CaptureAccepted, LeadIn
+from services.intake.batching import AcceptBatcher
 from services.intake.domain.capture import SubmissionError
 from services.intake.domain.standard_webhooks import SignatureError
-from services.intake.service import CaptureResult, accept, capture
+from services.intake.service import CaptureResult, capture
 from services.intake.webhooks.adapter import HandshakeRefused, RawRequest, WebhookAdapter
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
@@ -25,6 +26,7 @@ def intake_router(
     tokens: TokenAuthority,
     adapters: Mapping[str, WebhookAdapter],
     metrics: Metrics,
+    batcher: AcceptBatcher,
     *,
     max_body_bytes: int,
 ) -> APIRouter:
@@ -70,7 +72,7 @@ def intake_router(
         try:
             if adapter is None:
                 raise Problem(404, "Not found", f"unknown provider {provider!r}; known: {sorted(adapters)}")
-            response = await receive(request, adapter, uow, max_body_bytes)
+            response = await receive(request, adapter, batcher, max_body_bytes)
         except Problem as problem:
             metrics.webhook_requests.labels(label, str(problem.status)).inc()
             raise
@@ -96,7 +98,7 @@ def intake_router(
 
 
 async def receive(
-    request: Request, adapter: WebhookAdapter, uow: UnitOfWorkFactory, max_body_bytes: int
+    request: Request, adapter: WebhookAdapter, batcher: AcceptBatcher, max_body_bytes: int
 ) -> JSONResponse:
     """Check, verify, parse and accept one delivery; every refusal is a problem naming what to fix."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -135,7 +137,7 @@ async def receive(
         raise Problem(422, "Invalid request", f"not a {adapter.name} delivery this service understands: {exc}") from exc
     if parsed.reply is not None:
         return JSONResponse(parsed.reply, status_code=200)
-    return _accepted(await accept(uow, adapter.name, parsed))
+    return _accepted(await batcher.accept(adapter.name, parsed))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

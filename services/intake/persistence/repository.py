@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.persistence.tables import deliveries, leads, pending_enrichments, webinar_joins
@@ -147,3 +147,59 @@ async def retry_enrichment(session: AsyncSession, provider: str, external_id: st
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryRecord]:
+    """The original outcomes of several deliveries at once."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(deliveries.c.provider, deliveries.c.delivery_id, deliveries.c.event_id, deliveries.c.lead_id).where(
+            tuple_(deliveries.c.provider, deliveries.c.delivery_id).in_(keys)
+        )
+    )
+    return {(r.provider, r.delivery_id): DeliveryRecord(r.event_id, r.lead_id) for r in rows}
+
+
+async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Several leads' profiles at once."""
+    if not lead_ids:
+        return {}
+    rows = (await session.execute(select(leads).where(leads.c.lead_id.in_(lead_ids)))).mappings()
+    found = {}
+    for row in rows:
+        profile = dict(row)
+        for key in ("first_seen_at", "last_seen_at"):
+            if profile[key] is not None:
+                profile[key] = _aware(profile[key])
+        found[profile["lead_id"]] = profile
+    return found
+
+
+async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
+    """Insert and update many leads in two statements."""
+    columns = [c.name for c in leads.columns if c.name != "lead_id"]
+    if new:
+        await session.execute(
+            insert(leads), [{"lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in new.items()]
+        )
+    if changed:
+        statement = (
+            update(leads).where(leads.c.lead_id == bindparam("_lead_id")).values({c: bindparam(c) for c in columns})
+        )
+        await session.execute(
+            statement, [{"_lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in changed.items()]
+        )
+
+
+async def record_deliveries(session: AsyncSession, rows: list[tuple[str, str, DeliveryRecord]]) -> None:
+    """Remember many deliveries in one statement."""
+    if rows:
+        now = datetime.now(UTC)
+        await session.execute(
+            insert(deliveries),
+            [
+                {"provider": p, "delivery_id": d, "event_id": r.event_id, "lead_id": r.lead_id, "received_at": now}
+                for p, d, r in rows
+            ],
+        )

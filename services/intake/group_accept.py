@@ -1,0 +1,70 @@
+"""Stage a group of deliveries with a fixed number of statements, whatever the group's size."""
+
+from services.intake.domain.capture import Submission, to_activity, to_captured, to_outcome
+from services.intake.domain.profile import merge_profile
+from services.intake.persistence import repository
+from services.intake.service import SOURCE, CaptureResult, accept_in
+from services.intake.webhooks.adapter import Parsed
+from shared.db.unit_of_work import UnitOfWork
+from shared.events.envelope import new_event
+
+
+async def accept_group(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list[CaptureResult]:
+    """The group's results, in order; duplicates within the group or from before answer the original."""
+    if not all(_plain(parsed) for _, parsed in group):
+        return [await accept_in(uow, provider, parsed) for provider, parsed in group]
+    session = uow.session
+    originals = await repository.find_deliveries(session, [(p, parsed.delivery_id) for p, parsed in group])
+    profiles = await repository.load_leads(
+        session, sorted({str(s.lead_id) for _, parsed in group for s in parsed.submissions})
+    )
+    known = set(profiles)
+    touched: set[str] = set()
+    answered: dict[tuple[str, str], CaptureResult] = {}
+    stored: list[tuple[str, str, repository.DeliveryRecord]] = []
+    results = []
+    for provider, parsed in group:
+        key = (provider, parsed.delivery_id)
+        if key in originals:
+            original = originals[key]
+            results.append(CaptureResult(original.event_id, original.lead_id, duplicate=True))
+            continue
+        if key in answered:
+            first = answered[key]
+            results.append(CaptureResult(first.event_id, first.lead_id, duplicate=True))
+            continue
+        first_ids: tuple[str, str] | None = None
+        for item in parsed.submissions:
+            lead_id = str(item.lead_id)
+            existing = profiles.get(lead_id)
+            if item.engagement_only and existing is not None:
+                event = new_event(to_activity(item), source=SOURCE)
+            else:
+                profiles[lead_id] = merge_profile(existing, item)
+                touched.add(lead_id)
+                event = new_event(to_captured(item), source=SOURCE)
+            uow.emit(event)
+            outcome = to_outcome(item)
+            if outcome is not None:
+                uow.emit(new_event(outcome, source=SOURCE, correlation_id=event.id))
+            first_ids = first_ids or (event.id, lead_id)
+        result = CaptureResult(first_ids[0] if first_ids else None, first_ids[1] if first_ids else None, False)
+        answered[key] = result
+        stored.append((provider, parsed.delivery_id, repository.DeliveryRecord(result.event_id, result.lead_id)))
+        results.append(result)
+    await repository.save_leads(
+        session,
+        new={lid: profiles[lid] for lid in touched - known},
+        changed={lid: profiles[lid] for lid in touched & known},
+    )
+    await repository.record_deliveries(session, stored)
+    return results
+
+
+def _plain(parsed: Parsed) -> bool:
+    """Deliveries that need nothing but their own submissions (no webinar joins, no enrichment queue)."""
+    return not parsed.joins and not parsed.pending and all(_self_contained(s) for s in parsed.submissions)
+
+
+def _self_contained(item: Submission) -> bool:
+    return not (item.minutes is None and "webinar_id" in item.answers)
