@@ -83,6 +83,49 @@ def replay(
     typer.echo(f"{name}: {count} events queued for publishing again; the running service's relay sends them")
 
 
+dlq_app = typer.Typer(help="Dead-letter topics: what was given up, and sending it again.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    group: Annotated[str | None, typer.Option(help="only this consumer group's dead letters")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    bootstrap: Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+) -> None:
+    """List dead letters: where, which event, after how many attempts, and the error."""
+    from shared.messaging import dead_letters
+
+    async def run() -> list[dead_letters.DeadLetter]:
+        return await dead_letters.read(bootstrap, await dead_letters.dead_letter_topics(bootstrap, group), limit)
+
+    letters = asyncio.run(run())
+    for letter in letters:
+        attempts = letter.headers.get("leadflow.attempts", b"?").decode()
+        typer.echo(
+            f"{letter.topic}[{letter.partition}]@{letter.offset}  event {letter.event_id}  "
+            f"attempts {attempts}  {letter.error[:200]}"
+        )
+    typer.echo(f"{len(letters)} dead letters")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    group: Annotated[str, typer.Option(help="the consumer group whose dead letters to send again")],
+    event_id: Annotated[list[str] | None, typer.Option(help="only these events (repeatable)")] = None,
+    bootstrap: Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+) -> None:
+    """Publish dead letters to their original topic again, after fixing what made them fail."""
+    from shared.messaging import dead_letters
+
+    async def run() -> int:
+        letters = await dead_letters.read(bootstrap, await dead_letters.dead_letter_topics(bootstrap, group), 100_000)
+        chosen = [letter for letter in letters if not event_id or letter.event_id in event_id]
+        return await dead_letters.replay(bootstrap, chosen)
+
+    typer.echo(f"{asyncio.run(run())} dead letters published again; consumers skip what they already applied")
+
+
 @app.command()
 def contracts(
     out: Annotated[Path, typer.Option(help="directory for asyncapi.json and openapi/<service>.json")] = Path("docs"),

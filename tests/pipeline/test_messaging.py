@@ -220,3 +220,37 @@ async def _applied(recorder: Recorder, event_id: str) -> bool:
 
 async def _skipped_at_least(metrics: Metrics, group: str, event: Event, count: int) -> bool:
     return _sample(metrics.events_skipped.labels(group, event.envelope.type)) >= count
+
+
+async def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(
+    plumbing: tuple[Database, Broker, OutboxRelay],
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    database, broker, relay = plumbing
+    recorder = Recorder(database)
+    group, metrics, loop = consumer_of(
+        recorder, broker, ConsumerOptions(batch_size=50, max_attempts=2, retry_backoff_s=0.01)
+    )
+    poison = captured_event()
+    recorder.poison.add(poison.lead_id)
+    await emit(database, [poison])
+    env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    async with consuming(loop):
+        await relay.publish_batch()
+        await eventually(lambda: _dead(metrics, group), timeout_s=60, what="the poison dead-lettered")
+        listed = await asyncio.to_thread(CliRunner().invoke, app, ["dlq", "list", "--group", group], env=env)
+        assert listed.exit_code == 0, listed.output
+        assert f"event {poison.id}" in listed.output and "attempts 2" in listed.output
+        assert "cannot apply" in listed.output and "1 dead letters" in listed.output
+        recorder.poison.clear()  # the bug is fixed
+        replayed = await asyncio.to_thread(CliRunner().invoke, app, ["dlq", "replay", "--group", group], env=env)
+        assert replayed.exit_code == 0 and "1 dead letters published again" in replayed.output
+        await eventually(lambda: _applied(recorder, poison.id), timeout_s=60, what="the replayed event applied")
+    assert (await recorder.applied()).count(poison.id) == 1
+
+
+async def _dead(metrics: Metrics, group: str) -> bool:
+    return _sample(metrics.dead_letters.labels(group, LEADS_INTAKE.name)) >= 1
