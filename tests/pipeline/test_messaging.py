@@ -244,9 +244,11 @@ async def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(
         listed = await asyncio.to_thread(CliRunner().invoke, app, ["dlq", "list", "--group", group], env=env)
         assert listed.exit_code == 0, listed.output
         assert f"event {poison.id}" in listed.output and "attempts 2" in listed.output
-        assert "cannot apply" in listed.output and "1 dead letters" in listed.output
+        assert "cannot apply" in listed.output  # earlier tests' garbage may be listed too: the topic is shared
         recorder.poison.clear()  # the bug is fixed
-        replayed = await asyncio.to_thread(CliRunner().invoke, app, ["dlq", "replay", "--group", group], env=env)
+        replayed = await asyncio.to_thread(
+            CliRunner().invoke, app, ["dlq", "replay", "--group", group, "--event-id", poison.id], env=env
+        )
         assert replayed.exit_code == 0 and "1 dead letters published again" in replayed.output
         await eventually(lambda: _applied(recorder, poison.id), timeout_s=60, what="the replayed event applied")
     assert (await recorder.applied()).count(poison.id) == 1
