@@ -16,6 +16,7 @@ from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
 from shared.http.operations import operations_router
 from shared.http.problems import install_problem_handlers
+from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler
@@ -92,7 +93,9 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         metrics=metrics,
         relay=relay,
         unit_of_work=UnitOfWorkFactory(database),
-        tokens=TokenAuthority(tokens),
+        tokens=TokenAuthority(
+            tokens, RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2))
+        ),
     )
 
 

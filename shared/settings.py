@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_s: float = Field(0.2, ge=0, le=60)
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(0.5, gt=0, le=60)
+    rate_limit_per_token: float = Field(200, gt=0, description="requests a second per API token, per process")
+    rate_limit_per_provider: float = Field(2000, gt=0, description="webhook deliveries a second per provider")
     gauge_refresh_s: float = Field(10.0, gt=0, le=3600)
     run_consumers: bool = True  # false for API-only replicas; scale consumers by partitions instead
     log_level: str = "INFO"

@@ -15,6 +15,7 @@ from services.intake.metrics import IntakeMetrics
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path
+from shared.http.rate_limit import RateLimiter
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -39,6 +40,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         runtime.metrics,
         AcceptBatcher(runtime.unit_of_work, metrics.group_size),
         max_body_bytes=settings.max_body_bytes,
+        provider_limiter=RateLimiter(settings.rate_limit_per_provider, int(settings.rate_limit_per_provider * 2)),
     )
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     return create_app(

@@ -8,6 +8,7 @@ from enum import StrEnum
 from fastapi import Request
 
 from shared.http.problems import Problem
+from shared.http.rate_limit import RateLimiter
 
 
 class Scope(StrEnum):
@@ -26,7 +27,8 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leadflow"'}
 class TokenAuthority:
     """Knows which scopes each token grants; `admin` grants every scope."""
 
-    def __init__(self, tokens: Mapping[str, Iterable[str]]) -> None:
+    def __init__(self, tokens: Mapping[str, Iterable[str]], limiter: RateLimiter | None = None) -> None:
+        self._limiter = limiter
         self._grants: list[tuple[bytes, frozenset[str]]] = []
         for token, scopes in tokens.items():
             granted = frozenset(scopes)
@@ -58,6 +60,8 @@ class TokenAuthority:
                 raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
             if scope.value not in scopes and Scope.ADMIN.value not in scopes:
                 raise Problem(403, "Forbidden", f"this token lacks the {scope.value!r} scope")
+            if self._limiter is not None:
+                self._limiter.check(_digest(token.strip()).hex(), "this token")
 
         return check
 

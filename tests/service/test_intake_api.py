@@ -172,3 +172,22 @@ async def test_concurrent_deliveries_commit_together_and_each_exactly_once(intak
     # At least one transaction held more than one delivery: the group path itself was exercised.
     single = float(values['leadflow_webhook_group_size_bucket{le="1.0"}'])
     assert float(values["leadflow_webhook_group_size_count"]) > single
+
+
+async def test_rate_limits_answer_429_with_retry_after(database_url: str, kafka_bootstrap: str) -> None:
+    async with running_service(
+        "intake", database_url, kafka_bootstrap, rate_limit_per_token=1, rate_limit_per_provider=1
+    ) as (_, client, _s):
+        token = bearer(token_with("leads:write"))
+        statuses = [(await client.post("/v1/leads", json=lead_payload(), headers=token)).status_code for _ in range(3)]
+        assert statuses[:2] == [202, 202] and statuses[2] == 429  # a burst of two, then the limit
+        limited = await client.post("/v1/leads", json=lead_payload(), headers=token)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["content-type"] == "application/problem+json"
+        other = await client.post("/v1/leads", json=lead_payload(), headers=bearer())  # another token has its own
+        assert other.status_code == 202
+        hooks = []
+        for _ in range(3):
+            body, headers = signed_webhook(lead_payload())
+            hooks.append((await client.post("/v1/webhooks/generic", content=body, headers=headers)).status_code)
+        assert hooks == [202, 202, 429]

@@ -49,3 +49,14 @@ async def test_right_scope_and_admin_pass() -> None:
 def test_unknown_scope_in_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scopes"):
         TokenAuthority({"x": ["leads:delete"]})
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    from shared.http.rate_limit import RateLimiter
+
+    limiter = RateLimiter(rate=2, burst=2)
+    assert limiter.retry_after("k", now=0) is None
+    assert limiter.retry_after("k", now=0) is None
+    assert limiter.retry_after("k", now=0) == 0.5
+    assert limiter.retry_after("k", now=0.5) is None  # one token back after half a second
+    assert limiter.retry_after("other", now=0.5) is None  # keys do not share a bucket

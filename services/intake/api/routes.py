@@ -18,6 +18,7 @@ from services.intake.webhooks.adapter import HandshakeRefused, RawRequest, Webho
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
+from shared.http.rate_limit import RateLimiter
 from shared.metrics import Metrics
 
 
@@ -29,6 +30,7 @@ def intake_router(
     batcher: AcceptBatcher,
     *,
     max_body_bytes: int,
+    provider_limiter: RateLimiter | None = None,
 ) -> APIRouter:
     """Routes for direct capture and provider webhooks."""
     router = APIRouter(prefix="/v1", tags=["intake"])
@@ -72,6 +74,8 @@ def intake_router(
         try:
             if adapter is None:
                 raise Problem(404, "Not found", f"unknown provider {provider!r}; known: {sorted(adapters)}")
+            if provider_limiter is not None:
+                provider_limiter.check(provider, f"{provider} webhooks")
             response = await receive(request, adapter, batcher, max_body_bytes)
         except Problem as problem:
             metrics.webhook_requests.labels(label, str(problem.status)).inc()
