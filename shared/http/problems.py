@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +55,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
         return problem_response(422, "Invalid request", detail, errors=errors)
 
+    async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not _unreachable(exc):
+            return await on_unexpected(request, exc)
+        log.warning("http.database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "the database is unreachable right now; nothing was stored, retry shortly",
+            headers={"Retry-After": "2"},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("http.unhandled_error", path=request.url.path)
         return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
@@ -61,7 +73,25 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DBAPIError, on_database_down)
+    app.add_exception_handler(ConnectionError, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """A lost or refused connection (SQLSTATE 08…, 57P…: shutting down), not a statement the database refused."""
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, OSError | ConnectionError):
+            return True
+        if str(getattr(cause, "sqlstate", "") or "").startswith(("08", "57P")):
+            return True
+        if "connection" in type(cause).__name__.lower() or "cannotconnect" in type(cause).__name__.lower():
+            return True
+        cause = cause.__cause__
+    return False
 
 
 _TITLES = {
