@@ -221,3 +221,52 @@ def test_logs_hold_no_email_phone_or_secret(pipeline: EmbeddedPipeline) -> None:
     assert "@acme-industries.com" not in text and "@stream-test-" not in text
     assert "+1 555" not in text
     assert ADMIN_TOKEN not in text and GENERIC_SECRET.removeprefix("whsec_") not in text
+
+
+def test_garbage_on_every_topic_is_dead_lettered_by_each_consumer_and_they_go_on(pipeline: EmbeddedPipeline) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from shared.events.topics import ALL_TOPICS
+
+    bootstrap = pipeline.base_env["KAFKA_BOOTSTRAP_SERVERS"]
+    consumers = {
+        "leads.intake": ["scorer", "qualifier"],
+        "leads.scores": ["qualifier"],
+        "leads.stages": ["forecast"],
+        "opportunities": ["forecast"],
+    }
+    assert set(consumers) == {t.name for t in ALL_TOPICS}
+
+    async def produce() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for topic in consumers:
+                await producer.send_and_wait(
+                    topic,
+                    key=b"garbage",
+                    value=b'{"specversion": "1.0", "type": 7}',
+                    headers=[("ce_id", f"garbage-{topic}".encode())],
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+
+    def listed(group: str) -> str | None:
+        result = CliRunner().invoke(app, ["dlq", "list", "--group", group], env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+        return (
+            result.output
+            if all(f"garbage-{t}" in result.output for t, gs in consumers.items() if group in gs)
+            else None
+        )
+
+    for group in ("scorer", "qualifier", "forecast"):
+        output = wait_until(lambda: listed(group), timeout_s=60, interval_s=1, what=f"{group}'s dead letters")  # noqa: B023
+        assert "EventDecodeError" in output
+    # ... and every consumer goes on: a lead sent now is still scored and staged.
+    lead_id = post_webhook(pipeline, lead_payload())["lead_id"]
+    wait_until(lambda: get_json(f"{url(pipeline, 'qualifier')}/v1/leads/{lead_id}"), what="a lead after the garbage")
