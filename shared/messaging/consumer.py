@@ -21,6 +21,13 @@ from shared.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
+_COMMIT_TIMEOUT_S = 10.0
+
+
+class ConsumerStuck(RuntimeError):
+    """The broker stopped answering in a way the client will not recover from by itself; start over."""
+
+
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -59,8 +66,9 @@ class ConsumerLoop:
     async def run(self) -> None:
         """Consume until cancelled."""
         await self._broker.ready.wait()
-        dead_letter_topics = [topic.dead_letter(self.group) for topic in self._topics]
-        await ensure_topics(self._broker.bootstrap_servers, dead_letter_topics, self._options.partitions)
+        # The sources too: after a broker loss (Tansu keeps nothing) they may not exist any more.
+        names = [topic.name for topic in self._topics] + [topic.dead_letter(self.group) for topic in self._topics]
+        await ensure_topics(self._broker.bootstrap_servers, names, self._options.partitions)
         consumer = AIOKafkaConsumer(
             *[topic.name for topic in self._topics],
             bootstrap_servers=self._broker.bootstrap_servers,
@@ -94,7 +102,11 @@ class ConsumerLoop:
 
     async def _commit(self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
         try:
-            await consumer.commit({partition: offset})
+            # aiokafka retries some commit errors forever (a topic that vanished with the broker's memory);
+            # past the timeout the loop starts over with a fresh consumer instead of hanging.
+            await asyncio.wait_for(consumer.commit({partition: offset}), timeout=_COMMIT_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise ConsumerStuck(f"offset commit to {partition} did not complete in {_COMMIT_TIMEOUT_S} s") from exc
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             # A rebalance took the partition away: the new owner re-reads from the last committed
             # offset and the inbox drops what this process already applied.

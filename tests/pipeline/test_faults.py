@@ -26,10 +26,11 @@ def restart_postgres() -> None:
     bool(os.environ.get("DATABASE_URL")) or not shutil.which("pg_ctlcluster") or not Path("/etc/postgresql").exists(),
     reason="restarting PostgreSQL needs the local cluster",
 )
+@pytest.mark.faults
 def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
     pipeline: EmbeddedPipeline, module_database_url: str
 ) -> None:
-    total = 400
+    total = 2000
     emails = [f"fault.{i}.{os.getpid()}@pg-restart-{i % 5}.com" for i in range(total)]
     sent = 0
     refused: list[int] = []
