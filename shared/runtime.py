@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
@@ -121,14 +121,7 @@ def create_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
-            await runtime.broker.close()
-            await runtime.database.dispose()
-            log.info("service.stopped", service=runtime.name)
+            await _shut_down(runtime, tasks)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
@@ -139,6 +132,25 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+# A stop must finish inside the orchestrator's grace period (Kubernetes: 30 s) even if the broker or the
+# database does not answer; whatever is not flushed by then is still in the outbox.
+_STEP_TIMEOUT_S = 8.0
+
+
+async def _shut_down(runtime: Runtime, tasks: list["asyncio.Task[None]"]) -> None:
+    for task in tasks:
+        task.cancel()
+    _, stuck = await asyncio.wait(tasks, timeout=_STEP_TIMEOUT_S)
+    for step, action in (("broker", runtime.broker.close), ("database", runtime.database.dispose)):
+        try:
+            await asyncio.wait_for(action(), timeout=_STEP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("service.stop_timed_out", service=runtime.name, step=step)
+    if stuck:
+        log.warning("service.tasks_not_stopped", service=runtime.name, tasks=sorted(t.get_name() for t in stuck))
+    log.info("service.stopped", service=runtime.name)
 
 
 def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
