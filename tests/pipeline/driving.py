@@ -22,3 +22,29 @@ def post_webhook(pipeline: EmbeddedPipeline, data: dict[str, Any], **kwargs: Any
     response = httpx.post(f"{url(pipeline, 'intake')}/v1/webhooks/generic", content=body, headers=headers, timeout=10)
     assert response.status_code == 202, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def assert_each_lead_once(database_url: str, emails: list[str], *, timeout_s: float = 240) -> None:
+    """Every lead reached intake, the scorer and the qualifier, and none was applied twice."""
+    from shared.ids import lead_id_for
+    from tests.pipeline.test_pipeline import scalar
+    from tests.support import wait_until
+
+    total = len(emails)
+    ids = ", ".join(f"'{lead_id_for(e)}'" for e in emails)
+
+    def count(schema: str, sql: str) -> int:
+        return int(scalar(database_url, schema, sql.format(ids=ids)))
+
+    for schema, table in (("intake", "leads"), ("scorer", "profiles"), ("qualifier", "leads")):
+        wait_until(
+            lambda: count(schema, f"SELECT count(*) FROM {table} WHERE lead_id IN ({{ids}})") == total or None,  # noqa: B023
+            timeout_s=timeout_s,
+            interval_s=1,
+            what=f"all {total} leads in {schema}.{table}",
+        )
+    assert count("intake", "SELECT count(*) FROM outbox WHERE key IN ({ids}) AND event_type LIKE '%captured%'") == total
+    assert count("scorer", "SELECT count(*) FROM activities WHERE lead_id IN ({ids})") == total
+    assert (
+        count("qualifier", "SELECT count(*) FROM transitions WHERE from_stage IS NULL AND lead_id IN ({ids})") == total
+    )

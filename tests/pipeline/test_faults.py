@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from services.embedded.dev import EmbeddedPipeline
-from shared.ids import lead_id_for
-from tests.pipeline.driving import url
-from tests.pipeline.test_pipeline import scalar
+from tests.pipeline.driving import assert_each_lead_once, url
 from tests.support import lead_payload, signed_webhook, wait_until
 
 
@@ -61,28 +59,7 @@ def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
     sender.join(timeout=300)
     assert sent == total
     assert set(refused) <= {503}, refused  # the outage showed as 503 with Retry-After, never as 500
-    ids = ", ".join(f"'{lead_id_for(e)}'" for e in emails)
-    for schema, table in (("intake", "leads"), ("scorer", "profiles"), ("qualifier", "leads")):
-        wait_until(
-            lambda: (
-                scalar(module_database_url, schema, f"SELECT count(*) FROM {table} WHERE lead_id IN ({ids})")  # noqa: B023
-                == total
-                or None
-            ),
-            timeout_s=180,
-            interval_s=1,
-            what=f"all leads in {schema}.{table}",
-        )
-    assert scalar(module_database_url, "scorer", f"SELECT count(*) FROM activities WHERE lead_id IN ({ids})") == total
-    assert scalar(module_database_url, "intake", f"SELECT count(*) FROM outbox WHERE key IN ({ids})") == total
-    assert (
-        scalar(
-            module_database_url,
-            "qualifier",
-            f"SELECT count(*) FROM transitions WHERE from_stage IS NULL AND lead_id IN ({ids})",
-        )
-        == total
-    )
+    assert_each_lead_once(module_database_url, emails)
     for process in pipeline.processes.values():
         assert process.running(), f"{process.name} did not survive the database restart"
     print(f"postgres restart: {len(refused)} deliveries refused with 503 and retried")
