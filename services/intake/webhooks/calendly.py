@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -19,19 +20,13 @@ from shared.events.vocabulary import ActivityType
 _TOLERANCE_S = 180
 
 
-class CalendlyAdapter:
+class CalendlyAdapter(FormAdapter):
     """A booked meeting (a demo when the event type says so); answers to booking questions are kept."""
 
     name = "calendly"
-    content_types: tuple[str, ...] = ("application/json",)
-
-    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
-        self.secret = secret
-        self._mapping = mapping
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """Check every v1 signature of the header against the timestamped body."""
-        assert self.secret is not None
         header = require(request.headers.get("calendly-webhook-signature"), "Calendly-Webhook-Signature")
         parts: dict[str, list[str]] = {}
         for piece in header.split(","):
@@ -41,7 +36,7 @@ class CalendlyAdapter:
             raise SignatureError("Calendly-Webhook-Signature must carry t= and v1=")
         stamp = parts["t"][0]
         fresh(number(stamp, "Calendly-Webhook-Signature t"), now, _TOLERANCE_S, "Calendly-Webhook-Signature t")
-        expected = hmac_sha256(self.secret, f"{stamp}.".encode() + request.body).hex()
+        expected = hmac_sha256(self.key, f"{stamp}.".encode() + request.body).hex()
         if not any(same(expected, given) for given in parts["v1"]):
             raise SignatureError("Calendly-Webhook-Signature does not match the body; check the signing key")
 

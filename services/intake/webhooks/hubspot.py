@@ -2,6 +2,7 @@
 
 from services.intake.domain.mapping import Answer, FieldMapping
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -18,20 +19,17 @@ from services.intake.webhooks.signing import (
 _TOLERANCE_S = 300
 
 
-class HubSpotAdapter:
+class HubSpotAdapter(FormAdapter):
     """Fields arrive by internal property name (email, firstname, jobtitle, numemployees, …)."""
 
     name = "hubspot"
-    content_types: tuple[str, ...] = ("application/json",)
 
     def __init__(self, secret: str | None, mapping: FieldMapping, public_url: str | None) -> None:
-        self.secret = secret
-        self._mapping = mapping
+        super().__init__(secret, mapping)
         self._public_url = public_url.rstrip("/") if public_url else None
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """HubSpot signs the URL it called; behind a proxy, LEADFLOW_PUBLIC_URL says what that was."""
-        assert self.secret is not None
         signature = require(request.headers.get("x-hubspot-signature-v3"), "X-HubSpot-Signature-v3")
         stamp = require(request.headers.get("x-hubspot-request-timestamp"), "X-HubSpot-Request-Timestamp")
         fresh(number(stamp, "X-HubSpot-Request-Timestamp") / 1000, now, _TOLERANCE_S, "X-HubSpot-Request-Timestamp")
@@ -40,7 +38,7 @@ class HubSpotAdapter:
             path = url.split("://", 1)[-1].split("/", 1)[-1]
             url = f"{self._public_url}/{path}"
         message = f"{request.method}{url}".encode() + request.body + stamp.encode()
-        if not same(b64(hmac_sha256(self.secret, message)), signature):
+        if not same(b64(hmac_sha256(self.key, message)), signature):
             raise SignatureError("X-HubSpot-Signature-v3 does not match; check the app secret and LEADFLOW_PUBLIC_URL")
 
     def parse(self, request: RawRequest) -> Parsed:

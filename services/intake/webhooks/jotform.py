@@ -12,29 +12,25 @@ from urllib.parse import parse_qs
 
 from python_multipart import parse_form
 
-from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers
 from services.intake.webhooks.signing import SignatureError, require, same
 
 _QUESTION = re.compile(r"^q\d+_")
 
 
-class JotformAdapter:
+class JotformAdapter(FormAdapter):
     """Answer keys look like `q3_email` or `q4_fullName`; the part after the number is the label."""
 
     name = "jotform"
     content_types: tuple[str, ...] = ("multipart/form-data", "application/x-www-form-urlencoded")
 
-    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
-        self.secret = secret
-        self._mapping = mapping
-
     def verify(self, request: RawRequest, *, now: float) -> None:
         """The shared token in the URL must match."""
-        assert self.secret is not None
         given = require(request.query.get("token"), "token query parameter")
-        if not same(self.secret, given):
+        if not same(self.key, given):
             raise SignatureError("the token query parameter does not match LEADFLOW_WEBHOOK_SECRET_JOTFORM")
 
     def parse(self, request: RawRequest) -> Parsed:

@@ -2,27 +2,22 @@
 
 from typing import Any
 
-from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import SignatureError, b64, hmac_sha256, json_object, require, same
 
 
-class TallyAdapter:
+class TallyAdapter(FormAdapter):
     """Fields carry their label; choice answers are option ids resolved through the field's options."""
 
     name = "tally"
-    content_types: tuple[str, ...] = ("application/json",)
-
-    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
-        self.secret = secret
-        self._mapping = mapping
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """Compare the signature of the raw body."""
-        assert self.secret is not None
         given = require(request.headers.get("tally-signature"), "Tally-Signature")
-        if not same(b64(hmac_sha256(self.secret, request.body)), given):
+        if not same(b64(hmac_sha256(self.key, request.body)), given):
             raise SignatureError("Tally-Signature does not match the body; check the signing secret")
 
     def parse(self, request: RawRequest) -> Parsed:

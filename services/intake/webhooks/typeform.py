@@ -2,29 +2,24 @@
 
 from typing import Any
 
-from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import SignatureError, b64, hmac_sha256, json_object, require, same
 
 _VALUE_KEYS = ("email", "text", "phone_number", "number", "boolean", "date", "url", "file_url")
 
 
-class TypeformAdapter:
+class TypeformAdapter(FormAdapter):
     """Answers are typed objects; the form definition gives each field's title."""
 
     name = "typeform"
-    content_types: tuple[str, ...] = ("application/json",)
-
-    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
-        self.secret = secret
-        self._mapping = mapping
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """Compare the signature of the raw body."""
-        assert self.secret is not None
         given = require(request.headers.get("typeform-signature"), "Typeform-Signature")
-        if not same("sha256=" + b64(hmac_sha256(self.secret, request.body)), given):
+        if not same("sha256=" + b64(hmac_sha256(self.key, request.body)), given):
             raise SignatureError("Typeform-Signature does not match the body; check the webhook's secret")
 
     def parse(self, request: RawRequest) -> Parsed:

@@ -1,7 +1,8 @@
 """Webflow `form_submission`: `x-webflow-signature: <hex HMAC-SHA256("{timestamp}:{body}")>`, timestamp in ms, 5 min."""
 
-from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -16,23 +17,17 @@ from services.intake.webhooks.signing import (
 _TOLERANCE_S = 300
 
 
-class WebflowAdapter:
+class WebflowAdapter(FormAdapter):
     """`payload.data` maps each field's name to its value."""
 
     name = "webflow"
-    content_types: tuple[str, ...] = ("application/json",)
-
-    def __init__(self, secret: str | None, mapping: FieldMapping) -> None:
-        self.secret = secret
-        self._mapping = mapping
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """Check the timestamped signature and its age."""
-        assert self.secret is not None
         signature = require(request.headers.get("x-webflow-signature"), "x-webflow-signature")
         stamp = require(request.headers.get("x-webflow-timestamp"), "x-webflow-timestamp")
         fresh(number(stamp, "x-webflow-timestamp") / 1000, now, _TOLERANCE_S, "x-webflow-timestamp")
-        if not same(hmac_sha256(self.secret, f"{stamp}:".encode() + request.body).hex(), signature):
+        if not same(hmac_sha256(self.key, f"{stamp}:".encode() + request.body).hex(), signature):
             raise SignatureError("x-webflow-signature does not match the body; check the app's client secret")
 
     def parse(self, request: RawRequest) -> Parsed:

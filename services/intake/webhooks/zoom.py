@@ -7,6 +7,7 @@ from typing import Any
 from services.intake.domain.capture import submission
 from services.intake.domain.mapping import Answer, FieldMapping, map_answers
 from services.intake.webhooks.adapter import Parsed, RawRequest, WebinarJoin
+from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import when
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -21,24 +22,21 @@ from services.intake.webhooks.signing import (
 from shared.events.vocabulary import ActivityType
 
 
-class ZoomAdapter:
+class ZoomAdapter(FormAdapter):
     """Registrations become leads; joins are remembered; leaving counts the minutes attended."""
 
     name = "zoom"
-    content_types: tuple[str, ...] = ("application/json",)
 
     def __init__(self, secret: str | None, mapping: FieldMapping, tolerance_s: int) -> None:
-        self.secret = secret
-        self._mapping = mapping
+        super().__init__(secret, mapping)
         self._tolerance_s = tolerance_s
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """Check the v0 signature and timestamp (URL validation requests are signed too)."""
-        assert self.secret is not None
         signature = require(request.headers.get("x-zm-signature"), "x-zm-signature")
         stamp = require(request.headers.get("x-zm-request-timestamp"), "x-zm-request-timestamp")
         fresh(number(stamp, "x-zm-request-timestamp"), now, self._tolerance_s, "x-zm-request-timestamp")
-        expected = "v0=" + hmac_sha256(self.secret, f"v0:{stamp}:".encode() + request.body).hex()
+        expected = "v0=" + hmac_sha256(self.key, f"v0:{stamp}:".encode() + request.body).hex()
         if not same(expected, signature):
             raise SignatureError("x-zm-signature does not match the body; check the secret token")
 
@@ -81,9 +79,9 @@ class ZoomAdapter:
 
     def _validation(self, payload: dict[str, Any]) -> dict[str, str]:
         plain = str(payload.get("plainToken") or "")
-        if not plain or self.secret is None:
+        if not plain:
             raise ValueError("endpoint.url_validation needs payload.plainToken")
-        encrypted = hmac.new(self.secret.encode(), plain.encode(), hashlib.sha256).hexdigest()
+        encrypted = hmac.new(self.key.encode(), plain.encode(), hashlib.sha256).hexdigest()
         return {"plainToken": plain, "encryptedToken": encrypted}
 
     def _registered(self, registrant: dict[str, Any], webinar_id: str, topic: Any, body: dict[str, Any]) -> Any:
