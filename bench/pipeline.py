@@ -1,0 +1,161 @@
+"""End to end: leads through the signed webhook to a committed stage decision, against the embedded pipeline,
+side by side with the raw transport limit of the same broker. Not a test: it prints figures.
+
+    .venv/bin/python bench/pipeline.py [--leads 3000] [--rate 300]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import broker, drive, fresh_database
+from bench.intake import SECRET, bodies
+from services.embedded.broker import free_port
+from services.embedded.dev import EmbeddedPipeline, Printer
+from shared.db.database import Database
+
+TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+async def transport(bootstrap: str, count: int) -> float:
+    """aiokafka produce then consume `count` 600-byte messages on a fresh topic: messages a second."""
+    topic = f"bench.transport.{os.getpid()}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False)
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(topic, key=str(i % 64).encode(), value=b"x" * 600) for i in range(count)]
+    await asyncio.gather(*futures)
+    await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    seen = 0
+    while seen < count:
+        batch = await consumer.getmany(timeout_ms=2000, max_records=5000)
+        if not batch:
+            break
+        seen += sum(len(v) for v in batch.values())
+    await consumer.stop()
+    return count / (time.perf_counter() - started)
+
+
+async def send(intake_url: str, leads: int, rate: float) -> tuple[int, float]:
+    deliveries = bodies(leads, f"e2e{os.getpid()}")
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as client:
+
+        async def one(i: int) -> bool:
+            body, headers = deliveries[i]
+            return (await client.post("/v1/webhooks/generic", content=body, headers=headers)).status_code == 202
+
+        result = await drive(one, count=leads, rate=rate)
+    return result.accepted, result.accepted_per_s
+
+
+async def measure(database_url: str, leads: int, timeout_s: float = 600) -> dict[str, float]:
+    """Wait for every lead's first stage decision, then read the latencies from the databases' own clocks."""
+    database = Database(database_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            async with database.session() as session:
+                staged = await session.scalar(
+                    text("SELECT count(*) FROM qualifier.transitions WHERE from_stage IS NULL")
+                )
+            if staged >= leads:
+                break
+            await asyncio.sleep(0.5)
+        async with database.session() as session:
+            row = (
+                await session.execute(
+                    text("""
+                WITH e2e AS (
+                  SELECT EXTRACT(EPOCH FROM (t.changed_at - l.last_seen_at)) * 1000 AS ms, t.changed_at, l.last_seen_at
+                  FROM qualifier.transitions t JOIN intake.leads l USING (lead_id) WHERE t.from_stage IS NULL)
+                SELECT count(*) AS n,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
+                       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
+                       EXTRACT(EPOCH FROM (max(changed_at) - min(last_seen_at))) AS span_s
+                FROM e2e""")
+                )
+            ).one()
+            counts = (
+                await session.execute(
+                    text("""
+                SELECT (SELECT count(*) FROM intake.leads), (SELECT count(*) FROM scorer.profiles),
+                       (SELECT count(*) FROM scorer.activities), (SELECT count(*) FROM qualifier.leads),
+                       (SELECT count(*) FROM qualifier.transitions WHERE from_stage IS NULL)""")
+                )
+            ).one()
+    finally:
+        await database.dispose()
+    intake_n, scored, activities, staged_leads, entries = counts
+    return {
+        "n": row.n,
+        "p50": row.p50,
+        "p95": row.p95,
+        "p99": row.p99,
+        "span_s": float(row.span_s or 0),
+        "lost": max(0, intake_n - staged_leads) + max(0, intake_n - scored),
+        "duplicated": max(0, activities - scored) + max(0, entries - staged_leads),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=300, help="offered leads a second")
+    args = parser.parse_args()
+    with fresh_database() as database_url, broker() as bootstrap:
+        env = dict(os.environ) | {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "LEADFLOW_API_TOKEN": TOKEN,
+            "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
+            "LEADFLOW_LOG_LEVEL": "WARNING",
+        }
+        pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), env)
+        pipeline.start(log=Printer())
+        try:
+            accepted, accepted_per_s = asyncio.run(send(pipeline.processes["intake"].url, args.leads, args.rate))
+            figures = asyncio.run(measure(database_url, accepted))
+        finally:
+            pipeline.stop()
+        transport_per_s = asyncio.run(transport(bootstrap, args.leads * 4))
+    e2e_per_s = figures["n"] / figures["span_s"] if figures["span_s"] else 0.0
+    print(
+        f"{'offered/s':>10} {'accepted/s':>11} {'e2e leads/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'lost':>5} {'dup':>4} {'transport msg/s':>16}"
+    )
+    print(
+        f"{args.rate:>10.0f} {accepted_per_s:>11.0f} {e2e_per_s:>12.0f} {figures['p50']:>8.0f} "
+        f"{figures['p95']:>8.0f} {figures['p99']:>8.0f} {figures['lost']:>5} {figures['duplicated']:>4} "
+        f"{transport_per_s:>16.0f}"
+    )
+    print(
+        json.dumps(
+            {
+                "e2e_leads_per_s": round(e2e_per_s, 1),
+                f"p99_ms_at_{args.rate:.0f}": round(figures["p99"], 1),
+                "transport_msgs_per_s": round(transport_per_s, 1),
+                "lost": figures["lost"],
+                "duplicated": figures["duplicated"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
