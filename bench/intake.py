@@ -144,7 +144,7 @@ def main() -> None:
         spec.migrate(spec.settings(database_url=database_url))
         workdir = Path("/tmp") / f"leadflow-bench-{uuid.uuid4().hex[:6]}"
         intake = ServiceProcess("intake", free_port(), env, workdir / "intake.log")
-        bare = BareProcess(free_port(), database_url, workdir / "bare.log")
+        bare = bare_process(free_port(), database_url, workdir / "bare.log")
         intake.start()
         bare.start()
         try:
@@ -186,37 +186,24 @@ def main() -> None:
     )
 
 
-class BareProcess(ServiceProcess):
+def bare_process(port: int, database_url: str, log_file: Path) -> ServiceProcess:
     """The baseline: bench/bare_insert.py served by uvicorn, one process like intake."""
-
-    def __init__(self, port: int, database_url: str, log_file: Path) -> None:
-        super().__init__("bare", port, {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, log_file)
-
-    def start(self) -> None:
-        import subprocess
-
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_file.open("ab")
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_insert:app",
-                "--app-dir",
-                str(BARE_APP.parent),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bare_insert:app",
+        "--app-dir",
+        str(BARE_APP.parent),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return ServiceProcess("bare", port, {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, log_file, command)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ import httpx
 class ServiceProcess:
     """One service in a child process, with its own environment and log file."""
 
-    def __init__(self, name: str, port: int, env: Mapping[str, str], log_file: Path) -> None:
+    def __init__(
+        self, name: str, port: int, env: Mapping[str, str], log_file: Path, command: list[str] | None = None
+    ) -> None:
+        self.command = command or [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)]
         self.name = name
         self.port = port
         self.env = dict(env)
@@ -38,7 +41,7 @@ class ServiceProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", self.name, "--port", str(self.port)],
+            self.command,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -1,12 +1,10 @@
 """Stage a group of deliveries with a fixed number of statements, whatever the group's size."""
 
-from services.intake.domain.capture import Submission, to_activity, to_captured, to_outcome
-from services.intake.domain.profile import merge_profile
+from services.intake.domain.capture import Submission
 from services.intake.persistence import repository
-from services.intake.service import SOURCE, CaptureResult, accept_in
+from services.intake.service import CaptureResult, accept_in, emit_submission
 from services.intake.webhooks.adapter import Parsed
 from shared.db.unit_of_work import UnitOfWork
-from shared.events.envelope import new_event
 
 
 async def accept_group(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list[CaptureResult]:
@@ -36,18 +34,11 @@ async def accept_group(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list
         first_ids: tuple[str, str] | None = None
         for item in parsed.submissions:
             lead_id = str(item.lead_id)
-            existing = profiles.get(lead_id)
-            if item.engagement_only and existing is not None:
-                event = new_event(to_activity(item), source=SOURCE)
-            else:
-                profiles[lead_id] = merge_profile(existing, item)
+            event_id, profile = emit_submission(uow, item, profiles.get(lead_id))
+            if profile is not None:
+                profiles[lead_id] = profile
                 touched.add(lead_id)
-                event = new_event(to_captured(item), source=SOURCE)
-            uow.emit(event)
-            outcome = to_outcome(item)
-            if outcome is not None:
-                uow.emit(new_event(outcome, source=SOURCE, correlation_id=event.id))
-            first_ids = first_ids or (event.id, lead_id)
+            first_ids = first_ids or (event_id, lead_id)
         result = CaptureResult(first_ids[0] if first_ids else None, first_ids[1] if first_ids else None, False)
         answered[key] = result
         stored.append((provider, parsed.delivery_id, repository.DeliveryRecord(result.event_id, result.lead_id)))

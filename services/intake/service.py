@@ -1,6 +1,7 @@
 """Intake's command handler: accept a delivery once, turning each submission into lead events."""
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -96,13 +97,25 @@ async def capture_one(uow: UnitOfWork, item: Submission) -> tuple[str, str]:
         joined = await repository.joined_at(uow.session, item.answers["webinar_id"], item.email)
         if joined is not None:
             item = replace(item, minutes=round(max(0.0, (item.occurred_at - joined).total_seconds()) / 60, 1))
+    event_id, profile = emit_submission(uow, item, existing)
+    if profile is not None:
+        await repository.save_lead(uow.session, lead_id, profile, is_new=existing is None)
+    return event_id, lead_id
+
+
+def emit_submission(
+    uow: UnitOfWork, item: Submission, existing: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """Emit a submission's events; returns the event id and the lead's new profile (None: profile unchanged).
+
+    Attendance of a known lead is an activity; anything else captures (or re-captures) the lead.
+    """
     if item.engagement_only and existing is not None:
-        event = new_event(to_activity(item), source=SOURCE)
+        event, profile = new_event(to_activity(item), source=SOURCE), None
     else:
-        await repository.save_lead(uow.session, lead_id, merge_profile(existing, item), is_new=existing is None)
-        event = new_event(to_captured(item), source=SOURCE)
+        event, profile = new_event(to_captured(item), source=SOURCE), merge_profile(existing, item)
     uow.emit(event)
     outcome = to_outcome(item)
     if outcome is not None:
         uow.emit(new_event(outcome, source=SOURCE, correlation_id=event.id))
-    return event.id, lead_id
+    return event.id, profile

@@ -1,11 +1,29 @@
 """Driving the running pipeline over HTTP, as its users would."""
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from services.embedded.dev import EmbeddedPipeline
-from tests.support import bearer, signed_webhook
+from shared.db.database import Database
+from shared.ids import lead_id_for
+from tests.support import bearer, signed_webhook, wait_until
+
+
+def scalar(database_url: str, schema: str, sql: str) -> Any:
+    """One value from a service's schema, on a connection of its own."""
+
+    async def run() -> Any:
+        database = Database(database_url, schema)
+        try:
+            async with database.session() as session:
+                return await session.scalar(text(sql))
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 def url(pipeline: EmbeddedPipeline, name: str) -> str:
@@ -26,9 +44,6 @@ def post_webhook(pipeline: EmbeddedPipeline, data: dict[str, Any], **kwargs: Any
 
 def assert_each_lead_once(database_url: str, emails: list[str], *, timeout_s: float = 240) -> None:
     """Every lead reached intake, the scorer and the qualifier, and none was applied twice."""
-    from shared.ids import lead_id_for
-    from tests.pipeline.test_pipeline import scalar
-    from tests.support import wait_until
 
     total = len(emails)
     ids = ", ".join(f"'{lead_id_for(e)}'" for e in emails)
@@ -45,6 +60,7 @@ def assert_each_lead_once(database_url: str, emails: list[str], *, timeout_s: fl
         )
     assert count("intake", "SELECT count(*) FROM outbox WHERE key IN ({ids}) AND event_type LIKE '%captured%'") == total
     assert count("scorer", "SELECT count(*) FROM activities WHERE lead_id IN ({ids})") == total
+    assert count("scorer", "SELECT count(*) FROM outbox WHERE key IN ({ids})") == total  # one lead.scored each
     assert (
         count("qualifier", "SELECT count(*) FROM transitions WHERE from_stage IS NULL AND lead_id IN ({ids})") == total
     )

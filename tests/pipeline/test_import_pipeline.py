@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from services.embedded.dev import EmbeddedPipeline
-from tests.pipeline.test_pipeline import scalar
+from tests.pipeline.driving import scalar
 from tests.support import ADMIN_TOKEN, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

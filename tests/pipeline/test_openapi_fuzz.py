@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from services.embedded.dev import EmbeddedPipeline
-from tests.pipeline.test_pipeline import scalar
+from tests.pipeline.driving import scalar
 from tests.support import bearer
 
 RUN: Counter[str] = Counter()

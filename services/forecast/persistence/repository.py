@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forecast.domain.projection import OpportunityView
 from services.forecast.persistence.tables import lead_stages, opportunities
+from shared.db.upsert import upsert
 from shared.events.models import OpportunityClosed, OpportunitySnapshot
 from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus
 
@@ -42,12 +43,7 @@ async def apply_snapshot(session: AsyncSession, snapshot: OpportunitySnapshot) -
 
 async def set_stage(session: AsyncSession, lead_id: str, stage: LeadStage, source: str | None, at: datetime) -> None:
     """Remember a lead's current stage."""
-    exists = await session.scalar(select(lead_stages.c.lead_id).where(lead_stages.c.lead_id == lead_id))
-    values = {"stage": stage.value, "source": source, "changed_at": at}
-    if exists is None:
-        await session.execute(insert(lead_stages).values(lead_id=lead_id, **values))
-    else:
-        await session.execute(update(lead_stages).where(lead_stages.c.lead_id == lead_id).values(**values))
+    await upsert(session, lead_stages, {"lead_id": lead_id}, {"stage": stage.value, "source": source, "changed_at": at})
 
 
 async def opportunity_views(session: AsyncSession) -> list[OpportunityView]:

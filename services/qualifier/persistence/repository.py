@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.persistence.tables import evidence, leads, opportunities, owners, routing_positions, transitions
+from shared.db.upsert import upsert
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
 
 
@@ -188,13 +189,7 @@ async def routing_position(session: AsyncSession, team: str) -> int:
 
 async def set_routing_position(session: AsyncSession, team: str, position: int) -> None:
     """Remember where the team's round robin continues."""
-    exists = await session.scalar(select(routing_positions.c.team).where(routing_positions.c.team == team))
-    if exists is None:
-        await session.execute(insert(routing_positions).values(team=team, position=position))
-    else:
-        await session.execute(
-            update(routing_positions).where(routing_positions.c.team == team).values(position=position)
-        )
+    await upsert(session, routing_positions, {"team": team}, {"position": position})
 
 
 async def open_opportunities_of(session: AsyncSession, lead_id: str) -> list[UUID]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score
 from services.scorer.persistence.tables import activities, outcomes, profiles
+from shared.db.upsert import upsert
 from shared.events.vocabulary import ActivityType, Segment
 
 
@@ -97,12 +98,7 @@ async def save(
 
 async def record_outcome(session: AsyncSession, lead_id: str, outcome: str, source: str, at: datetime) -> None:
     """Remember how a lead ended (imported history or a closed opportunity); the latest word wins."""
-    exists = await session.scalar(select(outcomes.c.lead_id).where(outcomes.c.lead_id == lead_id))
-    values = {"outcome": outcome, "source": source, "recorded_at": at}
-    if exists is None:
-        await session.execute(insert(outcomes).values(lead_id=lead_id, **values))
-    else:
-        await session.execute(update(outcomes).where(outcomes.c.lead_id == lead_id).values(**values))
+    await upsert(session, outcomes, {"lead_id": lead_id}, {"outcome": outcome, "source": source, "recorded_at": at})
 
 
 def _aware(moment: datetime) -> datetime:

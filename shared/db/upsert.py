@@ -1,0 +1,16 @@
+"""Insert-or-update by key in one statement, on PostgreSQL and SQLite alike."""
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def upsert(session: AsyncSession, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    """Write `values` for the row identified by `keys`, creating it when missing (no read first, no race)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(**keys, **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
