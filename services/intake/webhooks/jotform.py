@@ -16,7 +16,7 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers
-from services.intake.webhooks.signing import SignatureError, require, same
+from services.intake.webhooks.signing import SignatureError, delivery_id, require, same
 
 _QUESTION = re.compile(r"^q\d+_")
 
@@ -36,9 +36,7 @@ class JotformAdapter(FormAdapter):
     def parse(self, request: RawRequest) -> Parsed:
         """The submissionID identifies a submission on every retry."""
         form = _form_fields(request)
-        submission_id = form.get("submissionID")
-        if not submission_id:
-            raise ValueError("submissionID is missing")
+        submission_id = delivery_id(form, "submissionID")
         try:
             raw = json.loads(form.get("rawRequest") or "{}")
         except ValueError as exc:

@@ -8,7 +8,18 @@ from typing import Any
 
 from services.intake.domain.standard_webhooks import SignatureError
 
-__all__ = ["SignatureError", "b64", "content_hash", "fresh", "hmac_sha256", "json_object", "number", "require", "same"]
+__all__ = [
+    "SignatureError",
+    "b64",
+    "content_hash",
+    "delivery_id",
+    "fresh",
+    "hmac_sha256",
+    "json_object",
+    "number",
+    "require",
+    "same",
+]
 
 
 def hmac_sha256(key: str | bytes, message: bytes) -> bytes:
@@ -46,6 +57,14 @@ def number(value: str, name: str) -> float:
         return float(value)
     except ValueError as exc:
         raise SignatureError(f"{name} must be a number") from exc
+
+
+def delivery_id(container: Any, key: str, name: str | None = None) -> str:
+    """The provider's id of a delivery, which every retry repeats; ValueError names the missing field."""
+    value = container.get(key) if isinstance(container, dict) else None
+    if value in (None, ""):
+        raise ValueError(f"{name or key} is missing")
+    return str(value)
 
 
 def content_hash(body: bytes) -> str:

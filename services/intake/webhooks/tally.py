@@ -6,7 +6,7 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.signing import SignatureError, b64, hmac_sha256, json_object, require, same
+from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, json_object, require, same
 
 
 class TallyAdapter(FormAdapter):
@@ -23,9 +23,7 @@ class TallyAdapter(FormAdapter):
     def parse(self, request: RawRequest) -> Parsed:
         """eventId identifies a delivery on every retry."""
         body = json_object(request.body)
-        event_id = str(body.get("eventId") or "")
-        if not event_id:
-            raise ValueError("eventId is missing")
+        event_id = delivery_id(body, "eventId")
         if body.get("eventType") != "FORM_RESPONSE":
             return Parsed(event_id)
         data = body.get("data") or {}

@@ -6,7 +6,7 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.signing import SignatureError, b64, hmac_sha256, json_object, require, same
+from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, json_object, require, same
 
 _VALUE_KEYS = ("email", "text", "phone_number", "number", "boolean", "date", "url", "file_url")
 
@@ -25,9 +25,7 @@ class TypeformAdapter(FormAdapter):
     def parse(self, request: RawRequest) -> Parsed:
         """One submission per form_response; other event types are acknowledged and ignored."""
         body = json_object(request.body)
-        event_id = str(body.get("event_id") or "")
-        if not event_id:
-            raise ValueError("event_id is missing")
+        event_id = delivery_id(body, "event_id")
         if body.get("event_type") != "form_response":
             return Parsed(event_id)
         response = body.get("form_response") or {}

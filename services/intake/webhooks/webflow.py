@@ -6,6 +6,7 @@ from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.signing import (
     SignatureError,
+    delivery_id,
     fresh,
     hmac_sha256,
     json_object,
@@ -34,9 +35,7 @@ class WebflowAdapter(FormAdapter):
         """payload.id identifies a submission on every retry."""
         body = json_object(request.body)
         payload = body.get("payload") or {}
-        submission_id = str(payload.get("id") or "")
-        if not submission_id:
-            raise ValueError("payload.id is missing")
+        submission_id = delivery_id(payload, "id", "payload.id")
         if body.get("triggerType") != "form_submission":
             return Parsed(submission_id)
         data = payload.get("data") or {}
