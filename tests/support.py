@@ -2,10 +2,14 @@
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from services.intake.domain.standard_webhooks import sign
 
@@ -85,3 +89,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: flo
             return last
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what or 'condition'}; last value {last!r}")
+
+
+def shared_data(relative: str) -> Path:
+    """A file of the public data sets in ../shared/data (or LEADFLOW_SHARED_DATA), or a failure that says where."""
+    root = Path(os.environ.get("LEADFLOW_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    path = root / relative
+    if not path.exists():
+        pytest.fail(f"{path} not found: check out ../shared beside this repository or set LEADFLOW_SHARED_DATA")
+    return path

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from services.embedded.dev import EmbeddedPipeline
 from tests.pipeline.driving import scalar
-from tests.support import ADMIN_TOKEN, wait_until
+from tests.support import ADMIN_TOKEN, shared_data, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-LEADS = ROOT.parent / "shared" / "data" / "xeducation" / "leads.csv"
 MAPPING = ROOT / "deploy" / "imports" / "xeducation.yaml"
 
 
@@ -22,7 +21,7 @@ def run_import(pipeline: EmbeddedPipeline) -> subprocess.CompletedProcess[str]:
             "-m",
             "services.cli",
             "import",
-            str(LEADS),
+            str(shared_data("xeducation/leads.csv")),
             "--mapping",
             str(MAPPING),
             "--url",

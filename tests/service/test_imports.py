@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
 from tests.service.conftest import running_service
-from tests.support import bearer, token_with
+from tests.support import bearer, shared_data, token_with
 
 MAPPING = """
 source: crm-export
@@ -119,7 +119,7 @@ def test_the_shipped_xeducation_mapping_reads_the_real_file() -> None:
     import yaml
 
     mapping = ImportMapping.model_validate(yaml.safe_load((root / "deploy/imports/xeducation.yaml").read_text()))
-    rows = read_csv((root.parent / "shared/data/xeducation/leads.csv").read_bytes(), mapping)
+    rows = read_csv(shared_data("xeducation/leads.csv").read_bytes(), mapping)
     assert len(rows.rows) == 9240
     leaky = {"Tags", "Lead Quality", "Lead Profile", "Last Notable Activity", "Asymmetrique Activity Score"}
     assert not leaky & mapping.columns()
