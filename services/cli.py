@@ -15,6 +15,7 @@ from shared.messaging.relay import republish
 from shared.rules import RulesError
 
 if TYPE_CHECKING:
+    from services.forecast.domain.history import Revision
     from services.qualifier.whatif import Plan
 
 app = typer.Typer(help="leadflow: lead intake, scoring, qualification and revenue forecast.", no_args_is_help=True)
@@ -199,6 +200,86 @@ def requalify(
             await database.dispose()
 
     asyncio.run(run())
+
+
+@app.command()
+def train() -> None:
+    """Train the predictive model on recorded outcomes; it is activated only if it beats the one in use."""
+    from services.scorer.active_model import ActiveModel
+    from services.scorer.bootstrap import load_rules
+    from services.scorer.domain.model import NotEnoughOutcomes
+    from services.scorer.training import train_model
+    from shared.db.unit_of_work import UnitOfWorkFactory
+
+    settings = _settings("scorer")
+    try:
+        rules, _ = load_rules(settings)
+    except RulesError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    database = Database(settings.database_url, settings.database_schema or "scorer")
+
+    async def run() -> None:
+        try:
+            typer.echo("training on recorded outcomes…")
+            result = await train_model(UnitOfWorkFactory(database), rules, ActiveModel(database))
+        except NotEnoughOutcomes as exc:
+            typer.echo(f"not trained: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            await database.dispose()
+        m = result["metrics"]
+        typer.echo(
+            f"version {result['version']} {result['status']}: {result['decision']}\n"
+            f"  AUC {m['auc']:.4f}  Brier {m['brier']:.4f}  top-decile lift {m['top_decile_lift']:.2f}  "
+            f"({result['split']}; {result['training_examples']} training, {result['validation_examples']} validation, "
+            f"{result['won']} won)"
+        )
+        if result.get("repredicted_leads") is not None:
+            typer.echo(f"  {result['repredicted_leads']} leads re-predicted")
+
+    asyncio.run(run())
+
+
+@app.command()
+def backtest(
+    start: Annotated[datetime, typer.Option("--from", help="first period starting on or after this day")],
+    end: Annotated[datetime, typer.Option("--to", help="periods starting before this day")],
+    period: Annotated[str, typer.Option(help="month or quarter")] = "quarter",
+    chart: Annotated[Path | None, typer.Option(help="also draw the backtest into this PNG file")] = None,
+    simulations: Annotated[int, typer.Option(min=100, max=50_000, help="Monte Carlo runs per period")] = 2000,
+) -> None:
+    """Replay the opportunity history: forecast each period from its start and compare with what was won."""
+    from services.forecast.backtest_report import chart as draw
+    from services.forecast.backtest_report import table
+    from services.forecast.domain.backtest import backtest as run_backtest
+    from services.forecast.domain.backtest import summarise
+    from services.forecast.domain.projection import Period
+    from services.forecast.persistence import repository
+
+    try:
+        length = Period(period)
+    except ValueError as exc:
+        raise typer.BadParameter("month or quarter", param_hint="--period") from exc
+    if end <= start:
+        raise typer.BadParameter(f"--to ({end.date()}) must be after --from ({start.date()})")
+    settings = _settings("forecast")
+    database = Database(settings.database_url, settings.database_schema or "forecast")
+
+    async def load() -> list["Revision"]:
+        try:
+            async with database.session() as session:
+                return await repository.revisions(session)
+        finally:
+            await database.dispose()
+
+    history = asyncio.run(load())
+    if not history:
+        typer.echo("no opportunity history in the forecast's database yet", err=True)
+        raise typer.Exit(1)
+    rows = run_backtest(history, start=start.date(), end=end.date(), period=length, simulations=simulations)
+    typer.echo(table(rows, summarise(rows)))
+    if chart is not None:
+        typer.echo(f"chart: {draw(rows, chart, f'Backtest by {length.value}: forecast at the start vs won')}")
 
 
 def _print_plan(result: "Plan", old_version: str, new_version: str, examples: int) -> None:

@@ -1,35 +1,53 @@
 """Scorer's composition root."""
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from services.rules import rules_path
 from services.scorer import SERVICE
+from services.scorer.active_model import ActiveModel
 from services.scorer.api.routes import scorer_router
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
 from services.scorer.metrics import ScorerMetrics
 from services.scorer.settings import ScorerSettings
-from shared.events.topics import LEADS_INTAKE
+from services.scorer.sweeps import rescore_for_decay
+from services.scorer.training import train_model
+from shared.events.topics import LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def load_rules(settings: ScorerSettings) -> tuple[ScoringRules, str]:
+    """The `scoring` section of the configured rules file and the file's version."""
+    return load_rules_section(rules_path(settings.rules), "scoring", ScoringRules)
+
+
 def build_app(settings: ScorerSettings) -> FastAPI:
     """The scorer service, ready to serve."""
-    rules, version = load_rules_section(rules_path(settings.rules), "scoring", ScoringRules)
+    rules, version = load_rules(settings)
     runtime = build_runtime(SERVICE, settings)
-    handlers = ScorerHandlers(rules, version)
-    runtime.add_consumer([LEADS_INTAKE], handlers.registry())
+    model = ActiveModel(runtime.database)
+    handlers = ScorerHandlers(rules, version, model)
+    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES], handlers.registry())
     metrics = ScorerMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)
+    runtime.every("model.refresh", settings.model_refresh_s, model.refresh)
+    runtime.every(
+        "scores.decay", settings.rescore_interval_s, lambda: rescore_for_decay(runtime.unit_of_work, rules, version)
+    )
+
+    async def train() -> dict[str, Any]:
+        return await train_model(runtime.unit_of_work, rules, model)
+
     return create_app(
         runtime,
-        [scorer_router(runtime.database, runtime.tokens)],
+        [scorer_router(runtime.database, runtime.tokens, train)],
         title="leadflow scorer",
         description="Fit and engagement scores with decay, segments and MQL crossings, each with its reasons.",
     )

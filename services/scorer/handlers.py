@@ -1,31 +1,188 @@
-"""Scorer's event handlers, one per consumed event type, in one registry."""
+"""Scorer's event handlers: each consumed event is noted, and every touched lead is scored once per batch."""
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from uuid import UUID
 
 from services.scorer import SERVICE
+from services.scorer.active_model import ActiveModel
+from services.scorer.domain.features import lead_features
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.domain.scoring import Activity, Profile, score_lead
+from services.scorer.domain.scoring import Activity, Profile, Score, score_lead, with_model
 from services.scorer.persistence import repository
+from services.scorer.persistence.repository import ScoreRow, StoredScore
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
-from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadOutcomeRecorded, LeadScored
+from shared.events.models import (
+    EventPayload,
+    LeadActivity,
+    LeadCaptured,
+    LeadOutcomeRecorded,
+    LeadOwnerChanged,
+    LeadScored,
+    OpportunityClosed,
+)
+from shared.events.vocabulary import OpportunityStatus
 from shared.messaging.consumer import Handler
 
 SOURCE = f"/leadflow/{SERVICE}"
 
 
-class ScorerHandlers:
-    """Turns intake events into stored scores and lead.scored events."""
+def profile_from(payload: LeadCaptured) -> Profile:
+    """What a captured lead tells the scorer about who they are."""
+    email = str(payload.contact.email or "")
+    return Profile(
+        job_title=payload.contact.job_title,
+        company=payload.company.name,
+        free_mail=payload.free_mail,
+        phone=payload.contact.phone,
+        country=payload.company.country,
+        industry=payload.company.industry,
+        employees=payload.company.employees(),
+        email_domain=email.rpartition("@")[2].lower() or None,
+        source=payload.source.provider,
+        utm_source=payload.source.utm_source,
+        utm_medium=payload.source.utm_medium,
+        answers=dict(payload.answers),
+    )
 
-    def __init__(self, rules: ScoringRules, rules_version: str) -> None:
+
+def merge(stored: Profile, seen: Profile) -> Profile:
+    """Newer non-empty facts replace older ones; empty ones never erase what we knew; answers merge by key."""
+    updates = {k: v for k, v in seen.__dict__.items() if v is not None and k != "answers"}
+    return replace(stored, **updates, answers={**stored.answers, **seen.answers})
+
+
+@dataclass
+class _Touched:
+    seen: Profile = field(default_factory=Profile)
+    activities: list[tuple[str, Activity]] = field(default_factory=list)
+    correlation_id: str | None = None
+
+
+class PendingScores:
+    """The leads one transaction touched; `flush` scores them all with a handful of statements."""
+
+    def __init__(self, rules: ScoringRules, rules_version: str, model: ActiveModel) -> None:
         self._rules = rules
         self._rules_version = rules_version
+        self._model = model
+        self._leads: dict[str, _Touched] = {}
+
+    def note(self, event: Event, activity: Activity, seen: Profile | None = None) -> None:
+        """Remember an event's activity (and what it says about the lead) for the flush."""
+        touched = self._leads.setdefault(event.lead_id, _Touched())
+        if seen is not None:
+            touched.seen = merge(touched.seen, seen)
+        touched.activities.append((event.id, activity))
+        touched.correlation_id = event.envelope.correlationid
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        """Store the activities, rescore every touched lead, save, and emit one lead.scored per lead."""
+        session = uow.session
+        stored = await repository.load_many(session, self._leads)
+        await repository.add_activities(
+            session,
+            [(lead_id, event_id, a) for lead_id, t in self._leads.items() for event_id, a in t.activities],
+        )
+        history = await repository.activities_of_many(session, self._leads)
+        now = datetime.now(UTC)
+        lead_ids = list(self._leads)
+        profiles = [
+            merge(stored[lead_id].profile, self._leads[lead_id].seen)
+            if lead_id in stored
+            else self._leads[lead_id].seen
+            for lead_id in lead_ids
+        ]
+        scores = [
+            score_lead(profile, history[lead_id], self._rules, now)
+            for lead_id, profile in zip(lead_ids, profiles, strict=True)
+        ]
+        features = [
+            lead_features(profile, history[lead_id], self._rules)
+            for lead_id, profile in zip(lead_ids, profiles, strict=True)
+        ]
+        scores = with_model(scores, features, self._model.model, self._model.version)
+        await repository.save_many(
+            session,
+            [
+                ScoreRow(
+                    lead_id,
+                    profile,
+                    score,
+                    activity_count=len(history[lead_id]),
+                    rules_version=self._rules_version,
+                    scored_at=now,
+                    first_seen_at=stored[lead_id].first_seen_at if lead_id in stored else now,
+                )
+                for lead_id, profile, score in zip(lead_ids, profiles, scores, strict=True)
+            ],
+        )
+        for lead_id, score in zip(lead_ids, scores, strict=True):
+            uow.emit(self._scored(lead_id, score, stored.get(lead_id), now))
+
+    def _scored(self, lead_id: str, score: Score, before: StoredScore | None, now: datetime) -> Event:
+        return new_event(
+            scored_payload(lead_id, score, before, self._rules_version, now),
+            source=SOURCE,
+            correlation_id=self._leads[lead_id].correlation_id,
+        )
+
+
+def scored_payload(
+    lead_id: str, score: Score, before: StoredScore | None, rules_version: str, now: datetime
+) -> LeadScored:
+    """The lead.scored payload of a new score, against the one stored before."""
+    return LeadScored(
+        lead_id=UUID(lead_id),
+        fit=score.fit,
+        engagement=score.engagement,
+        score=score.score,
+        segment=score.segment,
+        previous_segment=before.segment if before else None,
+        mql=score.mql,
+        mql_crossed=score.mql and not (before.mql if before else False),
+        factors=list(score.factors),
+        rules_version=rules_version,
+        scored_at=now,
+        probability=score.probability,
+        model_version=score.model_version,
+    )
+
+
+class ScorerHandlers:
+    """Turns intake events into stored scores and lead.scored events; learns outcomes and owners."""
+
+    def __init__(self, rules: ScoringRules, rules_version: str, model: ActiveModel) -> None:
+        self._rules = rules
+        self._rules_version = rules_version
+        self._model = model
 
     def registry(self) -> Mapping[type[EventPayload], Handler]:
         """Which handler applies which event type."""
-        return {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadOutcomeRecorded: self.on_outcome}
+        return {
+            LeadCaptured: self.on_captured,
+            LeadActivity: self.on_activity,
+            LeadOutcomeRecorded: self.on_outcome,
+            OpportunityClosed: self.on_opportunity_closed,
+            LeadOwnerChanged: self.on_owner_changed,
+        }
+
+    def _pending(self, uow: UnitOfWork) -> PendingScores:
+        return uow.deferred("scores", lambda: PendingScores(self._rules, self._rules_version, self._model))
+
+    async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
+        """A lead arrived (or came back): update what we know and rescore."""
+        payload = event.payload
+        assert isinstance(payload, LeadCaptured)
+        self._pending(uow).note(event, Activity(payload.via, payload.captured_at), profile_from(payload))
+
+    async def on_activity(self, uow: UnitOfWork, event: Event) -> None:
+        """A known (or not yet known) lead did something: rescore."""
+        payload = event.payload
+        assert isinstance(payload, LeadActivity)
+        self._pending(uow).note(event, Activity(payload.activity_type, payload.occurred_at, payload.minutes))
 
     async def on_outcome(self, uow: UnitOfWork, event: Event) -> None:
         """Keep imported outcomes: the predictive model learns from them."""
@@ -35,68 +192,15 @@ class ScorerHandlers:
             uow.session, event.lead_id, payload.outcome, payload.source.provider, payload.recorded_at
         )
 
-    async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
-        """A lead arrived (or came back): update what we know and rescore."""
+    async def on_opportunity_closed(self, uow: UnitOfWork, event: Event) -> None:
+        """A deal won or lost is the outcome of the lead behind it."""
         payload = event.payload
-        assert isinstance(payload, LeadCaptured)
-        known = Profile(
-            job_title=payload.contact.job_title,
-            company=payload.company.name,
-            free_mail=payload.free_mail,
-            phone=payload.contact.phone,
-            country=payload.company.country,
-        )
-        activity = Activity(payload.via, payload.captured_at)
-        await self._rescore(uow, event, known, activity)
+        assert isinstance(payload, OpportunityClosed)
+        outcome = "won" if payload.status == OpportunityStatus.WON else "lost"
+        await repository.record_outcome(uow.session, event.lead_id, outcome, "opportunity", payload.closed_at)
 
-    async def on_activity(self, uow: UnitOfWork, event: Event) -> None:
-        """A known (or not yet known) lead did something: rescore."""
+    async def on_owner_changed(self, uow: UnitOfWork, event: Event) -> None:
+        """Who works the lead, for the worklist's owner filter."""
         payload = event.payload
-        assert isinstance(payload, LeadActivity)
-        activity = Activity(payload.activity_type, payload.occurred_at, payload.minutes)
-        await self._rescore(uow, event, Profile(), activity)
-
-    async def _rescore(self, uow: UnitOfWork, event: Event, seen: Profile, activity: Activity) -> None:
-        lead_id = event.lead_id
-        stored = await repository.load(uow.session, lead_id)
-        profile = _fill(stored.profile, seen) if stored else seen
-        await repository.add_activity(uow.session, lead_id, event.id, activity)
-        history = await repository.activities_of(uow.session, lead_id)
-        now = datetime.now(UTC)
-        score = score_lead(profile, history, self._rules, now)
-        await repository.save(
-            uow.session,
-            lead_id,
-            profile,
-            score,
-            activity_count=len(history),
-            rules_version=self._rules_version,
-            scored_at=now,
-            is_new=stored is None,
-        )
-        was_mql = stored.mql if stored else False
-        uow.emit(
-            new_event(
-                LeadScored(
-                    lead_id=event.payload.lead_id,
-                    fit=score.fit,
-                    engagement=score.engagement,
-                    score=score.score,
-                    segment=score.segment,
-                    previous_segment=stored.segment if stored else None,
-                    mql=score.mql,
-                    mql_crossed=score.mql and not was_mql,
-                    factors=list(score.factors),
-                    rules_version=self._rules_version,
-                    scored_at=now,
-                ),
-                source=SOURCE,
-                correlation_id=event.envelope.correlationid,
-            )
-        )
-
-
-def _fill(stored: Profile, seen: Profile) -> Profile:
-    """Newer non-empty facts replace older ones; empty ones never erase what we knew."""
-    updates = {k: v for k, v in seen.__dict__.items() if v is not None}
-    return replace(stored, **updates)
+        assert isinstance(payload, LeadOwnerChanged)
+        await repository.set_owner(uow.session, event.lead_id, payload.to_owner, payload.changed_at)

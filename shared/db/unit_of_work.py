@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,16 @@ from shared.events.topics import topic_for
 CommitListener = Callable[[list[Event]], None]
 
 
+class Deferred(Protocol):
+    """Work gathered over a transaction and done at once just before it commits (one query per batch of events)."""
+
+    async def flush(self, uow: "UnitOfWork") -> None:
+        """Write what was gathered; may emit events."""
+
+
+D = TypeVar("D", bound=Deferred)
+
+
 class UnitOfWork:
     """Opens a session; rolls back unless `commit` is called; writes emitted events to the outbox."""
 
@@ -25,6 +35,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._pending: list[Event] = []
         self._processed: list[tuple[str, Event]] = []
+        self._deferred: dict[str, Deferred] = {}
         self._session: AsyncSession | None = None
         self.committed_events: list[Event] = []
 
@@ -55,6 +66,13 @@ class UnitOfWork:
         """Queue an event to be written to the outbox in this transaction."""
         self._pending.append(event)
 
+    def deferred(self, key: str, factory: Callable[[], D]) -> D:
+        """This transaction's accumulator under `key`, made on first use and flushed by `commit`."""
+        if key not in self._deferred:
+            self._deferred[key] = factory()
+        found = self._deferred[key]
+        return found  # type: ignore[return-value]  # one key, one factory type: the caller's
+
     def mark_processed(self, consumer: str, event: Event) -> None:
         """Record that `consumer` applied `event`, in this transaction."""
         self._processed.append((consumer, event))
@@ -70,6 +88,9 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Write outbox and inbox rows, commit, then tell the listener (the relay, metrics) what was emitted."""
+        while self._deferred:
+            _, deferred = self._deferred.popitem()
+            await deferred.flush(self)
         now = datetime.now(UTC)
         session = self.session
         if self._pending:

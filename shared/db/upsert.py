@@ -14,3 +14,14 @@ async def upsert(session: AsyncSession, table: Table, keys: dict[str, Any], valu
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).values(**keys, **values)
     await session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
+
+
+async def upsert_many(session: AsyncSession, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """Write many rows by key in one statement; every row carries the same columns."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(rows)
+    updated = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=updated))

@@ -1,5 +1,6 @@
 """Version 1 payloads of every integration event; additive changes only within a version."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -67,6 +68,14 @@ class Company(BaseModel):
     industry: str | None = None
     country: str | None = None
 
+    def employees(self) -> int | None:
+        """The lower bound of the size answer: "51-200" → 51, "1,000+" → 1000, "500" → 500."""
+        if not self.size:
+            return None
+        match = re.search(r"\d[\d,._ ]*", self.size)
+        digits = re.sub(r"[^\d]", "", match.group()) if match else ""
+        return int(digits) if digits else None
+
 
 class Source(BaseModel):
     """Where a lead or activity came from."""
@@ -117,7 +126,11 @@ class LeadOutcomeRecorded(EventPayload):
 
 
 class ScoreFactor(BaseModel):
-    """One reason a score moved, in words a person can read."""
+    """One reason a score moved, in words a person can read.
+
+    `kind` is fit, engagement or model; for fit and engagement `points` are score points, for model they are the
+    log-odds the fact adds (positive) or takes away (negative).
+    """
 
     kind: str
     name: str
@@ -140,6 +153,8 @@ class LeadScored(EventPayload):
     factors: list[ScoreFactor] = Field(default_factory=list)
     rules_version: str
     scored_at: datetime
+    probability: float | None = Field(None, ge=0, le=1, description="predicted conversion, when a model is active")
+    model_version: int | None = None
 
 
 class CriterionResult(BaseModel):

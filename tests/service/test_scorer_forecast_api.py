@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from services.forecast.handlers import HANDLERS as FORECAST_HANDLERS
 from services.rules import DEFAULT_RULES
+from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
 from shared.db.database import Database
@@ -38,7 +39,7 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
     async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
         database = Database(s.database_url, s.database_schema)
         rules, version = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)
-        handlers = dict(ScorerHandlers(rules, version).registry())
+        handlers = dict(ScorerHandlers(rules, version, ActiveModel(database)).registry())
         now = datetime.now(UTC)
         exec_id, student_id = uuid.uuid4(), uuid.uuid4()
         await apply(

@@ -2,8 +2,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.qualifier.domain.criteria import Check, evaluate
-from services.qualifier.domain.facts import employees_from
 from services.qualifier.domain.titles import read_title
+from shared.events.models import Company
 from shared.events.vocabulary import CriterionOutcome as O
 
 
@@ -35,7 +35,7 @@ def test_titles_are_read_for_seniority_and_function(
     ("size", "employees"), [("51-200", 51), ("1,000+", 1000), ("500", 500), ("large", None), (None, None)]
 )
 def test_company_size_answers_are_read_as_a_lower_bound(size: str | None, employees: int | None) -> None:
-    assert employees_from(size) == employees
+    assert Company(size=size).employees() == employees
 
 
 def check(spec: dict) -> Check:  # type: ignore[type-arg]

@@ -11,17 +11,6 @@ from shared.events.vocabulary import ActivityType
 Facts = dict[str, Any]
 
 
-def employees_from(size: str | None) -> int | None:
-    """The lower bound of a company-size answer: "51-200" → 51, "1,000+" → 1000, "500" → 500."""
-    if not size:
-        return None
-    match = re.search(r"\d[\d,._ ]*", size)
-    if not match:
-        return None
-    digits = re.sub(r"[^\d]", "", match.group())
-    return int(digits) if digits else None
-
-
 def with_captured(facts: Facts, payload: LeadCaptured) -> Facts:
     """What the lead told us; newer non-empty answers replace older ones."""
     title = read_title(payload.contact.job_title)
@@ -36,7 +25,7 @@ def with_captured(facts: Facts, payload: LeadCaptured) -> Facts:
         "company.domain": payload.company.domain,
         "company.industry": payload.company.industry,
         "company.size": payload.company.size,
-        "company.employees": employees_from(payload.company.size),
+        "company.employees": payload.company.employees(),
         "company.country": payload.company.country,
         "email.free_mail": payload.free_mail,
         "source.provider": payload.source.provider,

@@ -1,14 +1,17 @@
-"""Scorer's routes: a lead's score with its reasons, and the ranked worklist."""
+"""Scorer's routes: a lead's score with its reasons, the ranked worklist, and the predictive model."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from services.scorer.persistence.tables import profiles
+from services.scorer.domain.model import NotEnoughOutcomes
+from services.scorer.persistence import model_store
+from services.scorer.persistence.tables import owners, profiles
 from shared.db.database import Database
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import Segment
@@ -17,7 +20,7 @@ from shared.http.problems import Problem
 
 
 class ScoreOut(BaseModel):
-    """A lead's current scores and every factor behind them."""
+    """A lead's current scores and every factor behind them (model factors in log-odds)."""
 
     lead_id: str
     fit: float
@@ -25,6 +28,9 @@ class ScoreOut(BaseModel):
     score: float
     segment: Segment
     mql: bool
+    probability: float | None = None
+    model_version: int | None = None
+    owner: str | None = None
     activity_count: int
     factors: list[ScoreFactor]
     rules_version: str
@@ -32,36 +38,115 @@ class ScoreOut(BaseModel):
 
 
 class WorklistOut(BaseModel):
-    """One page of leads, best first."""
+    """One page of leads, best first: by predicted conversion when a model is active, then by score."""
 
     items: list[ScoreOut]
     limit: int
     offset: int
 
 
-def scorer_router(database: Database, tokens: TokenAuthority) -> APIRouter:
-    """Read routes over the scorer's own tables."""
-    router = APIRouter(prefix="/v1", tags=["scorer"], dependencies=[Depends(tokens.require(Scope.LEADS_READ))])
+class ModelVersionOut(BaseModel):
+    """A trained version: its status and validation report (AUC, Brier, top-decile lift, what it had to beat)."""
 
-    @router.get("/scores/{lead_id}", response_model=ScoreOut, summary="A lead's scores and the reasons")
+    version: int
+    status: str
+    trained_at: datetime
+    algorithm: str
+    report: dict[str, Any]
+
+
+class ModelOut(BaseModel):
+    """The model in use and the newest versions."""
+
+    active: ModelVersionOut | None
+    versions: list[ModelVersionOut]
+
+
+class TrainingOut(BaseModel):
+    """A training run's outcome."""
+
+    version: int
+    status: str
+    activated: bool
+    decision: str
+    metrics: dict[str, float]
+    rules_score_metrics: dict[str, float]
+    active_model_metrics: dict[str, float] | None
+    split: str
+    training_examples: int
+    validation_examples: int
+    won: int
+    repredicted_leads: int | None = None
+
+
+_SCORE_COLUMNS = (*profiles.c, owners.c.owner)
+
+
+def scorer_router(
+    database: Database, tokens: TokenAuthority, train: Callable[[], Awaitable[dict[str, Any]]]
+) -> APIRouter:
+    """Routes over the scorer's own tables; `train` runs one training."""
+    router = APIRouter(prefix="/v1", tags=["scorer"])
+    read = [Depends(tokens.require(Scope.LEADS_READ))]
+
+    @router.get(
+        "/scores/{lead_id}", response_model=ScoreOut, summary="A lead's scores and the reasons", dependencies=read
+    )
     async def get_score(lead_id: UUID) -> ScoreOut:
+        query = select(*_SCORE_COLUMNS).outerjoin(owners, owners.c.lead_id == profiles.c.lead_id)
         async with database.session() as session:
-            row = (await session.execute(select(profiles).where(profiles.c.lead_id == str(lead_id)))).mappings().first()
+            row = (await session.execute(query.where(profiles.c.lead_id == str(lead_id)))).mappings().first()
         if row is None:
             raise Problem(404, "Not found", f"no score for lead {lead_id} yet")
         return ScoreOut.model_validate(dict(row))
 
-    @router.get("/worklist", response_model=WorklistOut, summary="Leads ranked for sales, best first")
+    @router.get(
+        "/worklist", response_model=WorklistOut, summary="Leads ranked for sales, best first", dependencies=read
+    )
     async def worklist(
         segment: Segment | None = None,
+        owner: Annotated[str | None, Query(max_length=200, description="only this owner's leads")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> WorklistOut:
-        query = select(profiles).order_by(profiles.c.score.desc(), profiles.c.lead_id).limit(limit).offset(offset)
+        query = (
+            select(*_SCORE_COLUMNS)
+            .outerjoin(owners, owners.c.lead_id == profiles.c.lead_id)
+            .order_by(profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
+            .limit(limit)
+            .offset(offset)
+        )
         if segment is not None:
             query = query.where(profiles.c.segment == segment.value)
+        if owner is not None:
+            query = query.where(owners.c.owner == owner)
         async with database.session() as session:
             rows = (await session.execute(query)).mappings().all()
         return WorklistOut(items=[ScoreOut.model_validate(dict(r)) for r in rows], limit=limit, offset=offset)
+
+    @router.get("/model", response_model=ModelOut, summary="The predictive model in use and its validation figures")
+    async def get_model(
+        _: Annotated[object, Depends(tokens.require(Scope.LEADS_READ))],
+        versions: Annotated[int, Query(ge=1, le=100, description="how many of the newest versions")] = 10,
+    ) -> ModelOut:
+        async with database.session() as session:
+            found = [ModelVersionOut.model_validate(r) for r in await model_store.reports(session, versions)]
+            active = await model_store.active_report(session)
+        return ModelOut(active=ModelVersionOut.model_validate(active) if active else None, versions=found)
+
+    @router.post(
+        "/model/train",
+        response_model=TrainingOut,
+        status_code=201,
+        summary="Train a model on recorded outcomes; it becomes active only if it beats the one in use",
+        dependencies=[Depends(tokens.require(Scope.ADMIN))],
+        responses={422: {"description": "too few outcomes; the detail says how many more are needed"}},
+    )
+    async def train_model() -> TrainingOut:
+        try:
+            result = await train()
+        except NotEnoughOutcomes as exc:
+            raise Problem(422, "Not enough outcomes", str(exc)) from exc
+        return TrainingOut.model_validate(result)
 
     return router

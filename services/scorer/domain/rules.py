@@ -1,6 +1,7 @@
 """The `scoring` section of the rules file, validated."""
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -11,8 +12,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SeniorityRule(_Strict):
-    """A job-title pattern and the fit points it is worth."""
+class TitleRule(_Strict):
+    """A job-title pattern (seniority or function) and the fit points it is worth."""
 
     name: str
     pattern: str
@@ -28,6 +29,30 @@ class SeniorityRule(_Strict):
         return value
 
 
+class ValuesWorth(_Strict):
+    """Points for a value in a list (industries, countries, competitor domains), compared case-insensitively."""
+
+    points: float
+    values: list[str] = Field(min_length=1)
+
+    def matches(self, value: str | None) -> bool:
+        """Whether the value is one of the listed ones."""
+        return value is not None and value.strip().lower() in {v.lower() for v in self.values}
+
+
+class Band(_Strict):
+    """Points for a number within [min, max] (either end open), e.g. an employee count or a revenue."""
+
+    label: str
+    points: float
+    min: float | None = None
+    max: float | None = None
+
+    def contains(self, value: float) -> bool:
+        """Whether the number falls in this band."""
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
 class FitRules(_Strict):
     """Points for what we know of the person and the company."""
 
@@ -36,7 +61,14 @@ class FitRules(_Strict):
     company_named: float = 15
     phone_given: float = 5
     country_given: float = 5
-    seniority: list[SeniorityRule] = Field(default_factory=list)
+    seniority: list[TitleRule] = Field(default_factory=list)
+    functions: list[TitleRule] = Field(default_factory=list)
+    industries: ValuesWorth | None = None
+    target_countries: ValuesWorth | None = None
+    competitor_domains: ValuesWorth | None = None
+    company_size: list[Band] = Field(default_factory=list)
+    annual_revenue: list[Band] = Field(default_factory=list)
+    revenue_answer: str = "annual_revenue"  # the form answer that carries the company's annual revenue
 
 
 class ActivityRule(_Strict):
@@ -54,10 +86,23 @@ class ActivityRule(_Strict):
 
 
 class EngagementRules(_Strict):
-    """Activity points and how fast they fade."""
+    """Activity points and how fast they fade: halving every `half_life_days`, or linearly to 0 over `linear_days`."""
 
+    decay: Literal["half_life", "linear"] = "half_life"
     half_life_days: float = Field(30, gt=0)
+    linear_days: float = Field(90, gt=0)
     activities: dict[ActivityType, ActivityRule]
+
+
+class ModelRules(_Strict):
+    """When and how the predictive model learns from outcomes."""
+
+    min_outcomes: int = Field(200, ge=10)
+    min_per_class: int = Field(20, ge=2)
+    validation_share: float = Field(0.3, gt=0.05, lt=0.9)
+    time_split_min_days: float = Field(28, ge=0)  # outcomes spanning less than this get a stratified split instead
+    seed: int = 0
+    exclude_features: list[str] = Field(default_factory=list)
 
 
 class Weights(_Strict):
@@ -94,3 +139,4 @@ class ScoringRules(_Strict):
     mql_threshold: float = Field(55, ge=0, le=100)
     fit: FitRules = Field(default_factory=FitRules)
     engagement: EngagementRules
+    model: ModelRules = Field(default_factory=ModelRules)

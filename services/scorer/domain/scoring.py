@@ -3,12 +3,17 @@
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from services.scorer.domain.rules import ScoringRules
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import ActivityType, Segment
+
+if TYPE_CHECKING:  # the model module imports this one
+    from services.scorer.domain.model import LeadModel
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,13 @@ class Profile:
     free_mail: bool | None = None
     phone: str | None = None
     country: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    email_domain: str | None = None
+    source: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    answers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,8 @@ class Score:
     segment: Segment
     mql: bool
     factors: tuple[ScoreFactor, ...]
+    probability: float | None = None
+    model_version: int | None = None
 
 
 def fit_score(profile: Profile, rules: ScoringRules) -> tuple[float, list[ScoreFactor]]:
@@ -63,18 +77,8 @@ def fit_score(profile: Profile, rules: ScoringRules) -> tuple[float, list[ScoreF
         factors.append(
             ScoreFactor(kind="fit", name="country_given", points=r.country_given, reason=f"in {profile.country}")
         )
-    if profile.job_title:
-        for rule in r.seniority:
-            if re.search(rule.pattern, profile.job_title, flags=re.IGNORECASE):
-                factors.append(
-                    ScoreFactor(
-                        kind="fit",
-                        name=f"seniority.{rule.name}",
-                        points=rule.points,
-                        reason=f"job title {profile.job_title!r} reads as {rule.name.replace('_', ' ')}",
-                    )
-                )
-                break
+    factors += _title_factors(profile.job_title, rules)
+    factors += _company_factors(profile, rules)
     return _clamp(sum(f.points for f in factors)), factors
 
 
@@ -88,7 +92,7 @@ def engagement_score(activities: list[Activity], rules: ScoringRules, now: datet
         if rule is None:
             continue
         age_days = max(0.0, (now - activity.occurred_at).total_seconds() / 86_400)
-        decay = math.pow(0.5, age_days / r.half_life_days)
+        decay = _decay(age_days, rules)
         points = rule.points + rule.per_minute * (activity.minutes or 0)
         totals[activity.activity_type] += points * decay
         counts[activity.activity_type] += 1
@@ -106,6 +110,96 @@ def engagement_score(activities: list[Activity], rules: ScoringRules, now: datet
             )
         )
     return _clamp(sum(f.points for f in factors)), factors
+
+
+def _decay(age_days: float, rules: ScoringRules) -> float:
+    r = rules.engagement
+    if r.decay == "linear":
+        return max(0.0, 1 - age_days / r.linear_days)
+    return math.pow(0.5, age_days / r.half_life_days)
+
+
+def _title_factors(job_title: str | None, rules: ScoringRules) -> list[ScoreFactor]:
+    """The first matching seniority and the first matching function of a job title."""
+    if not job_title:
+        return []
+    factors = []
+    for kind, patterns in (("seniority", rules.fit.seniority), ("function", rules.fit.functions)):
+        for rule in patterns:
+            if re.search(rule.pattern, job_title, flags=re.IGNORECASE):
+                label = rule.name.replace("_", " ")
+                factors.append(
+                    ScoreFactor(
+                        kind="fit",
+                        name=f"{kind}.{rule.name}",
+                        points=rule.points,
+                        reason=f"job title {job_title!r} reads as {label} ({kind})",
+                    )
+                )
+                break
+    return factors
+
+
+def _company_factors(profile: Profile, rules: ScoringRules) -> list[ScoreFactor]:
+    """Industry, target country, competitor domain, size band and revenue band."""
+    r = rules.fit
+    factors = []
+    if r.industries and r.industries.matches(profile.industry):
+        factors.append(
+            ScoreFactor(kind="fit", name="industry", points=r.industries.points, reason=f"industry {profile.industry}")
+        )
+    if r.target_countries and r.target_countries.matches(profile.country):
+        factors.append(
+            ScoreFactor(
+                kind="fit",
+                name="target_country",
+                points=r.target_countries.points,
+                reason=f"{profile.country} is a country we sell to",
+            )
+        )
+    if r.competitor_domains and r.competitor_domains.matches(profile.email_domain):
+        factors.append(
+            ScoreFactor(
+                kind="fit",
+                name="competitor",
+                points=r.competitor_domains.points,
+                reason=f"{profile.email_domain} is a competitor's domain",
+            )
+        )
+    bands = (
+        (
+            "company_size",
+            r.company_size,
+            float(profile.employees) if profile.employees is not None else None,
+            "employees",
+        ),
+        ("annual_revenue", r.annual_revenue, _amount(profile.answers.get(r.revenue_answer)), "annual revenue"),
+    )
+    for name, band_rules, value, noun in bands:
+        band = next((b for b in band_rules if value is not None and b.contains(value)), None)
+        if band is not None:
+            factors.append(
+                ScoreFactor(
+                    kind="fit",
+                    name=f"{name}.{band.label}",
+                    points=band.points,
+                    reason=f"{noun} {value:,.0f}: {band.label}",
+                )
+            )
+    return factors
+
+
+_SUFFIX = {"k": 1e3, "m": 1e6, "mm": 1e6, "b": 1e9, "bn": 1e9}
+
+
+def _amount(text: str | None) -> float | None:
+    """A money answer: "5000000", "$5M", "2.5 bn", "750k"; the lower bound of a range like "1M-5M"."""
+    if not text:
+        return None
+    match = re.search(r"(\d[\d,]*(?:\.\d+)?)\s*(bn|mm|[kmb])?\b", text.lower())
+    if not match:
+        return None
+    return float(match.group(1).replace(",", "")) * _SUFFIX.get(match.group(2) or "", 1)
 
 
 def score_lead(profile: Profile, activities: list[Activity], rules: ScoringRules, now: datetime) -> Score:
@@ -134,3 +228,21 @@ def segment_for(score: float, rules: ScoringRules) -> Segment:
 
 def _clamp(points: float) -> float:
     return max(0.0, min(100.0, points))
+
+
+def with_model(
+    scores: list[Score], rows: list[dict[str, str | float]], model: "LeadModel | None", version: int | None
+) -> list[Score]:
+    """Add the model's probability and its strongest reasons to rules scores, all leads in one prediction."""
+    if model is None or not scores:
+        return scores
+    explained = model.explain(rows)
+    return [
+        replace(
+            score,
+            probability=round(probability, 4),
+            model_version=version,
+            factors=tuple(f for f in score.factors if f.kind != "model") + tuple(factors),
+        )
+        for score, (probability, factors) in zip(scores, explained, strict=True)
+    ]

@@ -1,16 +1,21 @@
-"""Reads and writes of the scorer's tables, inside the caller's unit of work."""
+"""Reads and writes of the scorer's tables, inside the caller's unit of work; one statement per batch of leads."""
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score
-from services.scorer.persistence.tables import activities, outcomes, profiles
-from shared.db.upsert import upsert
+from services.scorer.persistence.tables import activities, outcomes, owners, profiles
+from shared.db.upsert import upsert, upsert_many
+from shared.events.models import ScoreFactor
 from shared.events.vocabulary import ActivityType, Segment
+
+_CHUNK = 500  # rows per multi-row statement: well under both databases' bound-parameter limits
 
 
 @dataclass(frozen=True)
@@ -18,87 +23,172 @@ class StoredScore:
     """A lead's profile and its last score as stored."""
 
     profile: Profile
+    fit: float
+    engagement: float
     score: float
     segment: Segment
     mql: bool
-    row: dict[str, Any]
+    first_seen_at: datetime
+    scored_at: datetime
+    probability: float | None
+    model_version: int | None
+    factors: tuple[ScoreFactor, ...]
+    stamp: Any  # scored_at exactly as stored: the optimistic check of sweeps compares it
 
 
-async def load(session: AsyncSession, lead_id: str) -> StoredScore | None:
-    """The stored profile and score of a lead."""
-    row = (await session.execute(select(profiles).where(profiles.c.lead_id == lead_id))).mappings().first()
-    if row is None:
-        return None
+def _stored(row: Any) -> StoredScore:
     profile = Profile(
         job_title=row["job_title"],
         company=row["company"],
         free_mail=row["free_mail"],
         phone=row["phone"],
         country=row["country"],
+        industry=row["industry"],
+        employees=row["employees"],
+        email_domain=row["email_domain"],
+        source=row["source"],
+        utm_source=row["utm_source"],
+        utm_medium=row["utm_medium"],
+        answers=row["answers"] or {},
     )
-    return StoredScore(profile, row["score"], Segment(row["segment"]), row["mql"], dict(row))
-
-
-async def add_activity(session: AsyncSession, lead_id: str, event_id: str, activity: Activity) -> None:
-    """Record one activity of a lead."""
-    await session.execute(
-        insert(activities).values(
-            lead_id=lead_id,
-            event_id=event_id,
-            activity_type=activity.activity_type.value,
-            occurred_at=activity.occurred_at,
-            minutes=activity.minutes,
-        )
+    scored_at = _aware(row["scored_at"])
+    return StoredScore(
+        profile,
+        row["fit"],
+        row["engagement"],
+        row["score"],
+        Segment(row["segment"]),
+        row["mql"],
+        _aware(row["first_seen_at"]) if row["first_seen_at"] else scored_at,
+        scored_at,
+        row["probability"],
+        row["model_version"],
+        tuple(ScoreFactor.model_validate(f) for f in row["factors"]),
+        row["scored_at"],
     )
 
 
-async def activities_of(session: AsyncSession, lead_id: str) -> list[Activity]:
-    """Every activity of a lead, oldest first."""
+async def load_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, StoredScore]:
+    """The stored profiles and scores of these leads (absent ones are new)."""
+    found: dict[str, StoredScore] = {}
+    for chunk in _chunks(sorted(set(lead_ids))):
+        rows = await session.execute(select(profiles).where(profiles.c.lead_id.in_(chunk)))
+        found |= {row["lead_id"]: _stored(row) for row in rows.mappings()}
+    return found
+
+
+async def page(session: AsyncSession, after: str, limit: int) -> dict[str, StoredScore]:
+    """Profiles in lead_id order after `after`, for sweeps over every lead."""
     rows = await session.execute(
-        select(activities.c.activity_type, activities.c.occurred_at, activities.c.minutes)
-        .where(activities.c.lead_id == lead_id)
-        .order_by(activities.c.occurred_at)
+        select(profiles).where(profiles.c.lead_id > after).order_by(profiles.c.lead_id).limit(limit)
     )
-    return [Activity(ActivityType(r.activity_type), _aware(r.occurred_at), r.minutes) for r in rows]
+    return {row["lead_id"]: _stored(row) for row in rows.mappings()}
 
 
-async def save(
-    session: AsyncSession,
-    lead_id: str,
-    profile: Profile,
-    score: Score,
-    *,
-    activity_count: int,
-    rules_version: str,
-    scored_at: datetime,
-    is_new: bool,
-) -> None:
-    """Insert or update a lead's profile and score."""
-    values = {
-        "job_title": profile.job_title,
-        "company": profile.company,
-        "free_mail": profile.free_mail,
-        "phone": profile.phone,
-        "country": profile.country,
-        "fit": score.fit,
-        "engagement": score.engagement,
-        "score": score.score,
-        "segment": score.segment.value,
-        "mql": score.mql,
-        "factors": [f.model_dump() for f in score.factors],
-        "activity_count": activity_count,
-        "rules_version": rules_version,
-        "scored_at": scored_at,
-    }
-    if is_new:
-        await session.execute(insert(profiles).values(lead_id=lead_id, **values))
-    else:
-        await session.execute(update(profiles).where(profiles.c.lead_id == lead_id).values(**values))
+async def add_activities(session: AsyncSession, new: Sequence[tuple[str, str, Activity]]) -> None:
+    """Record activities as (lead_id, event_id, activity)."""
+    rows = [
+        {
+            "lead_id": lead_id,
+            "event_id": event_id,
+            "activity_type": activity.activity_type.value,
+            "occurred_at": activity.occurred_at,
+            "minutes": activity.minutes,
+        }
+        for lead_id, event_id, activity in new
+    ]
+    for chunk in _chunks(rows):
+        await session.execute(insert(activities), chunk)
+
+
+async def activities_of_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, list[Activity]]:
+    """Every activity of each lead, oldest first."""
+    found: dict[str, list[Activity]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(lead_ids))):
+        rows = await session.execute(
+            select(activities.c.lead_id, activities.c.activity_type, activities.c.occurred_at, activities.c.minutes)
+            .where(activities.c.lead_id.in_(chunk))
+            .order_by(activities.c.lead_id, activities.c.occurred_at, activities.c.id)
+        )
+        for r in rows:
+            found[r.lead_id].append(Activity(ActivityType(r.activity_type), _aware(r.occurred_at), r.minutes))
+    return found
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """Everything written for one lead's new score."""
+
+    lead_id: str
+    profile: Profile
+    score: Score
+    activity_count: int
+    rules_version: str
+    scored_at: datetime
+    first_seen_at: datetime
+
+
+async def save_many(session: AsyncSession, rows: Sequence[ScoreRow]) -> None:
+    """Insert or update the profiles and scores of many leads."""
+    values = [
+        {
+            "lead_id": r.lead_id,
+            "job_title": r.profile.job_title,
+            "company": r.profile.company,
+            "free_mail": r.profile.free_mail,
+            "phone": r.profile.phone,
+            "country": r.profile.country,
+            "industry": r.profile.industry,
+            "employees": r.profile.employees,
+            "email_domain": r.profile.email_domain,
+            "source": r.profile.source,
+            "utm_source": r.profile.utm_source,
+            "utm_medium": r.profile.utm_medium,
+            "answers": dict(r.profile.answers),
+            "fit": r.score.fit,
+            "engagement": r.score.engagement,
+            "score": r.score.score,
+            "segment": r.score.segment.value,
+            "mql": r.score.mql,
+            "probability": r.score.probability,
+            "model_version": r.score.model_version,
+            "factors": [f.model_dump() for f in r.score.factors],
+            "activity_count": r.activity_count,
+            "rules_version": r.rules_version,
+            "scored_at": r.scored_at,
+            "first_seen_at": r.first_seen_at,
+        }
+        for r in rows
+    ]
+    for chunk in _chunks(values):
+        await upsert_many(session, profiles, ["lead_id"], list(chunk))
 
 
 async def record_outcome(session: AsyncSession, lead_id: str, outcome: str, source: str, at: datetime) -> None:
     """Remember how a lead ended (imported history or a closed opportunity); the latest word wins."""
     await upsert(session, outcomes, {"lead_id": lead_id}, {"outcome": outcome, "source": source, "recorded_at": at})
+
+
+async def set_owner(session: AsyncSession, lead_id: str, owner: str | None, at: datetime) -> None:
+    """Who works the lead now, for the worklist's owner filter."""
+    await upsert(session, owners, {"lead_id": lead_id}, {"owner": owner, "changed_at": at})
+
+
+async def labelled(session: AsyncSession) -> list[tuple[StoredScore, str, list[Activity], str]]:
+    """Every scored lead with a recorded outcome: (profile and score, outcome, activities, lead_id)."""
+    rows = (
+        await session.execute(
+            select(profiles, outcomes.c.outcome).join(outcomes, outcomes.c.lead_id == profiles.c.lead_id)
+        )
+    ).mappings()
+    stored = {row["lead_id"]: (_stored(row), row["outcome"]) for row in rows}
+    history = await activities_of_many(session, stored)
+    return [(score, outcome, history.get(lead_id, []), lead_id) for lead_id, (score, outcome) in stored.items()]
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 def _aware(moment: datetime) -> datetime:

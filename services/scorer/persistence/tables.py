@@ -1,6 +1,6 @@
-"""Scorer's own tables: lead profiles with their current score, and the activities behind it."""
+"""Scorer's own tables: lead profiles with their current score, the activities behind it, outcomes and models."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, String, Table
 
 from shared.db.metadata import AutoIncrementId, new_metadata
 
@@ -24,7 +24,38 @@ profiles = Table(
     Column("activity_count", Integer, nullable=False, default=0),
     Column("rules_version", String(100), nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=False),
+    Column("industry", String(200)),
+    Column("employees", Integer),
+    Column("email_domain", String(255)),
+    Column("source", String(50)),
+    Column("utm_source", String(200)),
+    Column("utm_medium", String(200)),
+    Column("answers", JSON),
+    Column("first_seen_at", DateTime(timezone=True)),
+    Column("probability", Float),
+    Column("model_version", Integer),
     Index("ix_profiles_segment_score", "segment", "score"),
+    Index("ix_profiles_probability", "probability"),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("owner", String(200), index=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every trained model, kept: `active` (at most one), `retired` (was active) or `rejected` (lost on validation).
+models = Table(
+    "models",
+    metadata,
+    Column("version", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("trained_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(10), nullable=False, index=True),
+    Column("algorithm", String(200), nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
 )
 
 outcomes = Table(

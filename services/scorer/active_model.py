@@ -1,0 +1,42 @@
+"""The model in use, loaded from the database and swapped when another scorer process activates a new one."""
+
+import asyncio
+
+import structlog
+
+from services.scorer.domain.model import LeadModel
+from services.scorer.persistence import model_store
+from shared.db.database import Database
+
+log = structlog.get_logger(__name__)
+
+
+class ActiveModel:
+    """Holds the active version in memory; `refresh` is cheap when nothing changed."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.version: int | None = None
+        self.model: LeadModel | None = None
+
+    def use(self, version: int, model: LeadModel) -> None:
+        """Switch to a model this process just trained and activated."""
+        self.version, self.model = version, model
+
+    async def refresh(self) -> None:
+        """Load the active version when it differs from the one held."""
+        async with self._database.session() as session:
+            version = await model_store.active_version(session)
+            if version == self.version:
+                return
+            blob = await model_store.artifact(session, version) if version is not None else None
+        if version is None or blob is None:
+            self.version, self.model = None, None
+            return
+        try:
+            model = await asyncio.to_thread(LeadModel.from_bytes, blob)
+        except Exception as exc:  # noqa: BLE001 - an unreadable model must not stop scoring by the rules
+            log.error("model.load_failed", version=version, error=repr(exc))
+            return
+        self.version, self.model = version, model
+        log.info("model.loaded", version=version)
