@@ -7,6 +7,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import (
     EventPayload,
+    LeadScored,
     LeadStageChanged,
     OpportunityClosed,
     OpportunityOpened,
@@ -23,10 +24,17 @@ async def on_opportunity(uow: UnitOfWork, event: Event) -> None:
 
 
 async def on_stage_changed(uow: UnitOfWork, event: Event) -> None:
-    """Keep each lead's current stage for the funnel."""
+    """Keep each lead's current stage and every change, for the funnel."""
     payload = event.payload
     assert isinstance(payload, LeadStageChanged)
-    await repository.set_stage(uow.session, event.lead_id, payload.to_stage, payload.source, payload.changed_at)
+    await repository.record_stage_change(uow.session, event.lead_id, payload)
+
+
+async def on_scored(uow: UnitOfWork, event: Event) -> None:
+    """Keep each lead's segment for the funnel by segment."""
+    payload = event.payload
+    assert isinstance(payload, LeadScored)
+    await repository.set_segment(uow.session, event.lead_id, payload.segment, payload.scored_at)
 
 
 HANDLERS: Mapping[type[EventPayload], Handler] = {
@@ -34,4 +42,5 @@ HANDLERS: Mapping[type[EventPayload], Handler] = {
     OpportunityUpdated: on_opportunity,
     OpportunityClosed: on_opportunity,
     LeadStageChanged: on_stage_changed,
+    LeadScored: on_scored,
 }

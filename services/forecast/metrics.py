@@ -1,16 +1,21 @@
 """Forecast gauges for Grafana: this and next period's forecast lines, funnel counts and conversion."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge
 
-from services.forecast.domain.funnel import FUNNEL, conversion_rates, reached
-from services.forecast.domain.projection import Period, period_keys, project
+from services.forecast.domain.forecasting import forecast
+from services.forecast.domain.funnel import FUNNEL, conversion_rates, funnel, reached
+from services.forecast.domain.history import as_of
+from services.forecast.domain.projection import Period, period_keys
 from services.forecast.persistence import repository
 from shared.db.database import Database
 from shared.metrics import Metrics
 
 LINES = ("closed_won", "commit", "best_case", "pipeline", "weighted")
+LEARNED = ("win_rate", "p10", "p50", "p90")
+_SIMULATIONS = 500  # enough for a dashboard; the API runs more
+_WINDOW = timedelta(days=90)
 _OFFSETS = {0: "current", 1: "next"}
 
 
@@ -33,19 +38,31 @@ class ForecastMetrics:
             ["from_stage", "to_stage"],
             registry=r,
         )
+        self.win_rate = Gauge("leadflow_win_rate_ratio", "Won ÷ closed opportunities over the last 90 days", registry=r)
+        self.velocity = Gauge(
+            "leadflow_pipeline_velocity_per_day",
+            "Open opportunities × win rate × average deal ÷ median cycle days (last 90 days)",
+            registry=r,
+        )
 
     async def refresh(self) -> None:
         """Recompute every gauge."""
+        now = datetime.now(UTC)
         async with self._database.session() as session:
-            views = await repository.opportunity_views(session)
+            states = as_of(await repository.revisions(session), now)
             stages = await repository.stage_counts(session)
-        today = datetime.now(UTC).date()
         for period in Period:
-            keys = period_keys(today, period, len(_OFFSETS))
-            for line in project(views, today=today, period=period, horizon=len(_OFFSETS)):
+            keys = period_keys(now.date(), period, len(_OFFSETS))
+            for f in forecast(states, now, period=period, horizon=len(_OFFSETS), simulations=_SIMULATIONS):
+                line = f.line
                 offset = _OFFSETS[keys.index(line.period)]
                 for name in LINES:
                     self.forecast.labels(period.value, offset, name, line.currency).set(float(getattr(line, name)))
+                for name in LEARNED:
+                    self.forecast.labels(period.value, offset, name, line.currency).set(float(getattr(f, name)))
+        overall = funnel([], states, start=now - _WINDOW, end=now)[0]
+        self.win_rate.set(overall.win_rate)
+        self.velocity.set(overall.velocity_per_day)
         counts = reached(stages)
         for stage in FUNNEL:
             self.funnel.labels(stage.value).set(counts[stage])

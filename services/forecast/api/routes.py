@@ -1,29 +1,39 @@
-"""Forecast's routes: per-period revenue projection."""
+"""Forecast's routes: per-period revenue projection as of any day, and funnel KPIs."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.forecast.domain.projection import Period, project
+from services.forecast.domain.forecasting import forecast
+from services.forecast.domain.funnel import FunnelReport, Grouping, funnel
+from services.forecast.domain.history import as_of
+from services.forecast.domain.projection import Period
 from services.forecast.persistence import repository
 from shared.db.database import Database
+from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.problems import Problem
 
 
 class ForecastLineOut(BaseModel):
-    """One period in one currency."""
+    """One period in one currency. Categories are cumulative (best case includes commit and closed won)."""
 
     period: str
-    currency: str
+    currency: str = Field(description="ISO 4217; amounts in different currencies are never added up")
     closed_won: Decimal
     commit: Decimal
     best_case: Decimal
     pipeline: Decimal
-    weighted: Decimal
+    weighted: Decimal = Field(description="open deals: amount × stage probability (closed won not included)")
+    win_rate: Decimal = Field(description="closed won + expected from win rates, cycle lengths and new deals")
+    p10: Decimal
+    p50: Decimal
+    p90: Decimal
     open_opportunities: int
+    closed_history: int = Field(description="closed deals the win-rate forecast learned from")
 
 
 class ForecastOut(BaseModel):
@@ -34,25 +44,97 @@ class ForecastOut(BaseModel):
     lines: list[ForecastLineOut]
 
 
+class FunnelGroupOut(BaseModel):
+    """Funnel KPIs of one group."""
+
+    group: str
+    leads: int = Field(description="leads that entered the funnel in the window (the cohort)")
+    reached: dict[LeadStage, int]
+    conversion: dict[str, float]
+    lead_to_customer: float
+    won: int
+    lost: int
+    win_rate: float
+    average_deal: float
+    median_cycle_days: float | None
+    reasons: dict[str, dict[str, int]]
+    open_opportunities: int
+    velocity_per_day: float = Field(description="open opportunities × win rate × average deal ÷ median cycle days")
+    currency: str | None
+
+
+class FunnelOut(BaseModel):
+    """Funnel KPIs for a window, overall or by group."""
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    by: Grouping | None
+    groups: list[FunnelGroupOut]
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
+
+
 def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
     """Read routes over the forecast's projections."""
     router = APIRouter(prefix="/v1", tags=["forecast"], dependencies=[Depends(tokens.require(Scope.FORECAST_READ))])
 
     @router.get(
-        "/forecast", response_model=ForecastOut, summary="Closed won, categories and weighted pipeline by period"
+        "/forecast",
+        response_model=ForecastOut,
+        summary="Closed won, categories, weighted pipeline, win-rate forecast and P10/P50/P90 by period",
     )
     async def get_forecast(
         period: Period = Period.MONTH,
-        horizon: Annotated[int, Query(ge=1, le=36, description="how many periods from the current one")] = 6,
+        horizon: Annotated[int, Query(ge=1, le=12, description="how many periods from the current one")] = 6,
+        as_of_day: Annotated[
+            date | None, Query(alias="as_of", description="see the forecast as it stood at the end of this day")
+        ] = None,
     ) -> ForecastOut:
-        today = datetime.now(UTC).date()
+        day = as_of_day or datetime.now(UTC).date()
+        moment = min(_end_of(day), datetime.now(UTC))
         async with database.session() as session:
-            views = await repository.opportunity_views(session)
-        lines = project(views, today=today, period=period, horizon=horizon)
+            states = as_of(await repository.revisions(session, until=moment), moment)
+        lines = forecast(states, moment, period=period, horizon=horizon)
         return ForecastOut(
-            as_of=today,
+            as_of=day,
             period=period,
-            lines=[ForecastLineOut.model_validate(line, from_attributes=True) for line in lines],
+            lines=[
+                ForecastLineOut(
+                    **{k: getattr(f.line, k) for k in ForecastLineOut.model_fields if hasattr(f.line, k)},
+                    win_rate=f.win_rate,
+                    p10=f.p10,
+                    p50=f.p50,
+                    p90=f.p90,
+                    closed_history=f.closed_history,
+                )
+                for f in lines
+            ],
+        )
+
+    @router.get("/funnel", response_model=FunnelOut, summary="Funnel counts, conversion, win rate, cycle and velocity")
+    async def get_funnel(
+        start: Annotated[date | None, Query(alias="from", description="first day (default: 90 days ago)")] = None,
+        end: Annotated[date | None, Query(alias="to", description="last day (default: today)")] = None,
+        by: Annotated[Grouping | None, Query(description="group by the lead's source, segment or owner")] = None,
+    ) -> FunnelOut:
+        last = end or datetime.now(UTC).date()
+        first = start or last - timedelta(days=90)
+        if first > last:
+            raise Problem(400, "Bad window", f"from ({first}) is after to ({last}); swap them")
+        window_start = datetime.combine(first, time.min, UTC)
+        window_end = _end_of(last)
+        async with database.session() as session:
+            changes = await repository.stage_history(session)
+            deals = as_of(await repository.revisions(session, until=window_end), window_end)
+        reports = funnel(changes, deals, start=window_start, end=window_end, by=by)
+        return FunnelOut.model_validate(
+            {"from": first, "to": last, "by": by, "groups": [_group_out(r) for r in reports]}
         )
 
     return router
+
+
+def _group_out(report: FunnelReport) -> FunnelGroupOut:
+    return FunnelGroupOut.model_validate(report, from_attributes=True)

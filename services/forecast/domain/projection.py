@@ -52,17 +52,18 @@ def period_key(day: date, period: Period) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def period_keys(start: date, period: Period, horizon: int) -> list[str]:
-    """The keys of `horizon` consecutive periods starting with the one holding `start`."""
+def period_starts(start: date, period: Period, horizon: int) -> list[date]:
+    """First days of `horizon` + 1 consecutive periods starting with the one holding `start` (the last ends them)."""
     step = 1 if period is Period.MONTH else 3
     month_index = start.year * 12 + start.month - 1
     if period is Period.QUARTER:
         month_index -= month_index % 3
-    keys = []
-    for i in range(horizon):
-        m = month_index + i * step
-        keys.append(period_key(date(m // 12, m % 12 + 1, 1), period))
-    return keys
+    return [date(m // 12, m % 12 + 1, 1) for m in (month_index + i * step for i in range(horizon + 1))]
+
+
+def period_keys(start: date, period: Period, horizon: int) -> list[str]:
+    """The keys of `horizon` consecutive periods starting with the one holding `start`."""
+    return [period_key(day, period) for day in period_starts(start, period, horizon)[:-1]]
 
 
 def project(opportunities: list[OpportunityView], *, today: date, period: Period, horizon: int) -> list[ForecastLine]:

@@ -1,24 +1,44 @@
 """Reads and writes of the forecast's projections, inside the caller's unit of work."""
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.forecast.domain.projection import OpportunityView
-from services.forecast.persistence.tables import lead_stages, opportunities
+from services.forecast.domain.funnel import StageChange
+from services.forecast.domain.history import Revision
+from services.forecast.persistence.tables import (
+    lead_segments,
+    lead_stages,
+    opportunities,
+    opportunity_revisions,
+    stage_changes,
+)
 from shared.db.upsert import upsert
-from shared.events.models import OpportunityClosed, OpportunitySnapshot
-from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus
+from shared.events.models import LeadStageChanged, OpportunityClosed, OpportunitySnapshot
+from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus, Segment
 
 
 async def apply_snapshot(session: AsyncSession, snapshot: OpportunitySnapshot) -> bool:
-    """Store the snapshot unless a newer revision is already stored; True when it was applied."""
+    """Keep the revision in the history, and as the latest state unless a newer one is stored; True when latest."""
     oid = str(snapshot.opportunity_id)
+    values = _snapshot_values(snapshot)
+    revision = {k: v for k, v in values.items() if k != "revision"}
+    await upsert(session, opportunity_revisions, {"opportunity_id": oid, "revision": snapshot.revision}, revision)
     stored = await session.scalar(select(opportunities.c.revision).where(opportunities.c.opportunity_id == oid))
     if stored is not None and stored >= snapshot.revision:
         return False
-    values = {
+    if stored is None:
+        await session.execute(insert(opportunities).values(opportunity_id=oid, **values))
+    else:
+        await session.execute(update(opportunities).where(opportunities.c.opportunity_id == oid).values(**values))
+    return True
+
+
+def _snapshot_values(snapshot: OpportunitySnapshot) -> dict[str, Any]:
+    closed = snapshot if isinstance(snapshot, OpportunityClosed) else None
+    return {
         "lead_id": str(snapshot.lead_id),
         "revision": snapshot.revision,
         "amount": snapshot.amount,
@@ -31,44 +51,90 @@ async def apply_snapshot(session: AsyncSession, snapshot: OpportunitySnapshot) -
         "owner": snapshot.owner,
         "source": snapshot.source,
         "opened_at": snapshot.opened_at,
-        "closed_at": snapshot.closed_at if isinstance(snapshot, OpportunityClosed) else None,
+        "closed_at": closed.closed_at if closed else None,
+        "close_reason": closed.close_reason if closed else None,
         "changed_at": snapshot.changed_at,
     }
-    if stored is None:
-        await session.execute(insert(opportunities).values(opportunity_id=oid, **values))
-    else:
-        await session.execute(update(opportunities).where(opportunities.c.opportunity_id == oid).values(**values))
-    return True
 
 
-async def set_stage(session: AsyncSession, lead_id: str, stage: LeadStage, source: str | None, at: datetime) -> None:
-    """Remember a lead's current stage."""
-    await upsert(session, lead_stages, {"lead_id": lead_id}, {"stage": stage.value, "source": source, "changed_at": at})
-
-
-async def opportunity_views(session: AsyncSession) -> list[OpportunityView]:
-    """Every opportunity as the projection needs it."""
-    rows = await session.execute(
-        select(
-            opportunities.c.amount,
-            opportunities.c.currency,
-            opportunities.c.probability,
-            opportunities.c.forecast_category,
-            opportunities.c.expected_close_date,
-            opportunities.c.status,
+async def record_stage_change(session: AsyncSession, lead_id: str, change: LeadStageChanged) -> None:
+    """Remember a lead's current stage and keep the change for the funnel's cohorts."""
+    at = change.changed_at
+    await upsert(
+        session,
+        lead_stages,
+        {"lead_id": lead_id},
+        {"stage": change.to_stage.value, "source": change.source, "changed_at": at},
+    )
+    await session.execute(
+        insert(stage_changes).values(
+            lead_id=lead_id,
+            from_stage=change.from_stage.value if change.from_stage else None,
+            to_stage=change.to_stage.value,
+            source=change.source,
+            owner=change.owner,
+            changed_at=at,
         )
     )
+
+
+async def set_segment(session: AsyncSession, lead_id: str, segment: Segment, at: datetime) -> None:
+    """A lead's current score segment, for the funnel by segment."""
+    await upsert(session, lead_segments, {"lead_id": lead_id}, {"segment": segment.value, "scored_at": at})
+
+
+async def revisions(session: AsyncSession, until: datetime | None = None) -> list[Revision]:
+    """Every opportunity revision (effective by `until`), oldest first."""
+    query = select(opportunity_revisions).order_by(opportunity_revisions.c.changed_at)
+    if until is not None:
+        query = query.where(opportunity_revisions.c.changed_at <= until)
+    rows = (await session.execute(query)).mappings()
     return [
-        OpportunityView(
-            amount=r.amount,
-            currency=r.currency,
-            probability=r.probability,
-            category=ForecastCategory(r.forecast_category),
-            expected_close_date=r.expected_close_date,
-            status=OpportunityStatus(r.status),
+        Revision(
+            opportunity_id=r["opportunity_id"],
+            revision=r["revision"],
+            amount=r["amount"],
+            currency=r["currency"],
+            pipeline_stage=r["pipeline_stage"],
+            probability=r["probability"],
+            category=ForecastCategory(r["forecast_category"]),
+            expected_close_date=r["expected_close_date"],
+            status=OpportunityStatus(r["status"]),
+            source=r["source"],
+            owner=r["owner"],
+            opened_at=_aware(r["opened_at"]),
+            changed_at=_aware(r["changed_at"]),
+            closed_at=_aware(r["closed_at"]) if r["closed_at"] else None,
+            close_reason=r["close_reason"],
+            lead_id=r["lead_id"],
         )
         for r in rows
     ]
+
+
+async def stage_history(session: AsyncSession) -> list[StageChange]:
+    """Every stage change with the lead's segment, oldest first."""
+    rows = await session.execute(
+        select(stage_changes, lead_segments.c.segment)
+        .outerjoin(lead_segments, lead_segments.c.lead_id == stage_changes.c.lead_id)
+        .order_by(stage_changes.c.changed_at, stage_changes.c.id)
+    )
+    return [
+        StageChange(
+            lead_id=r["lead_id"],
+            from_stage=LeadStage(r["from_stage"]) if r["from_stage"] else None,
+            to_stage=LeadStage(r["to_stage"]),
+            source=r["source"],
+            owner=r["owner"],
+            segment=r["segment"],
+            changed_at=_aware(r["changed_at"]),
+        )
+        for r in rows.mappings()
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def stage_counts(session: AsyncSession) -> dict[LeadStage, int]:

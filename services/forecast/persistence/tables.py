@@ -1,8 +1,8 @@
-"""Forecast's own projections: the latest snapshot of each opportunity and each lead's stage."""
+"""Forecast's own projections: each opportunity's latest snapshot and every revision, lead stages and segments."""
 
 from sqlalchemy import Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table
 
-from shared.db.metadata import new_metadata
+from shared.db.metadata import AutoIncrementId, new_metadata
 
 metadata = new_metadata()
 
@@ -24,7 +24,50 @@ opportunities = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("close_reason", String(200)),
     Index("ix_opportunities_close", "expected_close_date"),
+)
+
+# Every revision of every opportunity: the pipeline as it stood at any moment ("as of" forecasts, backtests).
+opportunity_revisions = Table(
+    "opportunity_revisions",
+    metadata,
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("lead_id", String(36), nullable=False),
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("pipeline_stage", String(50), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("forecast_category", String(20), nullable=False),
+    Column("expected_close_date", Date, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("owner", String(200)),
+    Column("source", String(50)),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("close_reason", String(200)),
+)
+
+stage_changes = Table(
+    "stage_changes",
+    metadata,
+    Column("id", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("from_stage", String(20)),
+    Column("to_stage", String(20), nullable=False),
+    Column("source", String(50)),
+    Column("owner", String(200)),
+    Column("changed_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+lead_segments = Table(
+    "lead_segments",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("segment", String(10), nullable=False),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
 )
 
 lead_stages = Table(
