@@ -121,4 +121,6 @@ async def test_forecast_as_of_a_past_day_and_the_funnel(database_url: str, kafka
         swapped = await client.get("/v1/funnel?from=2026-05-01&to=2026-01-01", headers=read)
         assert swapped.status_code == 400 and "swap" in swapped.json()["detail"]
         assert (await client.get("/v1/funnel?by=planet", headers=read)).status_code == 422
+        assert (await client.get("/v1/funnel?from=0001-01-01", headers=read)).status_code == 422
+        assert (await client.get("/v1/forecast?as_of=9999-12-31", headers=read)).status_code == 422
         await database.dispose()

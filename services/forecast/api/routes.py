@@ -72,6 +72,10 @@ class FunnelOut(BaseModel):
     groups: list[FunnelGroupOut]
 
 
+# Days a forecast or funnel can be asked about: wide enough for any history, narrow enough for date arithmetic.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
 
@@ -89,7 +93,10 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
         period: Period = Period.MONTH,
         horizon: Annotated[int, Query(ge=1, le=12, description="how many periods from the current one")] = 6,
         as_of_day: Annotated[
-            date | None, Query(alias="as_of", description="see the forecast as it stood at the end of this day")
+            date | None,
+            Query(
+                alias="as_of", ge=FIRST_DAY, le=LAST_DAY, description="the forecast as it stood at the end of this day"
+            ),
         ] = None,
     ) -> ForecastOut:
         day = as_of_day or datetime.now(UTC).date()
@@ -115,12 +122,16 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
 
     @router.get("/funnel", response_model=FunnelOut, summary="Funnel counts, conversion, win rate, cycle and velocity")
     async def get_funnel(
-        start: Annotated[date | None, Query(alias="from", description="first day (default: 90 days ago)")] = None,
-        end: Annotated[date | None, Query(alias="to", description="last day (default: today)")] = None,
+        start: Annotated[
+            date | None, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="first day (default: 90 days ago)")
+        ] = None,
+        end: Annotated[
+            date | None, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY, description="last day (default: today)")
+        ] = None,
         by: Annotated[Grouping | None, Query(description="group by the lead's source, segment or owner")] = None,
     ) -> FunnelOut:
         last = end or datetime.now(UTC).date()
-        first = start or last - timedelta(days=90)
+        first = start or max(FIRST_DAY, last - timedelta(days=90))
         if first > last:
             raise Problem(400, "Bad window", f"from ({first}) is after to ({last}); swap them")
         window_start = datetime.combine(first, time.min, UTC)

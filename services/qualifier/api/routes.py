@@ -49,9 +49,9 @@ def qualifier_router(
     @router.get("/leads", response_model=LeadPage, dependencies=read, summary="Leads by stage and owner")
     async def list_leads(
         stage: LeadStage | None = None,
-        owner: Annotated[str | None, Query(max_length=200)] = None,
+        owner: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> LeadPage:
         async with database.session() as session:
             rows = await repository.list_leads(

@@ -105,9 +105,11 @@ def scorer_router(
     )
     async def worklist(
         segment: Segment | None = None,
-        owner: Annotated[str | None, Query(max_length=200, description="only this owner's leads")] = None,
+        owner: Annotated[
+            str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="only this owner's leads")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> WorklistOut:
         query = (
             select(*_SCORE_COLUMNS)
