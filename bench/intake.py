@@ -82,8 +82,9 @@ async def load(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]
 WRK_SCRIPT = Path(__file__).with_name("wrk_deliveries.lua")
 
 
-def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], seconds: int) -> LoadResult:
-    """As fast as wrk (C, one thread, 32 connections) can send pre-signed deliveries: the server is the limit."""
+def _wrk(
+    url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], args: list[str], env: dict[str, str]
+) -> str:
     import subprocess
     import tempfile
 
@@ -101,14 +102,19 @@ def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]],
                 + "\n"
             )
     run = subprocess.run(
-        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT), url],
-        env={"WRK_REQUESTS": out.name, "WRK_PATH": path, "PATH": "/usr/bin:/bin"},
+        ["wrk", *args, "--latency", "-s", str(WRK_SCRIPT), url],
+        env={"WRK_REQUESTS": out.name, "WRK_PATH": path, "PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
         check=True,
     )
     Path(out.name).unlink()
-    text = run.stdout
+    return run.stdout
+
+
+def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], seconds: int) -> LoadResult:
+    """As fast as wrk (C, one thread, 32 connections) can send pre-signed deliveries: the server is the limit."""
+    text = _wrk(url, path, deliveries, ["-t1", "-c32", f"-d{seconds}s"], {})
     total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     failed = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     elapsed = float(re.search(r"requests in ([\d.]+)s", text).group(1))  # type: ignore[union-attr]
@@ -117,6 +123,22 @@ def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]],
     return LoadResult(
         None, total, total - failed, elapsed, [quantiles.get("50", 0.0)] * 98 + [quantiles.get("99", 0.0)] * 2
     )
+
+
+def wrk_paced(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float) -> float:
+    """Send each delivery once at about `rate` a second from wrk (so the load generator costs little CPU);
+    the seconds it took."""
+    connections = 16
+    seconds = max(2, round(len(deliveries) / rate * 1.15) + 2)  # room for the stragglers; then it idles (404s)
+    started = time.perf_counter()
+    _wrk(
+        url,
+        path,
+        deliveries,
+        ["-t1", f"-c{connections}", f"-d{seconds}s"],
+        {"WRK_DELAY_MS": str(max(1, round(connections * 1000 / rate)))},
+    )
+    return time.perf_counter() - started
 
 
 def _ms(value: str) -> float:

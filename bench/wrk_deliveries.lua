@@ -18,3 +18,15 @@ request = function()
   counter = counter + 1
   return requests[(counter - 1) % #requests + 1]
 end
+
+-- With WRK_DELAY_MS each connection pauses between requests: connections × 1000 / delay ≈ the offered rate.
+-- Past the last delivery it stops sending new ones (an unknown path answers 404 and is not counted).
+local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if pause then
+  delay = function() return pause end
+  request = function()
+    counter = counter + 1
+    if counter > #requests then return wrk.format("GET", "/v1/nothing-left-to-send") end
+    return requests[counter]
+  end
+end

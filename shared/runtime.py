@@ -19,7 +19,7 @@ from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
 from shared.messaging.broker import Broker
-from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler
+from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler, Prepare
 from shared.messaging.relay import OutboxRelay
 from shared.metrics import Metrics
 from shared.settings import ServiceSettings
@@ -56,8 +56,13 @@ class Runtime:
         """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database)."""
         self.periodic.append((name, interval_s, job))
 
-    def add_consumer(self, topics: Sequence[Topic], handlers: Mapping[type[EventPayload], Handler]) -> None:
-        """Consume `topics` as consumer group `name`, applying `handlers` in units of work."""
+    def add_consumer(
+        self,
+        topics: Sequence[Topic],
+        handlers: Mapping[type[EventPayload], Handler],
+        prepare: Prepare | None = None,
+    ) -> None:
+        """Consume `topics` as consumer group `name`, applying `handlers` in units of work (after `prepare`)."""
         s = self.settings
         options = ConsumerOptions(
             batch_size=s.consumer_batch_size,
@@ -66,7 +71,7 @@ class Runtime:
             partitions=s.topic_partitions,
         )
         self.consumers.append(
-            ConsumerLoop(self.name, topics, handlers, self.unit_of_work, self.broker, self.metrics, options)
+            ConsumerLoop(self.name, topics, handlers, self.unit_of_work, self.broker, self.metrics, options, prepare)
         )
 
 

@@ -27,14 +27,14 @@ async def on_stage_changed(uow: UnitOfWork, event: Event) -> None:
     """Keep each lead's current stage and every change, for the funnel."""
     payload = event.payload
     assert isinstance(payload, LeadStageChanged)
-    await repository.record_stage_change(uow.session, event.lead_id, payload)
+    repository.projections(uow).stage_changed(event.lead_id, payload)
 
 
 async def on_scored(uow: UnitOfWork, event: Event) -> None:
     """Keep each lead's segment for the funnel by segment."""
     payload = event.payload
     assert isinstance(payload, LeadScored)
-    await repository.set_segment(uow.session, event.lead_id, payload.segment, payload.scored_at)
+    repository.projections(uow).segment(event.lead_id, payload.segment, payload.scored_at)
 
 
 HANDLERS: Mapping[type[EventPayload], Handler] = {

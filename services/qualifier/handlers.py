@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
-from services.qualifier.persistence import repository
+from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import move
 from shared.db.unit_of_work import UnitOfWork
@@ -20,6 +20,10 @@ class QualifierHandlers:
 
     def __init__(self, qualifier: Qualifier) -> None:
         self._qualifier = qualifier
+
+    async def prepare(self, uow: UnitOfWork, events: list[Event]) -> None:
+        """Read every lead of a consumed batch in one query before its events are applied."""
+        await lead_rows(uow).preload(uow.session, [event.lead_id for event in events])
 
     def registry(self) -> Mapping[type[EventPayload], Handler]:
         """Which handler applies which event type."""
@@ -72,14 +76,15 @@ class QualifierHandlers:
             if last is None or activity_at > last:
                 changes["last_activity_at"] = activity_at
         lead.update(changes)
-        await repository.update_lead(uow.session, lead["lead_id"], changes)
+        lead_rows(uow).update(lead["lead_id"], changes)
         await self._qualifier.requalify(
             uow, lead, decided_by=_decider(event), now=now, correlation_id=event.envelope.correlationid
         )
 
     async def _lead(self, uow: UnitOfWork, event: Event, now: datetime) -> dict[str, Any]:
         """The lead's row, created at stage `lead` the first time any event names it."""
-        lead = await repository.load_lead(uow.session, event.lead_id)
+        rows = lead_rows(uow)
+        lead = await rows.get(uow.session, event.lead_id)
         if lead is not None:
             return lead
         lead = {
@@ -90,7 +95,7 @@ class QualifierHandlers:
             "updated_at": now,
             "facts": {},
         }
-        await repository.insert_lead(uow.session, lead | {"stage": LeadStage.LEAD.value})
+        rows.insert(lead)  # written at commit, by then at stage lead
         await move(
             uow,
             lead,

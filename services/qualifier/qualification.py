@@ -12,6 +12,7 @@ from services.qualifier.domain.routing import assign, team_for
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
+from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.service import NotFound
 from services.qualifier.transitions import move, save_opportunity, set_owner
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -92,6 +93,7 @@ class Qualifier:
         """Give the lead an owner by the routing rules (territory, segment, round robin, capacity)."""
         session = uow.session
         routing = self.rules.routing
+        await lead_rows(uow).flush(uow)  # owners' loads are counted in the leads table: write what is pending
         loads = await repository.owner_loads(session, OWNED_STAGES)
         inactive = await repository.inactive_owners(session)
         team, _ = team_for(routing, lead.get("facts") or {})
@@ -146,9 +148,7 @@ class Qualifier:
                     for k, v in items.items()
                 ],
             )
-            await repository.update_lead(
-                uow.session, lead["lead_id"], {"facts": lead["facts"], "last_activity_at": now, "updated_at": now}
-            )
+            lead_rows(uow).update(lead["lead_id"], {"facts": lead["facts"], "last_activity_at": now, "updated_at": now})
             moves = await self.requalify(uow, lead, decided_by=actor, now=now)
             await uow.commit()
         return moves
@@ -185,7 +185,7 @@ class Qualifier:
             )
         for lead_id in ids:
             async with self._uow() as uow:
-                lead = await repository.load_lead(uow.session, lead_id)
+                lead = await lead_rows(uow).get(uow.session, lead_id)
                 if lead is None:
                     continue
                 moved += bool(await self.requalify(uow, lead, decided_by="qualifier (stall check)", now=now))
@@ -218,7 +218,7 @@ class Qualifier:
         return len(held)
 
     async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
-        lead = await repository.load_lead(uow.session, str(lead_id))
+        lead = await lead_rows(uow).get(uow.session, str(lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id} has reached the qualifier yet")
         return lead

@@ -10,6 +10,7 @@ from services.qualifier.domain import opportunity as opp
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.persistence import repository
+from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.transitions import move, save_opportunity
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
@@ -41,7 +42,7 @@ class OpportunityCommands:
         """Open an opportunity for a known lead and move the lead to the opportunity stage."""
         now = datetime.now(UTC)
         async with self.uow() as uow:
-            lead = await repository.load_lead(uow.session, str(lead_id))
+            lead = await lead_rows(uow).get(uow.session, str(lead_id))
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
             created = opp.open_opportunity(
@@ -98,7 +99,7 @@ class OpportunityCommands:
             current = await self._load(uow, opportunity_id)
             closed = opp.close(current, won=won, reason=reason, amount=amount, now=now, close_date=close_date)
             await save_opportunity(uow, closed, previous=current)
-            lead = await repository.load_lead(uow.session, str(closed.lead_id))
+            lead = await lead_rows(uow).get(uow.session, str(closed.lead_id))
             if lead is not None and lead["stage"] == LeadStage.OPPORTUNITY.value:
                 target = LeadStage.CUSTOMER if won else LeadStage.CLOSED_LOST
                 outcome = "won" if won else "lost"

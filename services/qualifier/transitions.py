@@ -9,6 +9,7 @@ from services.qualifier import SERVICE
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.stages import check_transition
 from services.qualifier.persistence import repository
+from services.qualifier.persistence.lead_rows import lead_rows
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import new_event
 from shared.events.models import (
@@ -58,8 +59,8 @@ async def move(
         correlation_id=correlation_id,
     )
     uow.emit(event)
-    await repository.add_transition(
-        uow.session,
+    rows = lead_rows(uow)
+    rows.transition(
         {
             "lead_id": lead["lead_id"],
             "from_stage": current.value if current else None,
@@ -73,7 +74,7 @@ async def move(
         },
     )
     lead["stage"] = target.value
-    await repository.update_lead(uow.session, lead["lead_id"], {"stage": target.value, "stage_changed_at": now})
+    rows.update(lead["lead_id"], {"stage": target.value, "stage_changed_at": now})
 
 
 async def set_owner(
@@ -84,7 +85,7 @@ async def set_owner(
     if previous == owner:
         return
     lead["owner"], lead["team"] = owner, team
-    await repository.update_lead(uow.session, lead["lead_id"], {"owner": owner, "team": team})
+    lead_rows(uow).update(lead["lead_id"], {"owner": owner, "team": team})
     uow.emit(
         new_event(
             LeadOwnerChanged(

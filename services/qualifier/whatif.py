@@ -10,6 +10,7 @@ from services.qualifier.domain.frameworks import evaluate_framework
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import Decision, Situation, decide
 from services.qualifier.persistence import repository
+from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
@@ -130,7 +131,7 @@ async def apply(
     for lead_id in lead_ids:
         progress()
         async with UnitOfWorkFactory(database)() as uow:
-            lead = await repository.load_lead(uow.session, lead_id)
+            lead = await lead_rows(uow).get(uow.session, lead_id)
             if lead is None:
                 continue
             moved += bool(await qualifier.requalify(uow, lead, decided_by=actor, now=now))

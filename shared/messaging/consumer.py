@@ -21,6 +21,8 @@ from shared.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
+# Called once per transaction with the events about to be applied, e.g. to read their rows in one query.
+Prepare = Callable[[UnitOfWork, list[Event]], Awaitable[None]]
 _COMMIT_TIMEOUT_S = 10.0
 
 
@@ -53,8 +55,10 @@ class ConsumerLoop:
         broker: Broker,
         metrics: Metrics,
         options: ConsumerOptions,
+        prepare: Prepare | None = None,
     ) -> None:
         self.group = group
+        self._prepare = prepare
         self._topics = tuple(topics)
         self._handlers = dict(handlers)
         self._uow = unit_of_work
@@ -82,9 +86,12 @@ class ConsumerLoop:
             await self._start(consumer)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
-                for partition, records in batches.items():
-                    await self._process(partition, records)
-                    await self._commit(consumer, partition, records[-1].offset + 1)
+                if not batches:
+                    continue
+                # One transaction for everything polled: records of one lead share a partition, so their order
+                # holds, and a poll over many partitions costs one commit instead of one each.
+                await self._process([r for records in batches.values() for r in records])
+                await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in batches.items()})
         finally:
             await consumer.stop()
 
@@ -100,25 +107,28 @@ class ConsumerLoop:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _commit(self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             # aiokafka retries some commit errors forever (a topic that vanished with the broker's memory);
             # past the timeout the loop starts over with a fresh consumer instead of hanging.
-            await asyncio.wait_for(consumer.commit({partition: offset}), timeout=_COMMIT_TIMEOUT_S)
+            await asyncio.wait_for(consumer.commit(offsets), timeout=_COMMIT_TIMEOUT_S)
         except TimeoutError as exc:
-            raise ConsumerStuck(f"offset commit to {partition} did not complete in {_COMMIT_TIMEOUT_S} s") from exc
+            raise ConsumerStuck(f"offset commit to {sorted(map(str, offsets))} did not complete in time") from exc
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            # A rebalance took the partition away: the new owner re-reads from the last committed
+            # A rebalance took the partitions away: the new owner re-reads from the last committed
             # offset and the inbox drops what this process already applied.
-            log.warning("consumer.commit_failed", consumer=self.group, partition=str(partition), error=str(exc))
-            return
-        highwater = consumer.highwater(partition)
-        if highwater is not None:
-            self._metrics.consumer_lag.labels(self.group, partition.topic, str(partition.partition)).set(
-                max(0, highwater - offset)
+            log.warning(
+                "consumer.commit_failed", consumer=self.group, partitions=sorted(map(str, offsets)), error=str(exc)
             )
+            return
+        for partition, offset in offsets.items():
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                self._metrics.consumer_lag.labels(self.group, partition.topic, str(partition.partition)).set(
+                    max(0, highwater - offset)
+                )
 
-    async def _process(self, partition: TopicPartition, records: list[Record]) -> None:
+    async def _process(self, records: list[Record]) -> None:
         started = time.perf_counter()
         items: list[tuple[Record, Event]] = []
         for record in records:
@@ -177,6 +187,8 @@ class ConsumerLoop:
         skipped: list[Event] = []
         async with self._uow() as uow:
             seen = await uow.already_processed(self.group, [event.id for _, event in items])
+            if self._prepare is not None:
+                await self._prepare(uow, [event for _, event in items if event.id not in seen])
             for _, event in items:
                 if event.id in seen:
                     skipped.append(event)

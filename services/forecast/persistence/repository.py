@@ -15,7 +15,8 @@ from services.forecast.persistence.tables import (
     opportunity_revisions,
     stage_changes,
 )
-from shared.db.upsert import upsert
+from shared.db.unit_of_work import UnitOfWork
+from shared.db.upsert import upsert, upsert_many
 from shared.events.models import LeadStageChanged, OpportunityClosed, OpportunitySnapshot
 from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus, Segment
 
@@ -57,30 +58,51 @@ def _snapshot_values(snapshot: OpportunitySnapshot) -> dict[str, Any]:
     }
 
 
-async def record_stage_change(session: AsyncSession, lead_id: str, change: LeadStageChanged) -> None:
-    """Remember a lead's current stage and keep the change for the funnel's cohorts."""
-    at = change.changed_at
-    await upsert(
-        session,
-        lead_stages,
-        {"lead_id": lead_id},
-        {"stage": change.to_stage.value, "source": change.source, "changed_at": at},
-    )
-    await session.execute(
-        insert(stage_changes).values(
-            lead_id=lead_id,
-            from_stage=change.from_stage.value if change.from_stage else None,
-            to_stage=change.to_stage.value,
-            source=change.source,
-            owner=change.owner,
-            changed_at=at,
+class LeadProjections:
+    """Lead stages, stage changes and segments of one transaction, written in three statements at commit."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, dict[str, Any]] = {}
+        self._changes: list[dict[str, Any]] = []
+        self._segments: dict[str, dict[str, Any]] = {}
+
+    def stage_changed(self, lead_id: str, change: LeadStageChanged) -> None:
+        """A lead's current stage (the last one applied wins) and the change itself, for the funnel's cohorts."""
+        at = change.changed_at
+        self._stages[lead_id] = {
+            "lead_id": lead_id,
+            "stage": change.to_stage.value,
+            "source": change.source,
+            "changed_at": at,
+        }
+        self._changes.append(
+            {
+                "lead_id": lead_id,
+                "from_stage": change.from_stage.value if change.from_stage else None,
+                "to_stage": change.to_stage.value,
+                "source": change.source,
+                "owner": change.owner,
+                "changed_at": at,
+            }
         )
-    )
+
+    def segment(self, lead_id: str, segment: Segment, at: datetime) -> None:
+        """A lead's current score segment, for the funnel by segment."""
+        self._segments[lead_id] = {"lead_id": lead_id, "segment": segment.value, "scored_at": at}
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        """Write what this transaction learned."""
+        session = uow.session
+        await upsert_many(session, lead_stages, ["lead_id"], list(self._stages.values()))
+        if self._changes:
+            await session.execute(insert(stage_changes), self._changes)
+        await upsert_many(session, lead_segments, ["lead_id"], list(self._segments.values()))
+        self._stages, self._changes, self._segments = {}, [], {}
 
 
-async def set_segment(session: AsyncSession, lead_id: str, segment: Segment, at: datetime) -> None:
-    """A lead's current score segment, for the funnel by segment."""
-    await upsert(session, lead_segments, {"lead_id": lead_id}, {"segment": segment.value, "scored_at": at})
+def projections(uow: UnitOfWork) -> LeadProjections:
+    """This transaction's lead projections."""
+    return uow.deferred("forecast.lead_projections", LeadProjections)
 
 
 async def revisions(session: AsyncSession, until: datetime | None = None) -> list[Revision]:

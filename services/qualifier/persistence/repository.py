@@ -19,21 +19,6 @@ async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | Non
     return dict(row) if row else None
 
 
-async def insert_lead(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Add a lead."""
-    await session.execute(insert(leads).values(**values))
-
-
-async def update_lead(session: AsyncSession, lead_id: str, values: dict[str, Any]) -> None:
-    """Change a lead's row."""
-    await session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values))
-
-
-async def add_transition(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Record one stage transition."""
-    await session.execute(insert(transitions).values(**values))
-
-
 async def history(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
     """A lead's transitions, oldest first."""
     rows = await session.execute(select(transitions).where(transitions.c.lead_id == lead_id).order_by(transitions.c.id))

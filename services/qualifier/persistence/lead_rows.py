@@ -1,0 +1,96 @@
+"""The lead rows and transitions one transaction touches: read in one query, written in a few at commit.
+
+A consumed batch names hundreds of leads; reading and writing them one statement at a time made the qualifier
+the slowest consumer of the pipeline. Handlers get the cached row (the same dict all through the transaction,
+so the next event of a lead sees what the last one changed); writes wait for the commit, or for `flush` when
+something is about to read the leads table itself (routing counts owners' leads).
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.qualifier.persistence.tables import leads, transitions
+from shared.db.unit_of_work import UnitOfWork
+
+_COLUMNS = frozenset(leads.c.keys())
+_CHUNK = 500
+
+
+class LeadRows:
+    """Cached lead rows with their pending inserts and updates, and pending transitions."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any] | None] = {}
+        self._new: dict[str, dict[str, Any]] = {}
+        self._changed: dict[str, dict[str, Any]] = {}
+        self._transitions: list[dict[str, Any]] = []
+
+    async def preload(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
+        """Read every named lead not cached yet, in one query per chunk (absent ones are remembered as absent)."""
+        wanted = sorted({i for i in lead_ids if i not in self._rows})
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            found = await session.execute(select(leads).where(leads.c.lead_id.in_(chunk)))
+            rows = {row["lead_id"]: dict(row) for row in found.mappings()}
+            for lead_id in chunk:
+                self._rows[lead_id] = rows.get(lead_id)
+
+    async def get(self, session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
+        """The lead's row as this transaction sees it, or None."""
+        if lead_id not in self._rows:
+            await self.preload(session, [lead_id])
+        return self._rows[lead_id]
+
+    def insert(self, row: dict[str, Any]) -> None:
+        """A new lead; its row is written at flush with whatever it holds by then."""
+        self._rows[row["lead_id"]] = row
+        self._new[row["lead_id"]] = row
+
+    def update(self, lead_id: str, values: dict[str, Any]) -> None:
+        """Change columns of a lead."""
+        cached = self._rows.get(lead_id)
+        if cached is not None:
+            cached.update(values)
+        if lead_id not in self._new:
+            self._changed.setdefault(lead_id, {}).update(values)
+
+    def transition(self, row: dict[str, Any]) -> None:
+        """Record one stage transition."""
+        self._transitions.append(row)
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        """Write what is pending: new leads, then changes grouped by the columns they touch, then transitions."""
+        session = uow.session
+        for group in _by_columns(_columns(r) for r in self._new.values()).values():
+            await session.execute(insert(leads), group)
+        changes = ({**_columns(values), "b_lead_id": lead_id} for lead_id, values in self._changed.items())
+        for columns, rows in _by_columns(changes).items():
+            statement = (
+                update(leads)
+                .where(leads.c.lead_id == bindparam("b_lead_id"))
+                .values({name: bindparam(name) for name in sorted(columns - {"b_lead_id"})})
+            )
+            await session.execute(statement, rows)
+        if self._transitions:
+            await session.execute(insert(transitions), self._transitions)
+        self._new, self._changed, self._transitions = {}, {}, []
+
+
+def _columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k in _COLUMNS}
+
+
+def _by_columns(rows: Iterable[dict[str, Any]]) -> dict[frozenset[str], list[dict[str, Any]]]:
+    """Rows grouped by the columns they carry: one executemany statement per group."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return groups
+
+
+def lead_rows(uow: UnitOfWork) -> LeadRows:
+    """This transaction's lead rows."""
+    return uow.deferred("qualifier.lead_rows", LeadRows)
