@@ -100,9 +100,10 @@ def counts(database_url: str, ids: list[str]) -> dict[str, int]:
         "WHERE t.from_stage IS NULL",
         "forecast lead stages": "SELECT count(*) FROM forecast.lead_stages s JOIN x USING (lead_id)",
     }
-    sql = "; ".join(f"WITH x(lead_id) AS (VALUES {values}) {q}" for q in queries.values())
+    sql = "".join(f"WITH x(lead_id) AS (VALUES {values}) {q};\n" for q in queries.values())
     out = subprocess.run(
-        ["psql", database_url.replace("postgresql+asyncpg", "postgresql"), "-Atc", sql],
+        ["psql", database_url.replace("postgresql+asyncpg", "postgresql"), "-At", "-v", "ON_ERROR_STOP=1"],
+        input=sql,  # 10,000 ids do not fit on a command line
         capture_output=True,
         text=True,
         check=True,
