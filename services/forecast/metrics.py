@@ -1,5 +1,6 @@
 """Forecast gauges for Grafana: this and next period's forecast lines, funnel counts and conversion."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge
@@ -53,7 +54,11 @@ class ForecastMetrics:
             stages = await repository.stage_counts(session)
         for period in Period:
             keys = period_keys(now.date(), period, len(_OFFSETS))
-            for f in forecast(states, now, period=period, horizon=len(_OFFSETS), simulations=_SIMULATIONS):
+            # Simulations are CPU work: off the event loop, so consumers and requests are not held up by them.
+            made = await asyncio.to_thread(
+                forecast, states, now, period=period, horizon=len(_OFFSETS), simulations=_SIMULATIONS
+            )
+            for f in made:
                 line = f.line
                 offset = _OFFSETS[keys.index(line.period)]
                 for name in LINES:

@@ -1,5 +1,6 @@
 """Forecast's routes: per-period revenue projection as of any day, and funnel KPIs."""
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -103,7 +104,7 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
         moment = min(_end_of(day), datetime.now(UTC))
         async with database.session() as session:
             states = as_of(await repository.revisions(session, until=moment), moment)
-        lines = forecast(states, moment, period=period, horizon=horizon)
+        lines = await asyncio.to_thread(forecast, states, moment, period=period, horizon=horizon)  # CPU: off the loop
         return ForecastOut(
             as_of=day,
             period=period,
@@ -139,7 +140,7 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
         async with database.session() as session:
             changes = await repository.stage_history(session)
             deals = as_of(await repository.revisions(session, until=window_end), window_end)
-        reports = funnel(changes, deals, start=window_start, end=window_end, by=by)
+        reports = await asyncio.to_thread(funnel, changes, deals, start=window_start, end=window_end, by=by)
         return FunnelOut.model_validate(
             {"from": first, "to": last, "by": by, "groups": [_group_out(r) for r in reports]}
         )
