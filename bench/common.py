@@ -4,15 +4,18 @@ import asyncio
 import contextlib
 import os
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from services.embedded.broker import EmbeddedBroker, free_port
+from services.embedded.dev import EmbeddedPipeline, Printer
 
 SERVER = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
@@ -102,3 +105,20 @@ async def drive(
         tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
     return LoadResult(rate, count, accepted, time.perf_counter() - started, latencies)
+
+
+BENCH_TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+def start_pipeline(database_url: str, bootstrap: str, **env: str) -> EmbeddedPipeline:
+    """The four services on this database and broker, logging warnings only; stop it when done."""
+    full = dict(os.environ) | {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LEADFLOW_API_TOKEN": BENCH_TOKEN,
+        "LEADFLOW_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), full)
+    pipeline.start(log=Printer())
+    return pipeline

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -23,15 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import fresh_database
+from bench.common import fresh_database, start_pipeline
 from services.embedded.broker import EmbeddedBroker, free_port
-from services.embedded.dev import EmbeddedPipeline, Printer
 from services.embedded.processes import ServiceProcess
 from services.intake.domain.standard_webhooks import sign
 from shared.ids import lead_id_for
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-TOKEN = "bench-admin-token-0123456789abcdef"
 CONSUMERS = ("scorer", "qualifier", "forecast")
 
 
@@ -160,15 +157,7 @@ def main() -> None:
     with fresh_database() as database_url:
         broker = EmbeddedBroker(free_port())
         broker.start()
-        env = dict(os.environ) | {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "LEADFLOW_API_TOKEN": TOKEN,
-            "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
-            "LEADFLOW_LOG_LEVEL": "WARNING",
-        }
-        pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-faults-")), free_port(), env)
-        pipeline.start(log=Printer())
+        pipeline = start_pipeline(database_url, broker.bootstrap_servers, LEADFLOW_WEBHOOK_SECRET_GENERIC=SECRET)
         started = time.monotonic()
         try:
             stream = Stream(pipeline.processes["intake"].url, emails)

@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -27,9 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import broker, fresh_database
-from services.embedded.broker import free_port
-from services.embedded.dev import EmbeddedPipeline, Printer
+from bench.common import broker, fresh_database, start_pipeline
 from services.forecast.backtest_report import chart, table
 from services.forecast.domain.backtest import backtest, summarise
 from services.forecast.domain.history import Revision
@@ -44,7 +41,6 @@ from shared.ids import lead_id_for_external
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LEADFLOW_SHARED_DATA", ROOT.parent / "shared" / "data")) / "maven_crm"
-TOKEN = "bench-admin-token-0123456789abcdef"
 PRODUCT_ALIASES = {"GTXPro": "GTX Pro"}  # the pipeline's spelling → products.csv's
 STAGE, PROBABILITY, CYCLE_DAYS = "discovery", 0.4, 60  # what the default rules give an engaged, unscored deal
 
@@ -148,14 +144,7 @@ def main() -> None:
     report: Counter[str] = Counter()
     snapshots = events(report)
     with fresh_database() as database_url, broker() as bootstrap:
-        env = dict(os.environ) | {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "LEADFLOW_API_TOKEN": TOKEN,
-            "LEADFLOW_LOG_LEVEL": "WARNING",
-        }
-        pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), env)
-        pipeline.start(log=Printer())
+        pipeline = start_pipeline(database_url, bootstrap)
         try:
             started = time.monotonic()
             asyncio.run(publish(bootstrap, snapshots))

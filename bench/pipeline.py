@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,13 +19,9 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import broker, drive, fresh_database
+from bench.common import broker, drive, fresh_database, start_pipeline
 from bench.intake import SECRET, bodies, wrk_paced
-from services.embedded.broker import free_port
-from services.embedded.dev import EmbeddedPipeline, Printer
 from shared.db.database import Database
-
-TOKEN = "bench-admin-token-0123456789abcdef"
 
 
 async def transport(bootstrap: str, count: int) -> float:
@@ -162,15 +157,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with fresh_database() as database_url, broker() as bootstrap:
-        env = dict(os.environ) | {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "LEADFLOW_API_TOKEN": TOKEN,
-            "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
-            "LEADFLOW_LOG_LEVEL": "WARNING",
-        }
-        pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), env)
-        pipeline.start(log=Printer())
+        pipeline = start_pipeline(database_url, bootstrap, LEADFLOW_WEBHOOK_SECRET_GENERIC=SECRET)
         try:
             intake_url = pipeline.processes["intake"].url
             warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}"))[0]

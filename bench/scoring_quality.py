@@ -14,7 +14,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -26,9 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import broker, fresh_database
-from services.embedded.broker import free_port
-from services.embedded.dev import EmbeddedPipeline, Printer
+from bench.common import BENCH_TOKEN, broker, fresh_database, start_pipeline
 from services.rules import DEFAULT_RULES
 from services.scorer.domain.features import Features
 from services.scorer.domain.model import Example, LeadModel, measure, validation_split
@@ -39,7 +36,6 @@ from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.rules import load_rules_section
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-admin-token-0123456789abcdef"
 DATA = Path(os.environ.get("LEADFLOW_SHARED_DATA", ROOT.parent / "shared" / "data")) / "xeducation" / "leads.csv"
 MAPPING = ROOT / "deploy" / "imports" / "xeducation.yaml"
 LEADS = 9240
@@ -71,7 +67,7 @@ class OdooNaiveBayes:
 def run_import(intake_url: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "import", str(DATA), "--mapping", str(MAPPING), "--url", intake_url],
-        env=dict(os.environ) | {"LEADFLOW_API_TOKEN": TOKEN},
+        env=dict(os.environ) | {"LEADFLOW_API_TOKEN": BENCH_TOKEN},
         capture_output=True,
         text=True,
         timeout=900,
@@ -83,7 +79,7 @@ def run_import(intake_url: str) -> str:
 def wait_for_outcomes(scorer_url: str) -> None:
     """Until the scorer has scored every imported lead (the worklist's last page is full)."""
     deadline = time.monotonic() + 600
-    with httpx.Client(base_url=scorer_url, headers={"authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
+    with httpx.Client(base_url=scorer_url, headers={"authorization": f"Bearer {BENCH_TOKEN}"}, timeout=30) as client:
         while time.monotonic() < deadline:
             page = client.get("/v1/worklist", params={"limit": 1, "offset": LEADS - 1}).json()
             if page["items"]:
@@ -118,14 +114,7 @@ def cross_validated(found: list[Example], *, drop: str | None = None) -> tuple[f
 def main() -> None:
     rules = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)[0]
     with fresh_database() as database_url, broker() as bootstrap:
-        env = dict(os.environ) | {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "LEADFLOW_API_TOKEN": TOKEN,
-            "LEADFLOW_LOG_LEVEL": "WARNING",
-        }
-        pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), env)
-        pipeline.start(log=Printer())
+        pipeline = start_pipeline(database_url, bootstrap)
         try:
             started = time.monotonic()
             print(f"import: {run_import(pipeline.processes['intake'].url)}")
@@ -134,14 +123,14 @@ def main() -> None:
             started = time.monotonic()
             response = httpx.post(
                 f"{pipeline.processes['scorer'].url}/v1/model/train",
-                headers={"authorization": f"Bearer {TOKEN}"},
+                headers={"authorization": f"Bearer {BENCH_TOKEN}"},
                 timeout=600,
             )
             response.raise_for_status()
             trained = response.json()
             print(f"trained through POST /v1/model/train in {time.monotonic() - started:.0f} s: {trained['decision']}")
             active = httpx.get(
-                f"{pipeline.processes['scorer'].url}/v1/model", headers={"authorization": f"Bearer {TOKEN}"}
+                f"{pipeline.processes['scorer'].url}/v1/model", headers={"authorization": f"Bearer {BENCH_TOKEN}"}
             ).json()["active"]
             found = asyncio.run(labelled(database_url, rules))
         finally:

@@ -52,9 +52,12 @@ class Runtime:
         for listener in self.commit_listeners:
             listener(events)
 
-    def every(self, name: str, interval_s: float, job: Callable[[], Awaitable[object]]) -> None:
-        """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database)."""
-        self.periodic.append((name, interval_s, job))
+    def every(
+        self, name: str, interval_s: float, job: Callable[[], Awaitable[object]], *, at_start: bool = True
+    ) -> None:
+        """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database);
+        with `at_start=False` the first run waits one interval (a sweep that has nothing to do at start-up)."""
+        self.periodic.append((name, interval_s, job if at_start else _after(interval_s, job)))
 
     def add_consumer(
         self,
@@ -156,6 +159,19 @@ async def _shut_down(runtime: Runtime, tasks: list["asyncio.Task[None]"]) -> Non
     if stuck:
         log.warning("service.tasks_not_stopped", service=runtime.name, tasks=sorted(t.get_name() for t in stuck))
     log.info("service.stopped", service=runtime.name)
+
+
+def _after(delay_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+    waited = False
+
+    async def run() -> object:
+        nonlocal waited
+        if not waited:
+            await asyncio.sleep(delay_s)
+            waited = True
+        return await job()
+
+    return run
 
 
 def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

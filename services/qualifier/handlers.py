@@ -8,6 +8,7 @@ from services.qualifier.domain.facts import Facts, with_activity, with_captured,
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import move
+from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadScored
@@ -72,7 +73,7 @@ class QualifierHandlers:
         }
         if activity_at is not None:
             last = lead.get("last_activity_at")
-            last = last.replace(tzinfo=UTC) if last is not None and last.tzinfo is None else last
+            last = aware(last) if last is not None else None
             if last is None or activity_at > last:
                 changes["last_activity_at"] = activity_at
         lead.update(changes)

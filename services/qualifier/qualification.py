@@ -15,6 +15,7 @@ from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.service import NotFound
 from services.qualifier.transitions import move, save_opportunity, set_owner
+from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
 
@@ -83,7 +84,7 @@ class Qualifier:
         last = lead.get("last_activity_at")
         if last is None:
             return None
-        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        last = aware(last)
         days = (now - last).total_seconds() / 86_400
         return days if days >= self.rules.qualification.stall_days else None
 

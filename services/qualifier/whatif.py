@@ -12,7 +12,7 @@ from services.qualifier.domain.stages import Decision, Situation, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
-from shared.db.database import Database
+from shared.db.database import Database, aware
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
 
@@ -62,7 +62,7 @@ def what_if(lead: dict[str, Any], old: QualifierRules, new: QualifierRules, now:
     last = lead.get("last_activity_at")
     stalled = None
     if last is not None:
-        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        last = aware(last)
         days = (now - last).total_seconds() / 86_400
         stalled = days if days >= q_new.stall_days else None
     moves = decide(

@@ -39,7 +39,10 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)
     runtime.every("model.refresh", settings.model_refresh_s, model.refresh)
     runtime.every(
-        "scores.decay", settings.rescore_interval_s, lambda: rescore_for_decay(runtime.unit_of_work, rules, version)
+        "scores.decay",
+        settings.rescore_interval_s,
+        lambda: rescore_for_decay(runtime.unit_of_work, rules, version),
+        at_start=False,  # scores were just computed; sweeping every lead at each start is wasted work
     )
 
     async def train() -> dict[str, Any]:

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import and_, bindparam, update
 
-from services.scorer import SERVICE
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.features import lead_features
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.domain.scoring import Score, score_lead, with_model
-from services.scorer.handlers import scored_payload
+from services.scorer.handlers import SOURCE, scored_payload
 from services.scorer.persistence import repository
 from services.scorer.persistence.repository import StoredScore
 from services.scorer.persistence.tables import profiles
@@ -22,7 +21,6 @@ from shared.events.envelope import new_event
 
 log = structlog.get_logger(__name__)
 
-SOURCE = f"/leadflow/{SERVICE}"
 _PAGE = 500
 Decide = Callable[[StoredScore, Score], bool]
 

@@ -1,6 +1,7 @@
 """One async engine per service, on PostgreSQL (a schema per service) or SQLite (a file per service)."""
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,8 @@ def _ensure_sqlite_dir(url: str) -> None:
 def sqlite_url_for(directory: Path, service: str) -> str:
     """The embedded mode's SQLite URL of one service."""
     return f"sqlite+aiosqlite:///{directory / f'{service}.db'}"
+
+
+def aware(moment: datetime) -> datetime:
+    """A timestamp read back from the database, in UTC: SQLite returns them without their zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

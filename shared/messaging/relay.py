@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.database import Database
+from shared.db.database import Database, aware
 from shared.db.metadata import OUTBOX
 from shared.messaging.broker import Broker
 from shared.messaging.headers import event_headers
@@ -125,7 +125,7 @@ class OutboxRelay:
         self._metrics.outbox_backlog.set(count)
         age = 0.0
         if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            oldest = aware(oldest)
             age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
         self._metrics.outbox_oldest_age.set(age)
 

@@ -9,7 +9,14 @@ from decimal import Decimal
 from services.forecast.domain.history import Revision
 from services.forecast.domain.learned import learn
 from services.forecast.domain.outlook import SIMULATIONS, Window, outlook
-from services.forecast.domain.projection import ForecastLine, OpportunityView, Period, period_starts, project
+from services.forecast.domain.projection import (
+    ForecastLine,
+    OpportunityView,
+    Period,
+    period_keys,
+    period_starts,
+    project,
+)
 from shared.events.vocabulary import OpportunityStatus
 
 _CENT = Decimal("0.01")
@@ -50,7 +57,8 @@ def forecast(
     """Every period from the one holding `moment`, for `horizon` periods, in each currency."""
     lines = project([view_of(s) for s in states], today=moment.date(), period=period, horizon=horizon)
     starts = period_starts(moment.date(), period, horizon)
-    windows = [Window(line_key, a, b) for line_key, a, b in zip(_keys(lines), starts, starts[1:], strict=False)]
+    keys = period_keys(moment.date(), period, horizon)
+    windows = [Window(key, a, b) for key, a, b in zip(keys, starts[:-1], starts[1:], strict=True)]
     outlooks = {}
     history = {}
     for currency in {line.currency for line in lines}:
@@ -73,10 +81,6 @@ def forecast(
             )
         )
     return out
-
-
-def _keys(lines: Sequence[ForecastLine]) -> list[str]:
-    return list(dict.fromkeys(line.period for line in lines))
 
 
 def _money(closed: Decimal, still_to_come: float) -> Decimal:

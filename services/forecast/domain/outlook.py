@@ -52,7 +52,7 @@ def _open_deal_odds(
         age = age_days(deal.opened_at, learned.moment)
         win[i] = learned.win_rates.rate(deal.pipeline_stage, age_bucket(age), deal.source)[0]
         for k, (start, end) in enumerate(offsets):
-            close[i, k] = learned.survival.close_within(age, start if k else 0.0, end)
+            close[i, k] = learned.survival.close_within(age, start, end)
         close[i, -1] = max(0.0, 1 - close[i, :-1].sum())
     return amounts, win, close
 
@@ -61,9 +61,8 @@ def _new_deal_wins(learned: Learned, windows: Sequence[Window]) -> list[float]:
     """Expected count of deals opened after the forecast moment and won within each window."""
     s = learned.survival
     expected = []
-    for k, window in enumerate(windows):
-        start, end = _offsets(window, learned.moment)
-        start = start if k else 0.0
+    for window in windows:
+        start, end = _offsets(window, learned.moment)  # the current window starts at 0: now
         # Deals arriving on each day t before the window ends, closing inside it.
         closes = sum((1 - s.at(end - t)) - (1 - s.at(max(0.0, start - t))) for t in np.arange(0.5, max(end, 0.5), 1.0))
         expected.append(learned.arrivals_per_day * closes * learned.new_win_rate)

@@ -1,6 +1,6 @@
 """Reads and writes of the forecast's projections, inside the caller's unit of work."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -15,6 +15,7 @@ from services.forecast.persistence.tables import (
     opportunity_revisions,
     stage_changes,
 )
+from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork
 from shared.db.upsert import upsert, upsert_many
 from shared.events.models import LeadStageChanged, OpportunityClosed, OpportunitySnapshot
@@ -124,9 +125,9 @@ async def revisions(session: AsyncSession, until: datetime | None = None) -> lis
             status=OpportunityStatus(r["status"]),
             source=r["source"],
             owner=r["owner"],
-            opened_at=_aware(r["opened_at"]),
-            changed_at=_aware(r["changed_at"]),
-            closed_at=_aware(r["closed_at"]) if r["closed_at"] else None,
+            opened_at=aware(r["opened_at"]),
+            changed_at=aware(r["changed_at"]),
+            closed_at=aware(r["closed_at"]) if r["closed_at"] else None,
             close_reason=r["close_reason"],
             lead_id=r["lead_id"],
         )
@@ -149,14 +150,10 @@ async def stage_history(session: AsyncSession) -> list[StageChange]:
             source=r["source"],
             owner=r["owner"],
             segment=r["segment"],
-            changed_at=_aware(r["changed_at"]),
+            changed_at=aware(r["changed_at"]),
         )
         for r in rows.mappings()
     ]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def stage_counts(session: AsyncSession) -> dict[LeadStage, int]:

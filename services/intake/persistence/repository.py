@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.persistence.tables import deliveries, leads, pending_enrichments, webinar_joins
 from services.intake.webhooks.adapter import PendingEnrichment, WebinarJoin
+from shared.db.database import aware
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | Non
     profile = dict(row)
     for key in ("first_seen_at", "last_seen_at"):
         if profile[key] is not None:
-            profile[key] = _aware(profile[key])  # SQLite drops the zone
+            profile[key] = aware(profile[key])  # SQLite drops the zone
     return profile
 
 
@@ -82,7 +83,7 @@ async def joined_at(session: AsyncSession, webinar_id: str, participant: str) ->
             webinar_joins.c.webinar_id == webinar_id, webinar_joins.c.participant == participant.lower()
         )
     )
-    return _aware(value) if value is not None else None
+    return aware(value) if value is not None else None
 
 
 async def queue_enrichment(session: AsyncSession, provider: str, waiting: PendingEnrichment) -> int:
@@ -145,10 +146,6 @@ async def retry_enrichment(session: AsyncSession, provider: str, external_id: st
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryRecord]:
     """The original outcomes of several deliveries at once."""
     if not keys:
@@ -171,7 +168,7 @@ async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, di
         profile = dict(row)
         for key in ("first_seen_at", "last_seen_at"):
             if profile[key] is not None:
-                profile[key] = _aware(profile[key])
+                profile[key] = aware(profile[key])
         found[profile["lead_id"]] = profile
     return found
 

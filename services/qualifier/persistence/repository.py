@@ -1,6 +1,6 @@
 """Reads and writes of the qualifier's tables, inside the caller's unit of work."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.persistence.tables import evidence, leads, opportunities, owners, routing_positions, transitions
+from shared.db.database import aware
 from shared.db.upsert import upsert
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
 
@@ -48,10 +49,10 @@ async def load_opportunity(session: AsyncSession, opportunity_id: UUID) -> Oppor
         status=OpportunityStatus(row["status"]),
         owner=row["owner"],
         source=row["source"],
-        opened_at=_aware(row["opened_at"]),
-        changed_at=_aware(row["changed_at"]),
+        opened_at=aware(row["opened_at"]),
+        changed_at=aware(row["changed_at"]),
         close_reason=row["close_reason"],
-        closed_at=_aware(row["closed_at"]) if row["closed_at"] else None,
+        closed_at=aware(row["closed_at"]) if row["closed_at"] else None,
     )
 
 
@@ -80,10 +81,6 @@ async def save_opportunity(session: AsyncSession, opportunity: Opportunity, *, i
         await session.execute(insert(opportunities).values(opportunity_id=oid, **values))
     else:
         await session.execute(update(opportunities).where(opportunities.c.opportunity_id == oid).values(**values))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def record_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score
 from services.scorer.persistence.tables import activities, outcomes, owners, profiles
+from shared.db.database import aware
 from shared.db.upsert import upsert, upsert_many
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import ActivityType, Segment
@@ -51,7 +52,7 @@ def _stored(row: Any) -> StoredScore:
         utm_medium=row["utm_medium"],
         answers=row["answers"] or {},
     )
-    scored_at = _aware(row["scored_at"])
+    scored_at = aware(row["scored_at"])
     return StoredScore(
         profile,
         row["fit"],
@@ -59,7 +60,7 @@ def _stored(row: Any) -> StoredScore:
         row["score"],
         Segment(row["segment"]),
         row["mql"],
-        _aware(row["first_seen_at"]) if row["first_seen_at"] else scored_at,
+        aware(row["first_seen_at"]) if row["first_seen_at"] else scored_at,
         scored_at,
         row["probability"],
         row["model_version"],
@@ -111,7 +112,7 @@ async def activities_of_many(session: AsyncSession, lead_ids: Iterable[str]) -> 
             .order_by(activities.c.lead_id, activities.c.occurred_at, activities.c.id)
         )
         for r in rows:
-            found[r.lead_id].append(Activity(ActivityType(r.activity_type), _aware(r.occurred_at), r.minutes))
+            found[r.lead_id].append(Activity(ActivityType(r.activity_type), aware(r.occurred_at), r.minutes))
     return found
 
 
@@ -189,7 +190,3 @@ async def labelled(session: AsyncSession) -> list[tuple[StoredScore, str, list[A
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
