@@ -7,8 +7,9 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from shared.email import Email
 from shared.events.vocabulary import (
     ActivityType,
     CriterionOutcome,
@@ -52,7 +53,7 @@ class EventPayload(BaseModel):
 class Contact(BaseModel):
     """The person behind a lead; imported leads may be known by a source's id instead of an email."""
 
-    email: EmailStr | None = None
+    email: Email | None = None
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None

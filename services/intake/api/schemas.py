@@ -2,9 +2,10 @@
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.domain.capture import Submission
+from shared.email import Email
 from shared.events.vocabulary import ActivityType
 
 
@@ -13,7 +14,7 @@ class LeadIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_max_length=2000)
 
-    email: EmailStr
+    email: Email
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = Field(None, max_length=50)

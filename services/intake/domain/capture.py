@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from pydantic import validate_email
 from pydantic_core import PydanticCustomError
 
+from shared.email import checked_email
 from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadOutcomeRecorded, Source
 from shared.events.vocabulary import ActivityType
 from shared.ids import lead_id_for, lead_id_for_external, normalise_email
@@ -87,16 +88,17 @@ class Submission:
             raise SubmissionError("no email in the submission: map a question to `email` (rules file, intake.forms)")
         if self.email:
             try:
-                _, address = validate_email(self.email.strip())
+                address = checked_email(self.email.strip())
             except PydanticCustomError as exc:
                 raise SubmissionError(f"email {self.email!r} is not a valid address") from exc
             object.__setattr__(self, "email", normalise_email(address))
         if self.outcome not in (None, "won", "lost"):
             raise SubmissionError(f"outcome must be won or lost, not {self.outcome!r}")
 
-    @property
+    @cached_property
     def lead_id(self) -> UUID:
-        """From the normalised email; for email-less imports, from the source's own id."""
+        """From the normalised email; for email-less imports, from the source's own id (derived once: a
+        submission is asked for it by the profile, the events and the delivery record)."""
         if self.email:
             return lead_id_for(self.email)
         assert self.external_id is not None
