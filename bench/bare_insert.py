@@ -20,7 +20,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-app = FastAPI(lifespan=lifespan)
+# Without per-request OpenTelemetry checks, as leadflow's services run: the baseline is the best plain endpoint.
+app = FastAPI(lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
 
 
 @app.get("/readyz")

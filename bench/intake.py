@@ -10,6 +10,7 @@ is installed, so that the load generator is not what is measured.
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import sys
@@ -114,7 +115,7 @@ def _wrk(
 
 def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], seconds: int) -> LoadResult:
     """As fast as wrk (C, one thread, 32 connections) can send pre-signed deliveries: the server is the limit."""
-    text = _wrk(url, path, deliveries, ["-t1", "-c32", f"-d{seconds}s"], {})
+    text = _wrk(url, path, deliveries, ["-t1", os.environ.get("WRK_C", "-c32"), f"-d{seconds}s"], {})
     total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     failed = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     elapsed = float(re.search(r"requests in ([\d.]+)s", text).group(1))  # type: ignore[union-attr]
@@ -195,7 +196,7 @@ def main() -> None:
     bare_max = next(r for n, r in rows if n == "bare" and r.offered_per_s is None)
     ratio = intake_max.accepted_per_s / bare_max.accepted_per_s if bare_max.accepted_per_s else 0.0
     print(f"ratio intake / bare at max rate: {ratio:.2f}")
-    at_rate = next((r for n, r in rows if n == "intake" and r.offered_per_s == rates[0]), intake_max)
+    at_rate = next((r for n, r in rows if n == "intake" and rates and r.offered_per_s == rates[0]), intake_max)
     print(
         json.dumps(
             {

@@ -28,12 +28,18 @@ class _Waiting:
 class AcceptBatcher:
     """Collects concurrent deliveries and commits them together."""
 
-    def __init__(self, uow: UnitOfWorkFactory, group_size: Histogram, max_batch: int = 100) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, group_size: Histogram, max_batch: int = 100, max_in_flight: int = 2
+    ) -> None:
         self._uow = uow
         self._group_size = group_size
         self._max_batch = max_batch
+        # A second group is staged while the first waits for the database, so the event loop is not idle
+        # through every commit; concurrent groups touching one lead serialise on its row lock.
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._queue: list[_Waiting] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def accept(self, provider: str, parsed: Parsed) -> CaptureResult:
         """Store the delivery (with whatever else is waiting) and return its result once committed."""
@@ -47,9 +53,18 @@ class AcceptBatcher:
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the requests already in flight join this group
         while self._queue:
+            await self._slots.acquire()
             group = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
+            task = asyncio.create_task(self._commit_then_release(group), name="intake.group")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _commit_then_release(self, group: list[_Waiting]) -> None:
+        try:
             await self._commit(group)
+        finally:
+            self._slots.release()
 
     async def _commit(self, group: list[_Waiting]) -> None:
         self._group_size.observe(len(group))

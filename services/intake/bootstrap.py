@@ -4,10 +4,14 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
 
 from services.intake import SERVICE
 from services.intake.api.imports import imports_router
 from services.intake.api.routes import intake_router
+from services.intake.api.webhook_lane import WebhookLane
+from services.intake.api.webhook_receiver import WebhookReceiver
 from services.intake.batching import AcceptBatcher
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher
@@ -33,20 +37,23 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     fetcher = GraphLeadFetcher(settings.facebook_graph_url, token, httpx.AsyncClient())
     enricher = Enricher(runtime.unit_of_work, "facebook", fetcher, mapping)
     runtime.every("enrichment.facebook", settings.enrichment_interval_s, enricher.run_once)
-    router = intake_router(
-        runtime.unit_of_work,
-        runtime.tokens,
+    receiver = WebhookReceiver(
         adapters,
+        # SQLite has one writer at a time: a second group in flight would only wait for (or fail on) its lock.
+        AcceptBatcher(runtime.unit_of_work, metrics.group_size, max_in_flight=1 if runtime.database.is_sqlite else 2),
         runtime.metrics,
-        AcceptBatcher(runtime.unit_of_work, metrics.group_size),
         max_body_bytes=settings.max_body_bytes,
         provider_limiter=RateLimiter(settings.rate_limit_per_provider, int(settings.rate_limit_per_provider * 2)),
     )
+    router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
-    return create_app(
+    webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
+    app = create_app(
         runtime,
         [router, imports],
+        inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
         title="leadflow intake",
         description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "
         "accepted lead is published as lead.captured, every engagement as lead.activity.",
     )
+    return app

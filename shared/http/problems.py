@@ -40,42 +40,35 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error, expected or not, a problem+json response."""
 
-    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Problem)
-        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return problem_for(exc, request.url.path)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+    for kind in (Problem, StarletteHTTPException, RequestValidationError, DBAPIError, ConnectionError, Exception):
+        app.add_exception_handler(kind, handle)
+
+
+def problem_for(exc: Exception, path: str) -> JSONResponse:
+    """The problem+json answer to an exception raised while serving `path` (also used outside FastAPI's
+    routing, by intake's webhook lane, so both answer alike)."""
+    if isinstance(exc, Problem):
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+    if isinstance(exc, StarletteHTTPException):
         title = _TITLES.get(exc.status_code, "Error")
         return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
-
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         errors = [{"location": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
         return problem_response(422, "Invalid request", detail, errors=errors)
-
-    async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and not _unreachable(exc):
-            return await on_unexpected(request, exc)
-        log.warning("http.database_unavailable", path=request.url.path, error=type(exc).__name__)
+    if isinstance(exc, ConnectionError) or (isinstance(exc, DBAPIError) and _unreachable(exc)):
+        log.warning("http.database_unavailable", path=path, error=type(exc).__name__)
         return problem_response(
             503,
             "Service unavailable",
             "the database is unreachable right now; nothing was stored, retry shortly",
             headers={"Retry-After": "2"},
         )
-
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("http.unhandled_error", path=request.url.path)
-        return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
-
-    app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(DBAPIError, on_database_down)
-    app.add_exception_handler(ConnectionError, on_database_down)
-    app.add_exception_handler(Exception, on_unexpected)
+    log.error("http.unhandled_error", path=path, exc_info=exc)
+    return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
 
 
 def _unreachable(exc: DBAPIError) -> bool:

@@ -46,8 +46,9 @@ async def record_delivery(session: AsyncSession, provider: str, delivery_id: str
 
 
 async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
-    """The stored profile of a lead."""
-    row = (await session.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
+    """The stored profile of a lead, locked until the caller commits: a concurrent submission of the same
+    person waits and then merges into this one's result instead of overwriting it."""
+    row = (await session.execute(select(leads).where(leads.c.lead_id == lead_id).with_for_update())).mappings().first()
     if row is None:
         return None
     profile = dict(row)
@@ -159,10 +160,11 @@ async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) ->
 
 
 async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Several leads' profiles at once."""
+    """Several leads' profiles at once, locked as `load_lead` does (in id order, so two groups cannot deadlock)."""
     if not lead_ids:
         return {}
-    rows = (await session.execute(select(leads).where(leads.c.lead_id.in_(lead_ids)))).mappings()
+    statement = select(leads).where(leads.c.lead_id.in_(lead_ids)).order_by(leads.c.lead_id).with_for_update()
+    rows = (await session.execute(statement)).mappings()
     found = {}
     for row in rows:
         profile = dict(row)

@@ -1,0 +1,128 @@
+"""One webhook delivery from bytes to answer: check, verify, parse, accept. Framework-free, so that the
+FastAPI route and the ASGI lane in front of it (webhook_lane.py) serve a delivery exactly alike."""
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+
+from services.intake.batching import AcceptBatcher
+from services.intake.domain.standard_webhooks import SignatureError
+from services.intake.service import CaptureResult
+from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
+from shared.http.problems import Problem
+from shared.http.rate_limit import RateLimiter
+from shared.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A POST to /v1/webhooks/{provider} as it arrived; the body is read (within the limit) by the receiver."""
+
+    provider: str
+    url: str
+    headers: Mapping[str, str]  # names lower-cased
+    query: dict[str, str]
+    body: AsyncIterator[bytes]
+
+
+class WebhookReceiver:
+    """Answers deliveries; every refusal is a Problem naming what to fix."""
+
+    def __init__(
+        self,
+        adapters: Mapping[str, WebhookAdapter],
+        batcher: AcceptBatcher,
+        metrics: Metrics,
+        *,
+        max_body_bytes: int,
+        provider_limiter: RateLimiter | None = None,
+    ) -> None:
+        self.adapters = adapters
+        self._batcher = batcher
+        self._metrics = metrics
+        self._max_body_bytes = max_body_bytes
+        self._provider_limiter = provider_limiter
+
+    async def receive(self, delivery: Delivery) -> JSONResponse:
+        """The response to one delivery (202 accepted, 200 for a handshake), counted by provider and status."""
+        adapter = self.adapters.get(delivery.provider)
+        label = delivery.provider if adapter else "unknown"
+        try:
+            if adapter is None:
+                raise Problem(
+                    404, "Not found", f"unknown provider {delivery.provider!r}; known: {sorted(self.adapters)}"
+                )
+            if self._provider_limiter is not None:
+                self._provider_limiter.check(delivery.provider, f"{delivery.provider} webhooks")
+            response = await self._receive(delivery, adapter)
+        except Problem as problem:
+            self._metrics.webhook_requests.labels(label, str(problem.status)).inc()
+            raise
+        self._metrics.webhook_requests.labels(label, str(response.status_code)).inc()
+        return response
+
+    async def _receive(self, delivery: Delivery, adapter: WebhookAdapter) -> JSONResponse:
+        content_type = delivery.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in adapter.content_types:
+            raise Problem(415, "Unsupported media type", f"{adapter.name} sends {' or '.join(adapter.content_types)}")
+        body = await self._read_limited(delivery)
+        if adapter.secret is None:
+            raise Problem(
+                503,
+                "Service unavailable",
+                f"no secret configured for {adapter.name!r}; set LEADFLOW_WEBHOOK_SECRET_{adapter.name.upper()}",
+            )
+        raw = RawRequest(
+            method="POST", url=delivery.url, headers=dict(delivery.headers), query=delivery.query, body=body
+        )
+        try:
+            adapter.verify(raw, now=time.time())
+        except SignatureError as exc:
+            raise Problem(401, "Unauthorized", str(exc)) from exc
+        if content_type == "application/json":
+            try:
+                json.loads(body)
+            except ValueError as exc:
+                raise Problem(400, "Bad request", f"body is not valid JSON: {exc}") from exc
+        try:
+            parsed = adapter.parse(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(body)"
+            raise Problem(422, "Invalid request", f"{where}: {err['msg']}") from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise Problem(
+                422, "Invalid request", f"not a {adapter.name} delivery this service understands: {exc}"
+            ) from exc
+        if parsed.reply is not None:
+            return JSONResponse(parsed.reply, status_code=200)
+        return accepted(await self._batcher.accept(adapter.name, parsed))
+
+    async def _read_limited(self, delivery: Delivery) -> bytes:
+        limit = self._max_body_bytes
+        declared = delivery.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise Problem(413, "Payload too large", f"body is {declared} bytes; the limit is {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in delivery.body:
+            size += len(chunk)
+            if size > limit:
+                raise Problem(413, "Payload too large", f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def accepted(result: CaptureResult) -> JSONResponse:
+    """202 with the (original, for a retry) ids: the CaptureAccepted schema."""
+    body = {
+        "event_id": result.event_id,
+        "lead_id": result.lead_id,
+        "duplicate": result.duplicate,
+        "pending": result.pending,
+    }
+    return JSONResponse(body, status_code=202)
