@@ -67,7 +67,9 @@ def evaluate_framework(name: str, framework: Framework, facts: Facts) -> Framewo
         outcomes = []
         for criterion in criteria:
             verdict = evaluate(criterion.check, facts)
-            result = CriterionResult(
+            # Built from the rules' own names and a verdict's outcome: nothing here to validate, and
+            # validating it cost more than evaluating the check (several criteria per event).
+            result = CriterionResult.model_construct(
                 framework=name,
                 criterion=f"{stage}.{criterion.id}",
                 outcome=verdict.outcome,
