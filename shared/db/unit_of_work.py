@@ -2,16 +2,22 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.database import Database
+from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import INBOX, OUTBOX
 from shared.events.envelope import Event, encode
 from shared.events.topics import topic_for
+
+# Built once (every transaction writes them; see shared.db.matching on what building per call costs).
+_INSERT_OUTBOX = insert(OUTBOX)
+_INSERT_INBOX = insert(INBOX)
 
 # Called after a commit with the events it wrote to the outbox; never before, so it sees only the truth.
 CommitListener = Callable[[list[Event]], None]
@@ -81,9 +87,8 @@ class UnitOfWork:
         """Which of these event ids `consumer` has applied before."""
         if not event_ids:
             return set()
-        rows = await self.session.execute(
-            select(INBOX.c.event_id).where(INBOX.c.consumer == consumer, INBOX.c.event_id.in_(event_ids))
-        )
+        statement = _processed_statement(dialect_of(self.session))
+        rows = await self.session.execute(statement, {"consumer": consumer, "event_ids": list(event_ids)})
         return set(rows.scalars())
 
     async def commit(self) -> None:
@@ -95,7 +100,7 @@ class UnitOfWork:
         session = self.session
         if self._pending:
             await session.execute(
-                insert(OUTBOX),
+                _INSERT_OUTBOX,
                 [
                     {
                         "event_id": event.id,
@@ -110,7 +115,7 @@ class UnitOfWork:
             )
         if self._processed:
             await session.execute(
-                insert(INBOX),
+                _INSERT_INBOX,
                 [
                     {
                         "consumer": consumer,
@@ -126,6 +131,13 @@ class UnitOfWork:
         self._pending, self._processed = [], []
         if self.committed_events and self._on_commit is not None:
             self._on_commit(self.committed_events)
+
+
+@cache
+def _processed_statement(dialect: str) -> Select[Any]:
+    return select(INBOX.c.event_id).where(
+        INBOX.c.consumer == bindparam("consumer"), one_of(INBOX.c.event_id, "event_ids", dialect)
+    )
 
 
 class UnitOfWorkFactory:

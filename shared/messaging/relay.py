@@ -4,14 +4,17 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
 import structlog
 from aiokafka.errors import KafkaError
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.database import Database, aware
+from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import OUTBOX
 from shared.messaging.broker import Broker
 from shared.messaging.headers import event_headers
@@ -23,6 +26,23 @@ log = structlog.get_logger(__name__)
 # even when the service runs several replicas.
 _RELAY_LOCK_KEY = 0x6C656164666C6F77  # "leadflow"
 _BACKLOG_REFRESH_S = 2.0
+_TRY_RELAY_LOCK = select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))
+
+
+# Built once per dialect: the relay runs after every commit (see shared.db.matching on building per call).
+@cache
+def _unsent(dialect: str) -> Select[Any]:
+    columns = (OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.event_type, OUTBOX.c.payload)
+    return select(*columns).where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(bindparam("limit"))
+
+
+@cache
+def _mark_sent(dialect: str) -> Update:
+    return (
+        update(OUTBOX)
+        .where(one_of(OUTBOX.c.id, "ids", dialect))
+        .values(published_at=bindparam("now"), attempts=OUTBOX.c.attempts + 1)
+    )
 
 
 class OutboxRelay:
@@ -70,21 +90,8 @@ class OutboxRelay:
         async with self._database.session() as session, session.begin():
             if not await self._hold_relay_lock(session):
                 return 0
-            rows = (
-                await session.execute(
-                    select(
-                        OUTBOX.c.id,
-                        OUTBOX.c.event_id,
-                        OUTBOX.c.topic,
-                        OUTBOX.c.key,
-                        OUTBOX.c.event_type,
-                        OUTBOX.c.payload,
-                    )
-                    .where(OUTBOX.c.published_at.is_(None))
-                    .order_by(OUTBOX.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            dialect = dialect_of(session)
+            rows = (await session.execute(_unsent(dialect), {"limit": self._batch_size})).all()
             if rows:
                 futures = [
                     await producer.send(
@@ -96,11 +103,7 @@ class OutboxRelay:
                     for row in rows
                 ]
                 await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-                await session.execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.id.in_([row.id for row in rows]))
-                    .values(published_at=datetime.now(UTC), attempts=OUTBOX.c.attempts + 1)
-                )
+                await session.execute(_mark_sent(dialect), {"ids": [row.id for row in rows], "now": datetime.now(UTC)})
             await self._refresh_backlog(session, published=len(rows))
         for row in rows:
             self._metrics.events_produced.labels(row.topic, row.event_type).inc()
@@ -109,7 +112,7 @@ class OutboxRelay:
     async def _hold_relay_lock(self, session: AsyncSession) -> bool:
         if self._database.is_sqlite:
             return True  # SQLite serialises writers itself and is single-instance by nature
-        return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))))
+        return bool(await session.scalar(_TRY_RELAY_LOCK))
 
     async def _refresh_backlog(self, session: AsyncSession, *, published: int) -> None:
         now = time.monotonic()

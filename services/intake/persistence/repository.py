@@ -2,14 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.persistence.tables import deliveries, leads, pending_enrichments, webinar_joins
 from services.intake.webhooks.adapter import PendingEnrichment, WebinarJoin
 from shared.db.database import aware
+from shared.db.matching import dialect_of, one_of
 
 
 @dataclass(frozen=True)
@@ -147,24 +149,41 @@ async def retry_enrichment(session: AsyncSession, provider: str, external_id: st
     )
 
 
+@cache
+def _find_deliveries(dialect: str) -> Select[Any]:
+    columns = (deliveries.c.provider, deliveries.c.delivery_id, deliveries.c.event_id, deliveries.c.lead_id)
+    return select(*columns).where(
+        one_of(deliveries.c.delivery_id, "delivery_ids", dialect), one_of(deliveries.c.provider, "providers", dialect)
+    )
+
+
 async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryRecord]:
     """The original outcomes of several deliveries at once."""
     if not keys:
         return {}
     rows = await session.execute(
-        select(deliveries.c.provider, deliveries.c.delivery_id, deliveries.c.event_id, deliveries.c.lead_id).where(
-            tuple_(deliveries.c.provider, deliveries.c.delivery_id).in_(keys)
-        )
+        _find_deliveries(dialect_of(session)),
+        {"delivery_ids": sorted({d for _, d in keys}), "providers": sorted({p for p, _ in keys})},
     )
-    return {(r.provider, r.delivery_id): DeliveryRecord(r.event_id, r.lead_id) for r in rows}
+    # The two lists match a superset of the pairs (another provider's same id); keep the exact pairs.
+    wanted = set(keys)
+    return {
+        (r.provider, r.delivery_id): DeliveryRecord(r.event_id, r.lead_id)
+        for r in rows
+        if (r.provider, r.delivery_id) in wanted
+    }
+
+
+@cache
+def _load_leads(dialect: str) -> Select[Any]:
+    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect)).order_by(leads.c.lead_id).with_for_update()
 
 
 async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Several leads' profiles at once, locked as `load_lead` does (in id order, so two groups cannot deadlock)."""
     if not lead_ids:
         return {}
-    statement = select(leads).where(leads.c.lead_id.in_(lead_ids)).order_by(leads.c.lead_id).with_for_update()
-    rows = (await session.execute(statement)).mappings()
+    rows = (await session.execute(_load_leads(dialect_of(session)), {"lead_ids": list(lead_ids)})).mappings()
     found = {}
     for row in rows:
         profile = dict(row)
@@ -175,19 +194,25 @@ async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, di
     return found
 
 
+# Built once: a statement built per call also pays for its cache key every time (see shared.db.matching).
+_PROFILE_COLUMNS = [c.name for c in leads.columns if c.name != "lead_id"]
+_INSERT_LEADS = insert(leads)
+_UPDATE_LEADS = (
+    update(leads).where(leads.c.lead_id == bindparam("_lead_id")).values({c: bindparam(c) for c in _PROFILE_COLUMNS})
+)
+_INSERT_DELIVERIES = insert(deliveries)
+
+
 async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
     """Insert and update many leads in two statements."""
-    columns = [c.name for c in leads.columns if c.name != "lead_id"]
+    columns = _PROFILE_COLUMNS
     if new:
         await session.execute(
-            insert(leads), [{"lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in new.items()]
+            _INSERT_LEADS, [{"lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in new.items()]
         )
     if changed:
-        statement = (
-            update(leads).where(leads.c.lead_id == bindparam("_lead_id")).values({c: bindparam(c) for c in columns})
-        )
         await session.execute(
-            statement, [{"_lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in changed.items()]
+            _UPDATE_LEADS, [{"_lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in changed.items()]
         )
 
 
@@ -196,7 +221,7 @@ async def record_deliveries(session: AsyncSession, rows: list[tuple[str, str, De
     if rows:
         now = datetime.now(UTC)
         await session.execute(
-            insert(deliveries),
+            _INSERT_DELIVERIES,
             [
                 {"provider": p, "delivery_id": d, "event_id": r.event_id, "lead_id": r.lead_id, "received_at": now}
                 for p, d, r in rows

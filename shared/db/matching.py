@@ -1,0 +1,25 @@
+"""Batch lookups (`column IN (…)`) as statements built once, with the list as one parameter.
+
+Building a select and its cache key on every call, and expanding an IN into one type-cast placeholder per
+value, cost more CPU than the query itself: 0.43 ms for intake's 30-delivery lookup against 0.2 ms prebuilt
+(measured; raw asyncpg: 0.05 ms). PostgreSQL takes the list as one array (`= ANY($1)`); SQLite has no arrays
+and gets an expanding IN from the same statement builder. Callers cache their statements per dialect.
+"""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """The session's database dialect name, the key of a statement cache."""
+    return session.get_bind().dialect.name
+
+
+def one_of(column: ColumnElement[Any], parameter: str, dialect: str) -> ColumnElement[bool]:
+    """A WHERE clause: `column` equals one of the values passed as list parameter `parameter`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(parameter, type_=ARRAY(column.type)))
+    return column.in_(bindparam(parameter, expanding=True))
