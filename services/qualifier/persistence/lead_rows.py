@@ -7,16 +7,24 @@ something is about to read the leads table itself (routing counts owners' leads)
 """
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.persistence.tables import leads, transitions
+from shared.db.matching import dialect_of, one_of
 from shared.db.unit_of_work import UnitOfWork
 
 _COLUMNS = frozenset(leads.c.keys())
 _CHUNK = 500
+
+
+@cache
+def _leads_of(dialect: str) -> Select[Any]:
+    # Built once per dialect: every consumed batch runs it (see shared.db.matching).
+    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect))
 
 
 class LeadRows:
@@ -33,7 +41,7 @@ class LeadRows:
         wanted = sorted({i for i in lead_ids if i not in self._rows})
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            found = await session.execute(select(leads).where(leads.c.lead_id.in_(chunk)))
+            found = await session.execute(_leads_of(dialect_of(session)), {"lead_ids": chunk})
             rows = {row["lead_id"]: dict(row) for row in found.mappings()}
             for lead_id in chunk:
                 self._rows[lead_id] = rows.get(lead_id)

@@ -4,14 +4,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score
 from services.scorer.persistence.tables import activities, outcomes, owners, profiles
 from shared.db.database import aware
+from shared.db.matching import dialect_of, one_of
 from shared.db.upsert import upsert, upsert_many
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import ActivityType, Segment
@@ -69,11 +71,26 @@ def _stored(row: Any) -> StoredScore:
     )
 
 
+# Built once per dialect: every consumed batch runs them (see shared.db.matching).
+@cache
+def _profiles_of(dialect: str) -> Select[Any]:
+    return select(profiles).where(one_of(profiles.c.lead_id, "lead_ids", dialect))
+
+
+@cache
+def _activities_of(dialect: str) -> Select[Any]:
+    return (
+        select(activities.c.lead_id, activities.c.activity_type, activities.c.occurred_at, activities.c.minutes)
+        .where(one_of(activities.c.lead_id, "lead_ids", dialect))
+        .order_by(activities.c.lead_id, activities.c.occurred_at, activities.c.id)
+    )
+
+
 async def load_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, StoredScore]:
     """The stored profiles and scores of these leads (absent ones are new)."""
     found: dict[str, StoredScore] = {}
     for chunk in _chunks(sorted(set(lead_ids))):
-        rows = await session.execute(select(profiles).where(profiles.c.lead_id.in_(chunk)))
+        rows = await session.execute(_profiles_of(dialect_of(session)), {"lead_ids": list(chunk)})
         found |= {row["lead_id"]: _stored(row) for row in rows.mappings()}
     return found
 
@@ -106,11 +123,7 @@ async def activities_of_many(session: AsyncSession, lead_ids: Iterable[str]) -> 
     """Every activity of each lead, oldest first."""
     found: dict[str, list[Activity]] = defaultdict(list)
     for chunk in _chunks(sorted(set(lead_ids))):
-        rows = await session.execute(
-            select(activities.c.lead_id, activities.c.activity_type, activities.c.occurred_at, activities.c.minutes)
-            .where(activities.c.lead_id.in_(chunk))
-            .order_by(activities.c.lead_id, activities.c.occurred_at, activities.c.id)
-        )
+        rows = await session.execute(_activities_of(dialect_of(session)), {"lead_ids": list(chunk)})
         for r in rows:
             found[r.lead_id].append(Activity(ActivityType(r.activity_type), aware(r.occurred_at), r.minutes))
     return found
