@@ -200,7 +200,8 @@ def main() -> None:
     intake_steps = [r for n, r in rows if n == "intake" and r.offered_per_s is None]
     bare_steps = [r for n, r in rows if n == "bare" and r.offered_per_s is None]
     ratios = [
-        i.accepted_per_s / b.accepted_per_s if b.accepted_per_s else 0.0 for i, b in zip(intake_steps, bare_steps)
+        i.accepted_per_s / b.accepted_per_s if b.accepted_per_s else 0.0
+        for i, b in zip(intake_steps, bare_steps, strict=True)
     ]
     middle = sorted(range(len(ratios)), key=lambda k: ratios[k])[len(ratios) // 2]
     intake_max, bare_max, ratio = intake_steps[middle], bare_steps[middle], ratios[middle]
