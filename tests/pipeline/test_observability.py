@@ -56,8 +56,14 @@ def busy_pipeline(pipeline: EmbeddedPipeline) -> EmbeddedPipeline:
         json={"won": True},
         timeout=10,
     ).raise_for_status()
-    wait_until(lambda: "leadflow_forecast_amount{" in scrape(pipeline)["forecast"], what="forecast gauges")
+    # The gauges exist from the first computation; wait until it has seen the won deal, not merely for them.
+    wait_until(lambda: _won_this_month(scrape(pipeline)["forecast"]) >= 9000, what="the won deal in the forecast")
     return pipeline
+
+
+def _won_this_month(text: str) -> float:
+    series = 'leadflow_forecast_amount{currency="USD",line="closed_won",offset="current",period="month"}'
+    return _value(text, series) if series + " " in text else 0.0
 
 
 def scrape(pipeline: EmbeddedPipeline) -> dict[str, str]:
