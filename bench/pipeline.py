@@ -137,6 +137,26 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
     }
 
 
+def machine_cpu() -> list[int]:
+    """The machine's CPU time counters (/proc/stat: user nice system idle iowait irq softirq steal)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def machine_share(before: list[int], after: list[int]) -> tuple[float, float]:
+    """Busy and stolen shares of the machine's CPU time between two readings."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return (total - delta[3] - delta[4]) / total, delta[7] / total
+
+
+def group_sizes(intake_url: str) -> float:
+    """Mean deliveries per group commit, from intake's histogram."""
+    text = httpx.get(f"{intake_url}/metrics", timeout=5).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("leadflow_webhook_group_size_"))
+    count = float(values.get("leadflow_webhook_group_size_count", 0))
+    return float(values.get("leadflow_webhook_group_size_sum", 0)) / count if count else 0.0
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
     if pid is None:
@@ -163,6 +183,7 @@ def main() -> None:
             warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}"))[0]
             asyncio.run(measure(database_url, warm, f"warm{os.getpid()}"))
             before = {name: cpu_seconds(p.pid) for name, p in pipeline.processes.items()}
+            machine_before = machine_cpu()
             tag = f"e2e{os.getpid()}"
             if args.driver == "wrk":
                 wrk_paced(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate)
@@ -176,6 +197,8 @@ def main() -> None:
                 name: 1000 * (cpu_seconds(p.pid) - before[name]) / max(1, accepted)
                 for name, p in pipeline.processes.items()
             }
+            busy, steal = machine_share(machine_before, machine_cpu())
+            groups = group_sizes(intake_url)
         finally:
             pipeline.stop()
         transport_per_s = asyncio.run(transport(bootstrap, args.leads * 4))
@@ -191,6 +214,10 @@ def main() -> None:
     )
     print(f"drained {drain_s:.1f} s after the last lead was accepted (every lead staged)")
     print("CPU per lead: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu_ms.items()))
+    print(
+        f"machine: {busy:.0%} busy, {steal:.0%} stolen by the host; intake committed {groups:.1f} deliveries per "
+        "transaction on average (the warm-up included)"
+    )
     print(
         json.dumps(
             {
