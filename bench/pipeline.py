@@ -6,11 +6,15 @@ side by side with the raw transport limit of the same broker. Not a test: it pri
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import re
 import shutil
 import sys
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
@@ -111,7 +115,8 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
                        percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
-                       EXTRACT(EPOCH FROM (max(changed_at) - min(last_seen_at))) AS span_s
+                       EXTRACT(EPOCH FROM (max(changed_at) - min(last_seen_at))) AS span_s,
+                       EXTRACT(EPOCH FROM (max(changed_at) - max(last_seen_at))) AS drain_s
                 FROM e2e""")
                 )
             ).one()
@@ -132,9 +137,66 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
         "p95": row.p95,
         "p99": row.p99,
         "span_s": float(row.span_s or 0),
+        "drain_s": float(row.drain_s or 0),
         "lost": max(0, intake_n - staged_leads) + max(0, intake_n - scored),
         "duplicated": max(0, activities - scored) + max(0, entries - staged_leads),
     }
+
+
+class ConsumerSampler:
+    """Scrapes every service's /metrics each second while the load runs: events applied and lag per consumer."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self._urls = urls
+        self._samples: list[tuple[float, dict[str, float], dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=2) as client:
+            while not self._stop.wait(1.0):
+                consumed: dict[str, float] = defaultdict(float)
+                lag: dict[str, float] = defaultdict(float)
+                for url in self._urls.values():
+                    try:
+                        text = client.get(f"{url}/metrics").text
+                    except httpx.HTTPError:
+                        continue
+                    for name, labels, value in METRIC_LINE.findall(text):
+                        consumer = dict(LABEL.findall(labels)).get("consumer", "")
+                        if name == "leadflow_events_consumed_total":
+                            consumed[consumer] += float(value)
+                        elif name == "leadflow_consumer_lag_events":
+                            lag[consumer] += float(value)
+                self._samples.append((time.monotonic(), consumed, lag))
+
+    def figures(self) -> dict[str, tuple[float, float, float]]:
+        """Per consumer: mean events/s while it was busy, the busiest second's rate, and the largest lag."""
+        out: dict[str, tuple[float, float, float]] = {}
+        consumers = {c for _, consumed, _ in self._samples for c in consumed}
+        for consumer in consumers:
+            series = [(t, consumed.get(consumer, 0.0), lag.get(consumer, 0.0)) for t, consumed, lag in self._samples]
+            rates = [(n2 - n1) / (t2 - t1) for (t1, n1, _), (t2, n2, _) in itertools.pairwise(series) if t2 > t1]
+            busy = [r for r in rates if r > 0]
+            out[consumer] = (
+                sum(busy) / len(busy) if busy else 0.0,
+                max(rates, default=0.0),
+                max((lag for _, _, lag in series), default=0.0),
+            )
+        return out
+
+
+METRIC_LINE = re.compile(
+    r"^(leadflow_events_consumed_total|leadflow_consumer_lag_events)\{([^}]*)\} (\S+)$", re.MULTILINE
+)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 def machine_cpu() -> list[int]:
@@ -185,14 +247,16 @@ def main() -> None:
             before = {name: cpu_seconds(p.pid) for name, p in pipeline.processes.items()}
             machine_before = machine_cpu()
             tag = f"e2e{os.getpid()}"
+            sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
+            sampler.start()
             if args.driver == "wrk":
                 wrk_paced(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate)
                 accepted, accepted_per_s = asyncio.run(accepted_by_intake(database_url, tag))
             else:
                 accepted, accepted_per_s = asyncio.run(send(intake_url, args.leads, args.rate, tag))
-            sent_at = time.monotonic()
             figures = asyncio.run(measure(database_url, accepted, tag))
-            drain_s = time.monotonic() - sent_at  # from the last accepted lead to every lead staged
+            sampler.stop()
+            drain_s = figures["drain_s"]  # from the last accepted lead to the last stage decision (database clocks)
             cpu_ms = {
                 name: 1000 * (cpu_seconds(p.pid) - before[name]) / max(1, accepted)
                 for name, p in pipeline.processes.items()
@@ -213,6 +277,9 @@ def main() -> None:
         f"{transport_per_s:>16.0f}"
     )
     print(f"drained {drain_s:.1f} s after the last lead was accepted (every lead staged)")
+    print(f"{'consumer':<26} {'events/s (mean)':>16} {'events/s (peak 1 s)':>20} {'max lag':>8}")
+    for consumer, (mean, peak, lag) in sorted(sampler.figures().items()):
+        print(f"{consumer:<26} {mean:>16.0f} {peak:>20.0f} {lag:>8.0f}")
     print("CPU per lead: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu_ms.items()))
     print(
         f"machine: {busy:.0%} busy, {steal:.0%} stolen by the host; intake committed {groups:.1f} deliveries per "

@@ -19,11 +19,32 @@ request = function()
   return requests[(counter - 1) % #requests + 1]
 end
 
--- With WRK_DELAY_MS each connection pauses between requests: connections × 1000 / delay ≈ the offered rate.
--- Past the last delivery it stops sending new ones (an unknown path answers 404 and is not counted).
-local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
-if pause then
-  delay = function() return pause end
+-- With WRK_RATE (requests a second over all connections) the sends follow a schedule: the k-th request is due
+-- k / rate seconds after the first, whatever the latency, so slow answers do not lower the offered rate (as a
+-- fixed pause per connection would); give enough connections to cover rate × latency. Past the last delivery
+-- it stops sending new ones (an unknown path answers 404 and is not counted).
+local rate = tonumber(os.getenv("WRK_RATE") or "")
+if rate then
+  local ffi = require("ffi")
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_usec; } leadflow_timeval;
+    int gettimeofday(leadflow_timeval *tv, void *tz);
+  ]]
+  local tv = ffi.new("leadflow_timeval")
+  local function now_ms()
+    ffi.C.gettimeofday(tv, nil)
+    return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+  end
+  local interval = 1000 / rate
+  local started = nil
+  local scheduled = 0
+  delay = function()
+    started = started or now_ms()
+    scheduled = scheduled + 1
+    local wait = started + scheduled * interval - now_ms()
+    if wait < 0 then return 0 end
+    return wait
+  end
   request = function()
     counter = counter + 1
     if counter > #requests then return wrk.format("GET", "/v1/nothing-left-to-send") end
