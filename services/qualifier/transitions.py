@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from services.qualifier import SERVICE
+from services.qualifier.domain.frameworks import CriterionVerdict
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.stages import check_transition
 from services.qualifier.persistence import repository
@@ -35,13 +36,14 @@ async def move(
     decided_by: str,
     rules_version: str,
     now: datetime,
-    criteria: Sequence[CriterionResult] = (),
+    criteria: Sequence[CriterionVerdict] = (),
     correlation_id: str | None = None,
 ) -> None:
     """Move a lead to `target` (legal moves only), record the transition and emit lead.stage_changed."""
     current = LeadStage(lead["stage"]) if lead.get("stage") else None
     if current is not None:
         check_transition(current, target)
+    reported = reported_criteria(criteria)
     event = new_event(
         LeadStageChanged(
             lead_id=UUID(lead["lead_id"]),
@@ -49,7 +51,7 @@ async def move(
             to_stage=target,
             reason=reason,
             decided_by=decided_by,
-            criteria=list(criteria),
+            criteria=reported,
             rules_version=rules_version,
             owner=lead.get("owner"),
             source=lead.get("source"),
@@ -67,7 +69,7 @@ async def move(
             "to_stage": target.value,
             "reason": reason,
             "decided_by": decided_by,
-            "criteria": [c.model_dump(mode="json") for c in criteria],
+            "criteria": [c.model_dump(mode="json") for c in reported],
             "rules_version": rules_version,
             "event_id": event.id,
             "changed_at": now,
@@ -114,3 +116,11 @@ async def save_opportunity(uow: UnitOfWork, opportunity: Opportunity, *, previou
     else:
         payload = OpportunityUpdated(**fields)
     uow.emit(new_event(payload, source=SOURCE))
+
+
+def reported_criteria(criteria: Sequence[CriterionVerdict]) -> list[CriterionResult]:
+    """The domain's verdicts as the events' (and the API's) CriterionResult."""
+    return [
+        CriterionResult(framework=c.framework, criterion=c.criterion, outcome=c.outcome, evidence=c.evidence)
+        for c in criteria
+    ]

@@ -9,11 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.qualifier.bootstrap import load_rules
-from services.qualifier.domain.frameworks import FrameworkResult, evaluate_framework
+from services.qualifier.domain.frameworks import CriterionVerdict, FrameworkResult, evaluate_framework
 from services.qualifier.domain.routing import assign
 from services.qualifier.domain.stages import ALLOWED, Situation, decide
 from services.rules import DEFAULT_RULES
-from shared.events.models import CriterionResult
 from shared.events.vocabulary import CriterionOutcome as O
 from shared.events.vocabulary import LeadStage as S
 
@@ -102,7 +101,7 @@ def test_bant_is_a_full_alternative() -> None:
 
 
 def result(stages: dict[str, O], hard: bool = False) -> FrameworkResult:
-    hard_fails = [CriterionResult(framework="f", criterion="s.c", outcome=O.FAIL, evidence="student")] if hard else []
+    hard_fails = [CriterionVerdict(framework="f", criterion="s.c", outcome=O.FAIL, evidence="student")] if hard else []
     return FrameworkResult("f", stages, [], hard_fails)
 
 

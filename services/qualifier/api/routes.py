@@ -28,6 +28,7 @@ from services.qualifier.domain.stages import IllegalTransition
 from services.qualifier.persistence import repository
 from services.qualifier.qualification import OWNED_STAGES, Qualifier
 from services.qualifier.service import NotFound, OpportunityCommands
+from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
@@ -179,7 +180,7 @@ async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) ->
         evidence = await repository.evidence_of(session, str(lead_id))
     results = qualifier.evaluate(lead.get("facts") or {})
     frameworks = [
-        FrameworkOut(framework=name, passed=r.passed, stages=r.stages, criteria=r.criteria)
+        FrameworkOut(framework=name, passed=r.passed, stages=r.stages, criteria=reported_criteria(r.criteria))
         for name, r in results.items()
     ]
     return LeadOut(
