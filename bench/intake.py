@@ -10,7 +10,6 @@ is installed, so that the load generator is not what is measured.
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import sys
@@ -115,14 +114,27 @@ def _wrk(
 
 def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], seconds: int) -> LoadResult:
     """As fast as wrk (C, one thread, 32 connections) can send pre-signed deliveries: the server is the limit."""
-    text = _wrk(url, path, deliveries, ["-t1", os.environ.get("WRK_C", "-c32"), f"-d{seconds}s"], {})
+    text = _wrk(url, path, deliveries, ["-t1", "-c32", f"-d{seconds}s"], {})
+    return _wrk_result(text, None)
+
+
+def wrk_rate(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float) -> LoadResult:
+    """wrk sending on a schedule at `rate` a second for as long as `deliveries` last at that rate (64
+    connections cover rate × latency); the deliveries must hold a few seconds more than that, so that every
+    request is a real delivery."""
+    seconds = max(1, round((len(deliveries) - 2 * rate) / rate))
+    text = _wrk(url, path, deliveries, ["-t1", "-c64", f"-d{seconds}s"], {"WRK_RATE": str(rate)})
+    return _wrk_result(text, rate)
+
+
+def _wrk_result(text: str, rate: float | None) -> LoadResult:
     total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     failed = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     elapsed = float(re.search(r"requests in ([\d.]+)s", text).group(1))  # type: ignore[union-attr]
     quantiles = {q: _ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", text, flags=re.MULTILINE)}
     # wrk reports quantiles, not samples: keep the two it printed as the latency "samples" of this step.
     return LoadResult(
-        None, total, total - failed, elapsed, [quantiles.get("50", 0.0)] * 98 + [quantiles.get("99", 0.0)] * 2
+        rate, total, total - failed, elapsed, [quantiles.get("50", 0.0)] * 98 + [quantiles.get("99", 0.0)] * 2
     )
 
 
@@ -172,7 +184,12 @@ def main() -> None:
             endpoints = (("intake", intake.url, "/v1/webhooks/generic"), ("bare", bare.url, "/bare"))
             for rate in rates:
                 for name, url, path in endpoints:
-                    rows.append((name, asyncio.run(load(url, path, bodies(args.count, f"{name}{rate}"), rate))))
+                    tag = f"{name}{rate}"
+                    if shutil.which("wrk"):
+                        extra = round(2 * rate) + 100
+                        rows.append((name, wrk_rate(url, path, bodies(args.count + extra, tag), rate)))
+                    else:
+                        rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), rate))))
             # Max-rate steps in alternating rounds: on a shared (virtual) machine the capacity drifts by tens of
             # per cent within minutes, so each round's pair is compared and the median round reported.
             for round_ in range(args.rounds):
