@@ -204,11 +204,12 @@ _INSERT_DELIVERIES = insert(deliveries)
 
 
 async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
-    """Insert and update many leads in two statements."""
+    """Insert and update many leads in two statements, in id order: two groups in flight that both bring the
+    same new people then wait for each other in one order, never in a cycle."""
     columns = _PROFILE_COLUMNS
     if new:
         await session.execute(
-            _INSERT_LEADS, [{"lead_id": lid} | {c: p.get(c) for c in columns} for lid, p in new.items()]
+            _INSERT_LEADS, [{"lead_id": lid} | {c: new[lid].get(c) for c in columns} for lid in sorted(new)]
         )
     if changed:
         await session.execute(
@@ -217,13 +218,13 @@ async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], chan
 
 
 async def record_deliveries(session: AsyncSession, rows: list[tuple[str, str, DeliveryRecord]]) -> None:
-    """Remember many deliveries in one statement."""
+    """Remember many deliveries in one statement (in key order, as `save_leads` does, for the same reason)."""
     if rows:
         now = datetime.now(UTC)
         await session.execute(
             _INSERT_DELIVERIES,
             [
                 {"provider": p, "delivery_id": d, "event_id": r.event_id, "lead_id": r.lead_id, "received_at": now}
-                for p, d, r in rows
+                for p, d, r in sorted(rows, key=lambda row: (row[0], row[1]))
             ],
         )
