@@ -7,6 +7,7 @@ configuration: every criterion is a check on a fact, or any/all of other checks.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -96,10 +97,10 @@ def evaluate(check: Check, facts: Facts) -> Verdict:
         ok = _truthy(value) == check.truthy
         return Verdict(Outcome.PASS if ok else Outcome.FAIL, f"{name} = {_show(value)}")
     if check.in_ is not None:
-        ok = _normal(value) in {_normal(v) for v in check.in_}
+        ok = _normal(value) in _normal_set(check.in_)
         return Verdict(_pass(ok), f"{name} = {_show(value)} {'∈' if ok else '∉'} {_list(check.in_)}")
     if check.not_in is not None:
-        hit = _normal(value) in {_normal(v) for v in check.not_in}
+        hit = _normal(value) in _normal_set(check.not_in)
         return Verdict(_pass(not hit), f"{name} = {_show(value)} {'∈' if hit else '∉'} {_list(check.not_in)}")
     if check.matches is not None:
         ok = re.search(check.matches, str(value), flags=re.IGNORECASE) is not None
@@ -167,6 +168,31 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "…'"
 
 
+def _normal_set(values: list[Any]) -> frozenset[Any]:
+    # A rule's list is fixed: normalise it once, not on every evaluation of every lead.
+    key = tuple(values)
+    return _normal_set_of(key) if _hashable(key) else frozenset(_normal(v) for v in values)
+
+
+@lru_cache(maxsize=1024)
+def _normal_set_of(values: tuple[Any, ...]) -> frozenset[Any]:
+    return frozenset(_normal(v) for v in values)
+
+
 def _list(values: list[Any]) -> str:
+    key = tuple(values)
+    return _listed(key) if _hashable(key) else _listed.__wrapped__(key)
+
+
+def _hashable(key: tuple[Any, ...]) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _listed(values: tuple[Any, ...]) -> str:
     shown = ", ".join(str(v) for v in values[:6])
     return "{" + shown + (", …" if len(values) > 6 else "") + "}"
