@@ -118,11 +118,12 @@ def wrk_max(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]],
     return _wrk_result(text, None)
 
 
-def wrk_rate(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float) -> LoadResult:
-    """wrk sending on a schedule at `rate` a second for as long as `deliveries` last at that rate (64
-    connections cover rate × latency); the deliveries must hold a few seconds more than that, so that every
-    request is a real delivery."""
-    seconds = max(1, round((len(deliveries) - 2 * rate) / rate))
+def wrk_rate(
+    url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float, seconds: int
+) -> LoadResult:
+    """wrk sending the deliveries in order on a schedule at `rate` a second for `seconds` (so the load generator
+    costs little CPU and slow answers do not lower the offered rate; 64 connections cover rate × latency up to
+    128 ms at 500/s). Past the last delivery it sends requests that answer 404 and are not counted."""
     text = _wrk(url, path, deliveries, ["-t1", "-c64", f"-d{seconds}s"], {"WRK_RATE": str(rate)})
     return _wrk_result(text, rate)
 
@@ -136,16 +137,6 @@ def _wrk_result(text: str, rate: float | None) -> LoadResult:
     return LoadResult(
         rate, total, total - failed, elapsed, [quantiles.get("50", 0.0)] * 98 + [quantiles.get("99", 0.0)] * 2
     )
-
-
-def wrk_paced(url: str, path: str, deliveries: list[tuple[bytes, dict[str, str]]], rate: float) -> float:
-    """Send each delivery once at `rate` a second on a schedule from wrk (so the load generator costs little
-    CPU and slow answers do not lower the offered rate); the seconds it took."""
-    connections = 64  # in flight at once: covers rate × latency up to 128 ms at 500/s
-    seconds = max(2, round(len(deliveries) / rate * 1.15) + 2)  # room for the stragglers; then it idles (404s)
-    started = time.perf_counter()
-    _wrk(url, path, deliveries, ["-t1", f"-c{connections}", f"-d{seconds}s"], {"WRK_RATE": str(rate)})
-    return time.perf_counter() - started
 
 
 def _ms(value: str) -> float:
@@ -186,8 +177,9 @@ def main() -> None:
                 for name, url, path in endpoints:
                     tag = f"{name}{rate}"
                     if shutil.which("wrk"):
-                        extra = round(2 * rate) + 100
-                        rows.append((name, wrk_rate(url, path, bodies(args.count + extra, tag), rate)))
+                        # Deliveries for two seconds more than the step lasts: every request is a real one.
+                        deliveries = bodies(args.count + round(2 * rate), tag)
+                        rows.append((name, wrk_rate(url, path, deliveries, rate, max(1, round(args.count / rate)))))
                     else:
                         rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), rate))))
             # Max-rate steps in alternating rounds: on a shared (virtual) machine the capacity drifts by tens of

@@ -24,7 +24,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import broker, drive, fresh_database, start_pipeline
-from bench.intake import SECRET, bodies, wrk_paced
+from bench.intake import SECRET, bodies, wrk_rate
 from shared.db.database import Database
 
 
@@ -250,7 +250,9 @@ def main() -> None:
             sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
             sampler.start()
             if args.driver == "wrk":
-                wrk_paced(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate)
+                # Every lead once, then idle answers (404) while the stragglers finish.
+                seconds = max(2, round(args.leads / args.rate * 1.15) + 2)
+                wrk_rate(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate, seconds)
                 accepted, accepted_per_s = asyncio.run(accepted_by_intake(database_url, tag))
             else:
                 accepted, accepted_per_s = asyncio.run(send(intake_url, args.leads, args.rate, tag))

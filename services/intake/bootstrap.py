@@ -48,7 +48,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
-    app = create_app(
+    return create_app(
         runtime,
         [router, imports],
         inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
@@ -56,4 +56,3 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "
         "accepted lead is published as lead.captured, every engagement as lead.activity.",
     )
-    return app

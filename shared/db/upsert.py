@@ -13,8 +13,7 @@ from shared.db.matching import dialect_of
 
 async def upsert(session: AsyncSession, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
     """Write `values` for the row identified by `keys`, creating it when missing (no read first, no race)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = postgresql_insert if dialect_of(session) == "postgresql" else sqlite_insert
     statement = insert(table).values(**keys, **values)
     await session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
 

@@ -5,11 +5,10 @@ import contextlib
 import time
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
 
 import structlog
 from aiokafka.errors import KafkaError
-from sqlalchemy import Select, Update, bindparam, func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,11 +28,13 @@ _BACKLOG_REFRESH_S = 2.0
 _TRY_RELAY_LOCK = select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))
 
 
-# Built once per dialect: the relay runs after every commit (see shared.db.matching on building per call).
-@cache
-def _unsent(dialect: str) -> Select[Any]:
-    columns = (OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.event_type, OUTBOX.c.payload)
-    return select(*columns).where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(bindparam("limit"))
+# Built once (per dialect where it differs): the relay runs after every commit (see shared.db.matching).
+_UNSENT = (
+    select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.event_type, OUTBOX.c.payload)
+    .where(OUTBOX.c.published_at.is_(None))
+    .order_by(OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 @cache
@@ -90,8 +91,7 @@ class OutboxRelay:
         async with self._database.session() as session, session.begin():
             if not await self._hold_relay_lock(session):
                 return 0
-            dialect = dialect_of(session)
-            rows = (await session.execute(_unsent(dialect), {"limit": self._batch_size})).all()
+            rows = (await session.execute(_UNSENT, {"limit": self._batch_size})).all()
             if rows:
                 futures = [
                     await producer.send(
@@ -103,7 +103,9 @@ class OutboxRelay:
                     for row in rows
                 ]
                 await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-                await session.execute(_mark_sent(dialect), {"ids": [row.id for row in rows], "now": datetime.now(UTC)})
+                await session.execute(
+                    _mark_sent(dialect_of(session)), {"ids": [row.id for row in rows], "now": datetime.now(UTC)}
+                )
             await self._refresh_backlog(session, published=len(rows))
         for row in rows:
             self._metrics.events_produced.labels(row.topic, row.event_type).inc()

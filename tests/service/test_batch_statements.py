@@ -44,7 +44,7 @@ async def test_one_of_matches_exactly_the_listed_keys(database: Database) -> Non
             assert found == {k for k in keys if k != "nope"}
 
 
-async def test_upsert_many_inserts_then_updates_through_one_cached_statement(database: Database) -> None:
+async def test_upsert_many_inserts_then_updates(database: Database) -> None:
     async with database.session() as session, session.begin():
         await upsert_many(session, ITEMS, ["key"], [{"key": "k1", "n": 100}, {"key": "new", "n": 7}])
         await upsert_many(session, ITEMS, ["key"], [{"key": "new", "n": 8}])

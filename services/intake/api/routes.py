@@ -58,14 +58,7 @@ def intake_router(
     )
     async def post_webhook(provider: str, request: Request) -> JSONResponse:
         # Normally served by WebhookLane before routing; this is the same receiver, for apps without the lane.
-        delivery = Delivery(
-            provider=provider,
-            url=str(request.url),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            query=dict(request.query_params),
-            body=request.stream(),
-        )
-        return await receiver.receive(delivery)
+        return await receiver.receive(Delivery.from_asgi(provider, request.scope, request.receive))
 
     @router.get(
         "/webhooks/{provider}",

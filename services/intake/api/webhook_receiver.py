@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from starlette.datastructures import URL, QueryParams
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope
 
 from services.intake.batching import AcceptBatcher
 from services.intake.domain.standard_webhooks import SignatureError
@@ -27,6 +30,27 @@ class Delivery:
     headers: Mapping[str, str]  # names lower-cased
     query: dict[str, str]
     body: AsyncIterator[bytes]
+
+    @classmethod
+    def from_asgi(cls, provider: str, scope: Scope, receive: Receive) -> "Delivery":
+        """The delivery an ASGI request carries (ASGI header names are lower-case already)."""
+        return cls(
+            provider=provider,
+            url=str(URL(scope=scope)),
+            headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+            query=dict(QueryParams(scope["query_string"])),
+            body=_body(receive),
+        )
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 class WebhookReceiver:
