@@ -10,12 +10,15 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -82,7 +85,7 @@ async def accepted_by_intake(database_url: str, tag: str) -> tuple[int, float]:
     return count, count / span if span else 0.0
 
 
-async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 600) -> dict[str, float]:
+async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 600) -> dict[str, Any]:
     """Wait for every lead's first stage decision, then read the latencies from the databases' own clocks.
 
     Only leads whose email carries `tag` count, so the warm-up leads (sent while the consumers join their
@@ -120,6 +123,30 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
                 FROM e2e""")
                 )
             ).one()
+            # Where the time went, hop by hop, for the lead.captured event that the first decision answers:
+            # parsed (the lead's last_seen_at), in the group transaction (the delivery's received_at, just
+            # before its commit), published by the relay, applied by the qualifier (its inbox row, at commit).
+            hops = (
+                await session.execute(
+                    text(f"""
+                WITH h AS (
+                  SELECT EXTRACT(EPOCH FROM (d.received_at - l.last_seen_at)) * 1000 AS stored,
+                         EXTRACT(EPOCH FROM (o.published_at - d.received_at)) * 1000 AS relayed,
+                         EXTRACT(EPOCH FROM (i.processed_at - o.published_at)) * 1000 AS applied
+                  FROM intake.leads l
+                  JOIN intake.outbox o ON o.key = l.lead_id AND o.event_type = 'io.leadflow.lead.captured.v1'
+                  JOIN intake.deliveries d ON d.event_id = o.event_id
+                  JOIN qualifier.inbox i ON i.event_id = o.event_id
+                  WHERE {mine})
+                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY stored),
+                       percentile_cont(0.99) WITHIN GROUP (ORDER BY stored),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY relayed),
+                       percentile_cont(0.99) WITHIN GROUP (ORDER BY relayed),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY applied),
+                       percentile_cont(0.99) WITHIN GROUP (ORDER BY applied)
+                FROM h""")
+                )
+            ).one()
             counts = (
                 await session.execute(
                     text("""
@@ -140,6 +167,11 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
         "drain_s": float(row.drain_s or 0),
         "lost": max(0, intake_n - staged_leads) + max(0, intake_n - scored),
         "duplicated": max(0, activities - scored) + max(0, entries - staged_leads),
+        "hops": {
+            "parsed → in intake's group transaction": (hops[0], hops[1]),
+            "→ published by intake's relay": (hops[2], hops[3]),
+            "→ applied by the qualifier (committed)": (hops[4], hops[5]),
+        },
     }
 
 
@@ -199,6 +231,37 @@ METRIC_LINE = re.compile(
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
+# What else spends the machine's CPU on a lead (process command names; PostgreSQL runs a process per connection).
+OTHER_PROGRAMS = {"postgres": "PostgreSQL", "tansu": "broker"}
+
+
+class CpuMeter:
+    """CPU spent from its making on: each service, PostgreSQL, the broker, the load generator, the machine."""
+
+    def __init__(self, services: dict[str, int | None]) -> None:
+        self._services = services
+        self._before = self._read()
+        self._machine = machine_cpu()
+
+    def _read(self) -> dict[str, float]:
+        readings = {name: cpu_seconds(pid) for name, pid in self._services.items()}
+        for program, seconds in cpu_of_programs(OTHER_PROGRAMS).items():
+            readings[OTHER_PROGRAMS[program]] = seconds
+        # wrk is this process's child and has been waited for by the time of the second reading.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        readings["load generator"] = children.ru_utime + children.ru_stime
+        return readings
+
+    def per_lead_ms(self, leads: int) -> dict[str, float]:
+        """Milliseconds of CPU per lead, by consumer of the CPU."""
+        after = self._read()
+        return {name: 1000 * (after[name] - self._before[name]) / max(1, leads) for name in after}
+
+    def machine_share(self) -> tuple[float, float]:
+        """Busy and stolen shares of the machine's CPU time since the meter was made."""
+        return machine_share(self._machine, machine_cpu())
+
+
 def machine_cpu() -> list[int]:
     """The machine's CPU time counters (/proc/stat: user nice system idle iowait irq softirq steal)."""
     return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -217,6 +280,21 @@ def group_sizes(intake_url: str) -> float:
     values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("leadflow_webhook_group_size_"))
     count = float(values.get("leadflow_webhook_group_size_count", 0))
     return float(values.get("leadflow_webhook_group_size_sum", 0)) / count if count else 0.0
+
+
+def cpu_of_programs(names: Iterable[str]) -> dict[str, float]:
+    """CPU seconds used so far by every process whose command is one of `names` (all PostgreSQL backends, say)."""
+    totals = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        command = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if command in totals:
+            fields = raw.rsplit(")", 1)[1].split()
+            totals[command] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -244,8 +322,7 @@ def main() -> None:
             intake_url = pipeline.processes["intake"].url
             warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}"))[0]
             asyncio.run(measure(database_url, warm, f"warm{os.getpid()}"))
-            before = {name: cpu_seconds(p.pid) for name, p in pipeline.processes.items()}
-            machine_before = machine_cpu()
+            meter = CpuMeter({name: p.pid for name, p in pipeline.processes.items()})
             tag = f"e2e{os.getpid()}"
             sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
             sampler.start()
@@ -259,11 +336,8 @@ def main() -> None:
             figures = asyncio.run(measure(database_url, accepted, tag))
             sampler.stop()
             drain_s = figures["drain_s"]  # from the last accepted lead to the last stage decision (database clocks)
-            cpu_ms = {
-                name: 1000 * (cpu_seconds(p.pid) - before[name]) / max(1, accepted)
-                for name, p in pipeline.processes.items()
-            }
-            busy, steal = machine_share(machine_before, machine_cpu())
+            cpu_ms = meter.per_lead_ms(accepted)
+            busy, steal = meter.machine_share()
             groups = group_sizes(intake_url)
         finally:
             pipeline.stop()
@@ -279,6 +353,9 @@ def main() -> None:
         f"{transport_per_s:>16.0f}"
     )
     print(f"drained {drain_s:.1f} s after the last lead was accepted (every lead staged)")
+    print(f"{'hop (lead.captured)':<40} {'p50 ms':>8} {'p99 ms':>8}")
+    for hop, (p50, p99) in figures["hops"].items():
+        print(f"{hop:<40} {p50 or 0:>8.0f} {p99 or 0:>8.0f}")
     print(f"{'consumer':<26} {'events/s (mean)':>16} {'events/s (peak 1 s)':>20} {'max lag':>8}")
     for consumer, (mean, peak, lag) in sorted(sampler.figures().items()):
         print(f"{consumer:<26} {mean:>16.0f} {peak:>20.0f} {lag:>8.0f}")
