@@ -1,6 +1,7 @@
 """What every service process runs: database, broker, outbox relay, consumers and the FastAPI app."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -139,6 +140,12 @@ def create_app(
             *[_supervised(name, _every(interval, job)) for name, interval, job in runtime.periodic],
             *[_supervised(f"start.{i}", job, restart=False) for i, job in enumerate(runtime.on_start)],
         ]
+        # What start-up built (modules, pydantic and SQLAlchemy models, the rules: ~230,000 objects per service)
+        # lives as long as the process. Left in the collector's care, every full collection walked all of it and
+        # stopped the event loop for 160-360 ms under load (gc.callbacks, 500 leads/s), which set the pipeline's
+        # p99; frozen, full collections only walk what was made since. Collected first, so no garbage is frozen.
+        gc.collect()
+        gc.freeze()
         log.info("service.started", service=runtime.name)
         try:
             yield
