@@ -88,8 +88,8 @@ async def accepted_by_intake(database_url: str, tag: str) -> tuple[int, float]:
 async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 600) -> dict[str, Any]:
     """Wait for every lead's first stage decision, then read the latencies from the databases' own clocks.
 
-    Only leads whose email carries `tag` count, so the warm-up leads (sent while the consumers join their
-    groups, which takes Tansu about 5 s) do not.
+    Only leads whose email carries `tag` count, so the warm-up leads (the first of each service's statements,
+    connections and caches) do not.
     """
     mine = f"l.email LIKE 'bench.{tag}.%'"
     database = Database(database_url)

@@ -51,6 +51,10 @@ class Runtime:
         self.commit_listeners.append(self.relay.wake)
         self.unit_of_work.on_commit = self._committed
 
+    async def joined(self) -> bool:
+        """Every consumer of this process is in its group, so what is published now gets consumed now."""
+        return not self.settings.run_consumers or all(consumer.joined for consumer in self.consumers)
+
     def _committed(self, events: list[Event]) -> None:
         for listener in self.commit_listeners:
             listener(events)
@@ -160,7 +164,10 @@ def create_app(
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.include_router(
-        operations_router(runtime.metrics, {"database": runtime.database.reachable, "broker": runtime.broker.ping})
+        operations_router(
+            runtime.metrics,
+            {"database": runtime.database.reachable, "broker": runtime.broker.ping, "consumers": runtime.joined},
+        )
     )
     for router in routers:
         app.include_router(router)

@@ -20,13 +20,15 @@ def operations_router(metrics: Metrics, checks: dict[str, Check]) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": metrics.service}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable", response_model=None)
+    @router.get(
+        "/readyz", summary="Readiness: database and broker reachable, consumers in their groups", response_model=None
+    )
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in checks.items()}
         if all(results.values()):
             return JSONResponse({"status": "ready", "service": metrics.service, "checks": results})
         failing = ", ".join(name for name, ok in results.items() if not ok)
-        return problem_response(503, "Service unavailable", f"not ready: {failing} unreachable", checks=results)
+        return problem_response(503, "Service unavailable", f"not ready: waiting for {failing}", checks=results)
 
     @router.get("/metrics", summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from shared.db.database import Database
@@ -49,6 +49,20 @@ class ConsumerOptions:
 _FETCH_MAX_WAIT_MS = 50
 
 
+class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
+    """Notes the first assignment (possibly of no partitions, when members outnumber them)."""
+
+    def __init__(self, on_assigned: Callable[[], None]) -> None:
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to hand over: offsets are committed after every batch."""
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """The group has taken this member in."""
+        self._on_assigned()
+
+
 class ConsumerLoop:
     """One consumer group: decode, skip what the inbox knows, apply handlers, commit, then commit offsets."""
 
@@ -72,6 +86,15 @@ class ConsumerLoop:
         self._broker = broker
         self._metrics = metrics
         self._options = options
+        self._joined = False
+
+    @property
+    def joined(self) -> bool:
+        """Whether this process has joined its consumer group and been given its share of the partitions."""
+        return self._joined
+
+    def _mark_joined(self) -> None:
+        self._joined = True
 
     async def run(self) -> None:
         """Consume until cancelled."""
@@ -80,7 +103,6 @@ class ConsumerLoop:
         names = [topic.name for topic in self._topics] + [topic.dead_letter(self.group) for topic in self._topics]
         await ensure_topics(self._broker.bootstrap_servers, names, self._options.partitions)
         consumer = AIOKafkaConsumer(
-            *[topic.name for topic in self._topics],
             bootstrap_servers=self._broker.bootstrap_servers,
             group_id=self.group,
             client_id=self.group,
@@ -89,6 +111,7 @@ class ConsumerLoop:
             max_poll_records=self._options.batch_size,
             fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
         )
+        consumer.subscribe([topic.name for topic in self._topics], listener=_JoinListener(self._mark_joined))
         try:
             await self._start(consumer)
             while True:

@@ -256,3 +256,17 @@ async def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(
 
 async def _dead(metrics: Metrics, group: str) -> bool:
     return _sample(metrics.dead_letters.labels(group, LEADS_INTAKE.name)) >= 1
+
+
+async def test_a_consumer_counts_as_joined_only_once_its_group_took_it_in(
+    plumbing: tuple[Database, Broker, OutboxRelay],
+) -> None:
+    database, broker, _ = plumbing
+    _, _, loop = consumer_of(Recorder(database), broker, ConsumerOptions())
+    assert not loop.joined  # readiness waits on this: a lead posted now would sit until the join
+    async with consuming(loop):
+        await eventually(lambda: _joined(loop), timeout_s=60, what="group joined")
+
+
+async def _joined(loop: ConsumerLoop) -> bool:
+    return loop.joined
