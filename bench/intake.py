@@ -1,8 +1,10 @@
 """Intake throughput: signed webhooks against one intake process, side by side with a bare FastAPI endpoint
 doing the same single insert on the same database. Not a test: it prints figures.
 
-Fixed offered rates are driven from Python (open loop); the max-rate step uses wrk (Debian's package) when it
-is installed, so that the load generator is not what is measured.
+With wrk installed (Debian's package), fixed offered rates are sent on a schedule (the k-th request k/rate
+seconds after the first, whatever the answers' latency) and the max-rate step runs 32 connections flat out, so
+the load generator is not what is measured; without it, a Python driver sends open loop (it tops out near
+150 requests/s).
 
     .venv/bin/python bench/intake.py [--count 6000] [--rates 500,1000,1500]
 """

@@ -313,7 +313,7 @@ def main() -> None:
         "--driver",
         choices=["wrk", "python"],
         default="wrk" if shutil.which("wrk") else "python",
-        help="wrk (C, paced per connection) costs the shared CPUs far less than the Python driver",
+        help="wrk (C, sends on a schedule) costs the shared CPUs far less than the Python driver",
     )
     args = parser.parse_args()
     with fresh_database() as database_url, broker() as bootstrap:
