@@ -65,7 +65,7 @@ class Check(BaseModel):
         return self
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """A check's outcome and the evidence it used, in words."""
 

@@ -28,7 +28,7 @@ class Framework(BaseModel):
     stages: dict[str, list[Criterion]] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CriterionVerdict:
     """One criterion's outcome with the evidence it used (reported in events as a CriterionResult)."""
 
