@@ -21,7 +21,7 @@ from shared.events.models import Contact, LeadCaptured, Source
 from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
-from shared.messaging.relay import OutboxRelay, republish
+from shared.messaging.relay import OutboxRelay, relay_lock_key, republish
 from shared.metrics import Metrics
 from tests.support import eventually
 
@@ -133,6 +133,20 @@ async def test_relay_publishes_in_order_and_marks_rows_sent(plumbing: tuple[Data
         await consumer.stop()
     # One key, one partition, commit order preserved.
     assert [e for e in seen if e in {ev.id for ev in events}] == [e.id for e in events]
+
+
+async def test_a_relay_waits_for_its_own_services_other_replica_but_not_for_other_services(
+    plumbing: tuple[Database, Broker, OutboxRelay],
+) -> None:
+    database, _, relay = plumbing
+    await emit(database, [captured_event()])
+    assert database.schema is not None
+    for busy, published in ((database.schema, 0), (f"{database.schema}_other", 1)):
+        # `busy`'s relay is mid-batch on the same database: a replica of this service's, then another service's.
+        async with database.session() as session, session.begin():
+            assert await session.scalar(select(func.pg_try_advisory_xact_lock(relay_lock_key(busy))))
+            assert await relay.publish_batch() == published, busy
+    assert await relay.publish_batch() == 0  # nothing left over
 
 
 async def test_redelivered_events_are_applied_once_and_poison_goes_to_dead_letters(
