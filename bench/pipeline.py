@@ -1,6 +1,9 @@
 """End to end: leads through the signed webhook to a committed stage decision, against the embedded pipeline,
 side by side with the raw transport limit of the same broker. Not a test: it prints figures.
 
+The headline latency runs to the qualifier's first decision on a lead (it enters the funnel on lead.captured);
+a second table follows the lead through the scorer to the qualifier's decision on its score.
+
     .venv/bin/python bench/pipeline.py [--leads 3000] [--rate 300]
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -123,30 +127,8 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
                 FROM e2e""")
                 )
             ).one()
-            # Where the time went, hop by hop, for the lead.captured event that the first decision answers:
-            # parsed (the lead's last_seen_at), in the group transaction (the delivery's received_at, just
-            # before its commit), published by the relay, applied by the qualifier (its inbox row, at commit).
-            hops = (
-                await session.execute(
-                    text(f"""
-                WITH h AS (
-                  SELECT EXTRACT(EPOCH FROM (d.received_at - l.last_seen_at)) * 1000 AS stored,
-                         EXTRACT(EPOCH FROM (o.published_at - d.received_at)) * 1000 AS relayed,
-                         EXTRACT(EPOCH FROM (i.processed_at - o.published_at)) * 1000 AS applied
-                  FROM intake.leads l
-                  JOIN intake.outbox o ON o.key = l.lead_id AND o.event_type = 'io.leadflow.lead.captured.v1'
-                  JOIN intake.deliveries d ON d.event_id = o.event_id
-                  JOIN qualifier.inbox i ON i.event_id = o.event_id
-                  WHERE {mine})
-                SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY stored),
-                       percentile_cont(0.99) WITHIN GROUP (ORDER BY stored),
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY relayed),
-                       percentile_cont(0.99) WITHIN GROUP (ORDER BY relayed),
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY applied),
-                       percentile_cont(0.99) WITHIN GROUP (ORDER BY applied)
-                FROM h""")
-                )
-            ).one()
+            hops = await hop_percentiles(session, CAPTURED_PATH.format(mine=mine))
+            scored_path = await hop_percentiles(session, SCORED_PATH.format(mine=mine))
             counts = (
                 await session.execute(
                     text("""
@@ -167,12 +149,43 @@ async def measure(database_url: str, leads: int, tag: str, timeout_s: float = 60
         "drain_s": float(row.drain_s or 0),
         "lost": max(0, intake_n - staged_leads) + max(0, intake_n - scored),
         "duplicated": max(0, activities - scored) + max(0, entries - staged_leads),
-        "hops": {
-            "parsed → in intake's group transaction": (hops[0], hops[1]),
-            "→ published by intake's relay": (hops[2], hops[3]),
-            "→ applied by the qualifier (committed)": (hops[4], hops[5]),
-        },
+        "hops": hops,
+        "scored_path": scored_path,
     }
+
+
+# Where the time went, hop by hop, from the databases' timestamps: the lead's last_seen_at (parsed), the
+# delivery's received_at (in the group transaction, just before its commit), outbox rows' published_at (the
+# relay had the broker's ack) and inbox rows' processed_at (the consumer's transaction, at its commit).
+CAPTURED_PATH = """
+  SELECT EXTRACT(EPOCH FROM (d.received_at - l.last_seen_at)) * 1000 AS "parsed → in intake's group transaction",
+         EXTRACT(EPOCH FROM (o.published_at - d.received_at)) * 1000 AS "→ published by intake's relay",
+         EXTRACT(EPOCH FROM (i.processed_at - o.published_at)) * 1000 AS "→ applied by the qualifier"
+  FROM intake.leads l
+  JOIN intake.outbox o ON o.key = l.lead_id AND o.event_type = 'io.leadflow.lead.captured.v1'
+  JOIN intake.deliveries d ON d.event_id = o.event_id
+  JOIN qualifier.inbox i ON i.event_id = o.event_id
+  WHERE {mine}"""
+# The decision on the lead's score: captured → scored by the scorer → the qualifier applies lead.scored.
+SCORED_PATH = """
+  SELECT EXTRACT(EPOCH FROM (si.processed_at - o.published_at)) * 1000 AS "captured → scored (scorer committed)",
+         EXTRACT(EPOCH FROM (so.published_at - si.processed_at)) * 1000 AS "→ published by scorer's relay",
+         EXTRACT(EPOCH FROM (qi.processed_at - so.published_at)) * 1000 AS "→ applied by the qualifier",
+         EXTRACT(EPOCH FROM (qi.processed_at - l.last_seen_at)) * 1000 AS "webhook → decision on the score"
+  FROM intake.leads l
+  JOIN intake.outbox o ON o.key = l.lead_id AND o.event_type = 'io.leadflow.lead.captured.v1'
+  JOIN scorer.inbox si ON si.event_id = o.event_id
+  JOIN scorer.outbox so ON so.key = l.lead_id AND so.event_type = 'io.leadflow.lead.scored.v1'
+  JOIN qualifier.inbox qi ON qi.event_id = so.event_id
+  WHERE {mine}"""
+
+
+async def hop_percentiles(session: AsyncSession, hops_sql: str) -> dict[str, list[float]]:
+    """p50, p95 and p99 (ms) of every column of `hops_sql`, by column name."""
+    columns = list((await session.execute(text(f"SELECT * FROM ({hops_sql}) h LIMIT 0"))).keys())
+    quantiles = ", ".join(f'percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY h."{c}")' for c in columns)
+    row = (await session.execute(text(f"SELECT {quantiles} FROM ({hops_sql}) h"))).one()
+    return {column: list(values or [0.0, 0.0, 0.0]) for column, values in zip(columns, row, strict=True)}
 
 
 class ConsumerSampler:
@@ -353,9 +366,13 @@ def main() -> None:
         f"{transport_per_s:>16.0f}"
     )
     print(f"drained {drain_s:.1f} s after the last lead was accepted (every lead staged)")
-    print(f"{'hop (lead.captured)':<40} {'p50 ms':>8} {'p99 ms':>8}")
-    for hop, (p50, p99) in figures["hops"].items():
-        print(f"{hop:<40} {p50 or 0:>8.0f} {p99 or 0:>8.0f}")
+    for path, title in (
+        ("hops", "to the first decision (lead.captured)"),
+        ("scored_path", "to the decision on the score"),
+    ):
+        print(f"{title:<42} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+        for hop, (p50, p95, p99) in figures[path].items():
+            print(f"  {hop:<40} {p50:>8.0f} {p95:>8.0f} {p99:>8.0f}")
     print(f"{'consumer':<26} {'events/s (mean)':>16} {'events/s (peak 1 s)':>20} {'max lag':>8}")
     for consumer, (mean, peak, lag) in sorted(sampler.figures().items()):
         print(f"{consumer:<26} {mean:>16.0f} {peak:>20.0f} {lag:>8.0f}")
@@ -372,6 +389,7 @@ def main() -> None:
                 "p50_ms": round(figures["p50"], 1),
                 "drain_s": round(drain_s, 1),
                 f"p99_ms_at_{args.rate:.0f}": round(figures["p99"], 1),
+                "p99_ms_to_score_decision": round(figures["scored_path"]["webhook → decision on the score"][2], 1),
                 "transport_msgs_per_s": round(transport_per_s, 1),
                 "lost": figures["lost"],
                 "duplicated": figures["duplicated"],
