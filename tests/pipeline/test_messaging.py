@@ -149,6 +149,39 @@ async def test_a_relay_waits_for_its_own_services_other_replica_but_not_for_othe
     assert await relay.publish_batch() == 0  # nothing left over
 
 
+async def test_a_running_relay_holds_its_lock_between_batches_and_lets_go_when_it_stops(
+    plumbing: tuple[Database, Broker, OutboxRelay],
+) -> None:
+    database, _, relay = plumbing
+    key = relay_lock_key(database.schema)
+
+    async def lock_free() -> bool:
+        async with database.session() as session, session.begin():
+            return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+    async def lock_held() -> bool:
+        return not await lock_free()
+
+    async def all_sent() -> bool:
+        async with database.session() as session:
+            unsent = OUTBOX.c.published_at.is_(None)
+            return await session.scalar(select(func.count()).select_from(OUTBOX).where(unsent)) == 0
+
+    running = asyncio.create_task(relay.run())
+    try:
+        await eventually(lock_held, timeout_s=30, what="the relay to take its lock")
+        await emit(database, [captured_event() for _ in range(3)])
+        relay.wake()
+        await eventually(all_sent, timeout_s=30, what="the rows published")
+        assert await lock_held()  # still the publisher, between batches
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    # Released with its connection: a pooled connection keeping it would leave the service without a publisher.
+    assert await lock_free()
+
+
 async def test_redelivered_events_are_applied_once_and_poison_goes_to_dead_letters(
     plumbing: tuple[Database, Broker, OutboxRelay],
 ) -> None:
