@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,9 +43,9 @@ class Event:
         """The event id, unique across the system; the inbox key."""
         return self.envelope.id
 
-    @property
+    @cached_property
     def lead_id(self) -> str:
-        """The partition key of every leadflow event."""
+        """The partition key of every leadflow event (asked for by every handler, row and outbox write of it)."""
         return str(self.payload.lead_id)
 
 
