@@ -33,10 +33,10 @@ class Qualifier:
 
     def evaluate(self, facts: dict[str, Any]) -> dict[str, FrameworkResult]:
         """Every configured framework's verdict on these facts."""
-        return {
-            name: evaluate_framework(name, framework, facts)
-            for name, framework in self.rules.qualification.frameworks.items()
-        }
+        return {name: self._verdict(name, facts) for name in self.rules.qualification.frameworks}
+
+    def _verdict(self, framework: str, facts: dict[str, Any]) -> FrameworkResult:
+        return evaluate_framework(framework, self.rules.qualification.frameworks[framework], facts)
 
     async def requalify(
         self,
@@ -50,14 +50,13 @@ class Qualifier:
         """Move the lead as far as its evidence takes it, in this unit of work."""
         q_rules = self.rules.qualification
         facts = lead.get("facts") or {}
-        frameworks = q_rules.frameworks
         # Only the two frameworks that decide moves: the others (BANT beside PIF, say) are for reading, and
         # evaluating every framework on every event was a third of the qualifier's CPU.
-        qualification = evaluate_framework(q_rules.qualify_with, frameworks[q_rules.qualify_with], facts)
+        qualification = self._verdict(q_rules.qualify_with, facts)
         opportunity = (
             qualification
             if q_rules.open_opportunity_with == q_rules.qualify_with
-            else evaluate_framework(q_rules.open_opportunity_with, frameworks[q_rules.open_opportunity_with], facts)
+            else self._verdict(q_rules.open_opportunity_with, facts)
         )
         moves = decide(
             Situation(

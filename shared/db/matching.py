@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
-def dialect_of(session: AsyncSession) -> str:
-    """The session's database dialect name, the key of a statement cache."""
-    return session.get_bind().dialect.name
+def dialect_of(bind: AsyncSession | AsyncConnection) -> str:
+    """The session's (or connection's) database dialect name, the key of a statement cache."""
+    return (bind.get_bind() if isinstance(bind, AsyncSession) else bind).dialect.name
 
 
 def one_of(column: ColumnElement[Any], parameter: str, dialect: str) -> ColumnElement[bool]:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.db.database import Database, aware
-from shared.db.matching import one_of
+from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import OUTBOX
 from shared.messaging.broker import Broker
 from shared.messaging.headers import event_headers
@@ -143,7 +143,7 @@ class OutboxRelay:
             ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
             await connection.execute(
-                _mark_sent(connection.dialect.name), {"ids": [row.id for row in rows], "now": datetime.now(UTC)}
+                _mark_sent(dialect_of(connection)), {"ids": [row.id for row in rows], "now": datetime.now(UTC)}
             )
         await self._refresh_backlog(connection)
         for row in rows:

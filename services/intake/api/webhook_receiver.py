@@ -27,7 +27,7 @@ class Delivery:
 
     provider: str
     url: str
-    headers: Mapping[str, str]  # names lower-cased
+    headers: dict[str, str]  # names lower-cased
     query: dict[str, str]
     body: AsyncIterator[bytes]
 
@@ -100,9 +100,7 @@ class WebhookReceiver:
                 "Service unavailable",
                 f"no secret configured for {adapter.name!r}; set LEADFLOW_WEBHOOK_SECRET_{adapter.name.upper()}",
             )
-        raw = RawRequest(
-            method="POST", url=delivery.url, headers=dict(delivery.headers), query=delivery.query, body=body
-        )
+        raw = RawRequest(method="POST", url=delivery.url, headers=delivery.headers, query=delivery.query, body=body)
         try:
             adapter.verify(raw, now=time.time())
         except SignatureError as exc:
