@@ -217,7 +217,7 @@ class Qualifier:
             for lead in held:
                 await self.route(uow, lead, now, exclude=frozenset({owner}))
                 for opportunity_id in await repository.open_opportunities_of(uow.session, lead["lead_id"]):
-                    current = await repository.load_opportunity(uow.session, opportunity_id)
+                    current = await repository.load_opportunity(uow.session, opportunity_id, lock=True)
                     if current is not None and lead.get("owner"):
                         changed = opp.change(self.rules.opportunities, current, now=now, owner=lead["owner"])
                         if changed is not current:

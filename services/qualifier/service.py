@@ -13,11 +13,19 @@ from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.transitions import move, save_opportunity
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.events.vocabulary import LeadStage
+from shared.events.vocabulary import LeadStage, OpportunityStatus
 
 
 class NotFound(LookupError):
     """The lead or opportunity named does not exist here."""
+
+
+class RevisionConflict(Exception):
+    """The opportunity changed since the caller read it (or a lead already has an open one)."""
+
+    def __init__(self, message: str, current: Opportunity) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -42,9 +50,15 @@ class OpportunityCommands:
         """Open an opportunity for a known lead and move the lead to the opportunity stage."""
         now = datetime.now(UTC)
         async with self.uow() as uow:
-            lead = await lead_rows(uow).get(uow.session, str(lead_id))
+            lead = await lead_rows(uow).get(uow.session, str(lead_id))  # locked: an automatic open waits
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
+            for existing in await repository.open_opportunities_of(uow.session, str(lead_id)):
+                found = await repository.load_opportunity(uow.session, existing)
+                assert found is not None
+                raise RevisionConflict(
+                    f"lead {lead_id} already has the open opportunity {existing}; change or close it first", found
+                )
             created = opp.open_opportunity(
                 self.rules.opportunities,
                 lead_id=lead_id,
@@ -71,11 +85,13 @@ class OpportunityCommands:
             await uow.commit()
         return created
 
-    async def change(self, opportunity_id: UUID, changes: dict[str, Any]) -> Opportunity:
-        """Apply a rep's edit to an open opportunity."""
+    async def change(
+        self, opportunity_id: UUID, changes: dict[str, Any], *, expected_revision: int | None = None
+    ) -> Opportunity:
+        """Apply a rep's edit to an open opportunity (only to the revision the rep read, when given)."""
         now = datetime.now(UTC)
         async with self.uow() as uow:
-            current = await self._load(uow, opportunity_id)
+            current = await self._load(uow, opportunity_id, expected_revision)
             updated = opp.change(self.rules.opportunities, current, now=now, **changes)
             if updated is current:
                 return current
@@ -92,11 +108,12 @@ class OpportunityCommands:
         amount: Decimal | None,
         actor: str,
         close_date: date | None = None,
+        expected_revision: int | None = None,
     ) -> Opportunity:
         """Close won or lost; the lead becomes a customer or closed_lost."""
         now = datetime.now(UTC)
         async with self.uow() as uow:
-            current = await self._load(uow, opportunity_id)
+            current = await self._load(uow, opportunity_id, expected_revision)
             closed = opp.close(current, won=won, reason=reason, amount=amount, now=now, close_date=close_date)
             await save_opportunity(uow, closed, previous=current)
             lead = await lead_rows(uow).get(uow.session, str(closed.lead_id))
@@ -115,8 +132,17 @@ class OpportunityCommands:
             await uow.commit()
         return closed
 
-    async def _load(self, uow: UnitOfWork, opportunity_id: UUID) -> Opportunity:
-        found = await repository.load_opportunity(uow.session, opportunity_id)
+    async def _load(self, uow: UnitOfWork, opportunity_id: UUID, expected_revision: int | None) -> Opportunity:
+        """The opportunity, locked until the commit, so two changes apply one after the other to the latest."""
+        found = await repository.load_opportunity(uow.session, opportunity_id, lock=True)
         if found is None:
             raise NotFound(f"no opportunity {opportunity_id}")
+        if found.status is not OpportunityStatus.OPEN:
+            raise RevisionConflict(f"opportunity {opportunity_id} is already {found.status.value}", found)
+        if expected_revision is not None and found.revision != expected_revision:
+            raise RevisionConflict(
+                f"opportunity {opportunity_id} is at revision {found.revision}, not {expected_revision}: "
+                "read it again and reapply the change",
+                found,
+            )
         return found

@@ -105,7 +105,7 @@ async def set_owner(
 
 async def save_opportunity(uow: UnitOfWork, opportunity: Opportunity, *, previous: Opportunity | None) -> None:
     """Store an opportunity and emit opened, updated or closed with its full snapshot."""
-    await repository.save_opportunity(uow.session, opportunity, is_new=previous is None)
+    await repository.save_opportunity(uow.session, opportunity, previous=previous)
     fields = {
         name: getattr(opportunity, name) for name in OpportunitySnapshot.model_fields if hasattr(opportunity, name)
     }

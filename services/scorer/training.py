@@ -14,12 +14,14 @@ from services.scorer.domain.model import ALGORITHM, Example, Trained, train
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.persistence import model_store, repository
 from services.scorer.sweeps import repredict
+from shared.db.locks import exclusive
 from shared.db.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
-# One training at a time per process: two would race to be the active version.
-_TRAINING = asyncio.Lock()
+
+class TrainingInProgress(RuntimeError):
+    """Another process (a replica, or `leadflow train`) is training right now."""
 
 
 async def examples(uow: UnitOfWorkFactory, rules: ScoringRules) -> list[Example]:
@@ -60,9 +62,13 @@ def report_of(trained: Trained, activated: bool) -> dict[str, Any]:
 async def train_model(uow: UnitOfWorkFactory, rules: ScoringRules, active: ActiveModel) -> dict[str, Any]:
     """Train, store the version (active or rejected), and re-predict every lead when it was activated.
 
-    Raises NotEnoughOutcomes, with how many more are needed, before anything is stored.
+    Raises NotEnoughOutcomes, with how many more are needed, before anything is stored, and TrainingInProgress
+    when another replica or `leadflow train` holds the training lock: two trainings would each compare themselves
+    with the same active model and both activate (the database refuses a second active model all the same).
     """
-    async with _TRAINING:
+    async with exclusive(uow.database, "model_training") as held:
+        if not held:
+            raise TrainingInProgress("another training is running (a scorer replica or leadflow train); try later")
         found = await examples(uow, rules)
         await active.refresh()
         trained = await asyncio.to_thread(train, found, rules.model, active.model)

@@ -5,14 +5,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
+from services.scorer.persistence import model_store
+from services.scorer.persistence.tables import models
 from services.scorer.sweeps import rescore_for_decay
 from shared.db.database import Database
+from shared.db.locks import lock_key
 from shared.db.metadata import OUTBOX
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import decode, new_event
@@ -171,3 +176,33 @@ async def scored_events(database: Database) -> list[Any]:
     async with database.session() as session:
         rows = (await session.execute(select(OUTBOX.c.payload).order_by(OUTBOX.c.id))).scalars().all()
     return [p for p in (decode(r.encode()).payload for r in rows) if isinstance(p, LeadScored)]
+
+
+async def test_one_training_at_a_time_across_processes_and_one_active_model(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    """`leadflow train` beside POST /v1/model/train: the second is refused while the first holds the lock, and the
+    database refuses a second active model whatever writes it."""
+    async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        events, _ = history(300)
+        await apply(database, events)
+        other_process = Database(s.database_url, s.database_schema)  # as `leadflow train` would hold it
+        try:
+            async with other_process.engine.connect() as held:
+                key = lock_key("model_training", s.database_schema)
+                assert await held.scalar(select(func.pg_try_advisory_lock(key)))
+                busy = await client.post("/v1/model/train", headers=bearer())
+                assert busy.status_code == 409 and "another training is running" in busy.json()["detail"]
+                await held.scalar(select(func.pg_advisory_unlock(key)))
+            trained = await client.post("/v1/model/train", headers=bearer())
+            assert trained.status_code == 201 and trained.json()["status"] == "active"
+            with pytest.raises(IntegrityError):
+                async with database.session() as session, session.begin():
+                    await model_store.store(
+                        session, status="rejected", trained_at=datetime.now(UTC), algorithm="x", report={}, blob=b"x"
+                    )
+                    await session.execute(update(models).values(status=model_store.ACTIVE))
+        finally:
+            await other_process.dispose()
+            await database.dispose()

@@ -26,8 +26,9 @@ from services.qualifier.api.schemas import (
 from services.qualifier.domain.opportunity import OpportunityError, UnknownPipelineStage
 from services.qualifier.domain.stages import IllegalTransition
 from services.qualifier.persistence import repository
+from services.qualifier.persistence.repository import StaleRevision
 from services.qualifier.qualification import OWNED_STAGES, Qualifier
-from services.qualifier.service import NotFound, OpportunityCommands
+from services.qualifier.service import NotFound, OpportunityCommands, RevisionConflict
 from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage
@@ -147,7 +148,9 @@ def qualifier_router(
     )
     async def patch_opportunity(opportunity_id: UUID, body: OpportunityPatch) -> OpportunityOut:
         with _as_problems():
-            updated = await commands.change(opportunity_id, body.model_dump(exclude_unset=True))
+            changes = body.model_dump(exclude_unset=True)
+            revision = changes.pop("revision", None)
+            updated = await commands.change(opportunity_id, changes, expected_revision=revision)
         return OpportunityOut.of(updated)
 
     @router.post(
@@ -165,6 +168,7 @@ def qualifier_router(
                 amount=body.amount,
                 actor=actor,
                 close_date=body.close_date,
+                expected_revision=body.revision,
             )
         return OpportunityOut.of(closed)
 
@@ -198,7 +202,17 @@ def _as_problems() -> Iterator[None]:
         yield
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
+    except RevisionConflict as exc:
+        current = exc.current
+        raise Problem(
+            409,
+            "Conflict",
+            str(exc),
+            opportunity_id=str(current.opportunity_id),
+            current_revision=current.revision,
+            opportunity_status=current.status.value,
+        ) from exc
     except UnknownPipelineStage as exc:
         raise Problem(422, "Invalid request", str(exc)) from exc
-    except (OpportunityError, IllegalTransition) as exc:
+    except (OpportunityError, IllegalTransition, StaleRevision) as exc:
         raise Problem(409, "Conflict", str(exc)) from exc

@@ -142,6 +142,9 @@ class OpportunityPatch(BaseModel):
     forecast_category: ForecastCategory | None = None
     probability: float | None = Field(None, ge=0, le=1)
     owner: str | None = Field(None, max_length=200)
+    revision: int | None = Field(
+        None, ge=1, description="the revision this change was made from; refused with 409 if it has changed since"
+    )
 
 
 class OpportunityClose(BaseModel):
@@ -153,6 +156,9 @@ class OpportunityClose(BaseModel):
     reason: str | None = Field(None, max_length=2000)
     amount: Decimal | None = Field(None, ge=0, max_digits=18, decimal_places=2)
     close_date: date | None = None
+    revision: int | None = Field(
+        None, ge=1, description="the revision the rep decided on; refused with 409 if it has changed since"
+    )
 
 
 class OpportunityOut(BaseModel):

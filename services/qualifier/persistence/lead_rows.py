@@ -4,6 +4,11 @@ A consumed batch names hundreds of leads; reading and writing them one statement
 the slowest consumer of the pipeline. Handlers get the cached row (the same dict all through the transaction,
 so the next event of a lead sees what the last one changed); writes wait for the commit, or for `flush` when
 something is about to read the leads table itself (routing counts owners' leads).
+
+Every read here locks the rows it returns until the transaction ends (`FOR UPDATE` on PostgreSQL, in id order so
+two batches naming the same leads wait for each other instead of deadlocking): the row is written back whole
+(facts, stage), so a consumer batch, a rep's evidence, an override or the stall sweep that read it unlocked
+would overwrite each other's changes. SQLite serialises writers by itself.
 """
 
 from collections.abc import Iterable
@@ -24,7 +29,7 @@ _CHUNK = 500
 @cache
 def _leads_of(dialect: str) -> Select[Any]:
     # Built once per dialect: every consumed batch runs it (see shared.db.matching).
-    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect))
+    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect)).order_by(leads.c.lead_id).with_for_update()
 
 
 class LeadRows:

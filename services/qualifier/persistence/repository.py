@@ -5,11 +5,14 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.persistence.tables import evidence, leads, opportunities, owners, routing_positions, transitions
 from shared.db.database import aware
+from shared.db.matching import dialect_of
 from shared.db.upsert import upsert
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
 
@@ -26,13 +29,10 @@ async def history(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows.mappings()]
 
 
-async def load_opportunity(session: AsyncSession, opportunity_id: UUID) -> Opportunity | None:
-    """An opportunity, or None."""
-    row = (
-        (await session.execute(select(opportunities).where(opportunities.c.opportunity_id == str(opportunity_id))))
-        .mappings()
-        .first()
-    )
+async def load_opportunity(session: AsyncSession, opportunity_id: UUID, *, lock: bool = False) -> Opportunity | None:
+    """An opportunity, or None; with `lock`, no other transaction changes it until this one ends."""
+    query = select(opportunities).where(opportunities.c.opportunity_id == str(opportunity_id))
+    row = (await session.execute(query.with_for_update() if lock else query)).mappings().first()
     if row is None:
         return None
     return Opportunity(
@@ -56,8 +56,12 @@ async def load_opportunity(session: AsyncSession, opportunity_id: UUID) -> Oppor
     )
 
 
-async def save_opportunity(session: AsyncSession, opportunity: Opportunity, *, is_new: bool) -> None:
-    """Insert or update an opportunity."""
+class StaleRevision(RuntimeError):
+    """The stored opportunity is no longer at the revision the change was made from."""
+
+
+async def save_opportunity(session: AsyncSession, opportunity: Opportunity, *, previous: Opportunity | None) -> None:
+    """Insert an opportunity, or update it from `previous` (only while it is still stored at that revision)."""
     values = {
         "lead_id": str(opportunity.lead_id),
         "revision": opportunity.revision,
@@ -77,10 +81,16 @@ async def save_opportunity(session: AsyncSession, opportunity: Opportunity, *, i
         "closed_at": opportunity.closed_at,
     }
     oid = str(opportunity.opportunity_id)
-    if is_new:
+    if previous is None:
         await session.execute(insert(opportunities).values(opportunity_id=oid, **values))
-    else:
-        await session.execute(update(opportunities).where(opportunities.c.opportunity_id == oid).values(**values))
+        return
+    result = await session.execute(
+        update(opportunities)
+        .where(opportunities.c.opportunity_id == oid, opportunities.c.revision == previous.revision)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleRevision(f"opportunity {oid} changed after revision {previous.revision} was read")
 
 
 async def record_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -159,14 +169,31 @@ async def deactivate_owner(session: AsyncSession, owner: str, at: datetime) -> b
 
 
 async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[dict[str, Any]]:
-    """Open leads held by an owner."""
-    rows = await session.execute(select(leads).where(leads.c.owner == owner, leads.c.stage.in_(stages)))
+    """Open leads held by an owner, locked in id order (they are about to be handed to others)."""
+    rows = await session.execute(
+        select(leads)
+        .where(leads.c.owner == owner, leads.c.stage.in_(stages))
+        .order_by(leads.c.lead_id)
+        .with_for_update()
+    )
     return [dict(r) for r in rows.mappings()]
 
 
+# The team's row exists before it is locked: a lock on a row that is not there yet locks nothing.
+_ENSURE_POSITION = {
+    "postgresql": postgresql_insert(routing_positions).values(position=0).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(routing_positions).values(position=0).on_conflict_do_nothing(),
+}
+
+
 async def routing_position(session: AsyncSession, team: str) -> int:
-    """Where the team's round robin continues."""
-    return int(await session.scalar(select(routing_positions.c.position).where(routing_positions.c.team == team)) or 0)
+    """Where the team's round robin continues, locked until the transaction ends: routes of one team are made one
+    at a time, so two never take the same position or both count an owner below capacity."""
+    await session.execute(_ENSURE_POSITION[dialect_of(session)], {"team": team})
+    found = await session.scalar(
+        select(routing_positions.c.position).where(routing_positions.c.team == team).with_for_update()
+    )
+    return int(found or 0)
 
 
 async def set_routing_position(session: AsyncSession, team: str, position: int) -> None:

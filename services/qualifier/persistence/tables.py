@@ -1,6 +1,6 @@
 """Qualifier's own tables: leads and their stage, every transition with its reasons, opportunities."""
 
-from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, Numeric, String, Table, Text, text
 
 from shared.db.metadata import AutoIncrementId, new_metadata
 
@@ -91,4 +91,12 @@ opportunities = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
+    # One open opportunity per lead, whoever opens it (a rep, or the qualifier on pain, interest and fit).
+    Index(
+        "uq_opportunities_open_lead",
+        "lead_id",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
+    ),
 )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.scorer.domain.model import NotEnoughOutcomes
 from services.scorer.persistence import model_store
 from services.scorer.persistence.tables import owners, profiles
+from services.scorer.training import TrainingInProgress
 from shared.db.database import Database
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import Segment
@@ -142,13 +143,18 @@ def scorer_router(
         status_code=201,
         summary="Train a model on recorded outcomes; it becomes active only if it beats the one in use",
         dependencies=[Depends(tokens.require(Scope.ADMIN))],
-        responses={422: {"description": "too few outcomes; the detail says how many more are needed"}},
+        responses={
+            409: {"description": "another training is running (a replica or `leadflow train`)"},
+            422: {"description": "too few outcomes; the detail says how many more are needed"},
+        },
     )
     async def train_model() -> TrainingOut:
         try:
             result = await train()
         except NotEnoughOutcomes as exc:
             raise Problem(422, "Not enough outcomes", str(exc)) from exc
+        except TrainingInProgress as exc:
+            raise Problem(409, "Conflict", str(exc), headers={"Retry-After": "30"}) from exc
         return TrainingOut.model_validate(result)
 
     return router

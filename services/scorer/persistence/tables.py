@@ -1,6 +1,6 @@
 """Scorer's own tables: lead profiles with their current score, the activities behind it, outcomes and models."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, String, Table, text
 
 from shared.db.metadata import AutoIncrementId, new_metadata
 
@@ -56,6 +56,14 @@ models = Table(
     Column("algorithm", String(200), nullable=False),
     Column("report", JSON, nullable=False),
     Column("artifact", LargeBinary, nullable=False),
+    # Every read of the model in use expects one: two trainings finishing together must not both activate.
+    Index(
+        "uq_models_active",
+        "status",
+        unique=True,
+        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status = 'active'"),
+    ),
 )
 
 outcomes = Table(
