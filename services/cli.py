@@ -1,6 +1,7 @@
 """The `leadflow` command: run, migrate and operate the pipeline."""
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +18,8 @@ from shared.rules import RulesError
 if TYPE_CHECKING:
     from services.forecast.domain.history import Revision
     from services.qualifier.whatif import Plan
+    from shared.messaging.kafka_options import KafkaOptions
+    from shared.messaging.outbox_admin import HeldRow
 
 app = typer.Typer(help="leadflow: lead intake, scoring, qualification and revenue forecast.", no_args_is_help=True)
 
@@ -71,8 +74,7 @@ def replay(
     topic: Annotated[str | None, typer.Option(help="only events of this topic")] = None,
 ) -> None:
     """Publish a service's outbox history again (after a broker loss); consumers skip what they applied."""
-    settings = _settings(name)
-    database = Database(settings.database_url, settings.database_schema or name)
+    database = _database(name)
 
     async def run() -> int:
         try:
@@ -82,6 +84,58 @@ def replay(
 
     count = asyncio.run(run())
     typer.echo(f"{name}: {count} events queued for publishing again; the running service's relay sends them")
+
+
+outbox_app = typer.Typer(
+    help="Outbox rows the broker refused: what they are, and sending them again.", no_args_is_help=True
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    name: ServiceName,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+) -> None:
+    """List a service's parked rows (refused for good) and rows waiting for a retry, with their last error."""
+    from shared.messaging.outbox_admin import held_rows
+
+    database = _database(name)
+
+    async def run() -> list["HeldRow"]:
+        try:
+            return await held_rows(database, limit=limit)
+        finally:
+            await database.dispose()
+
+    rows = asyncio.run(run())
+    for row in rows:
+        typer.echo(
+            f"#{row.id}  {row.state}  {row.topic}  key {row.key}  event {row.event_id}  {row.size} bytes  "
+            f"attempts {row.attempts}  since {row.created_at:%Y-%m-%d %H:%M:%S}  {(row.last_error or '')[:200]}"
+        )
+    typer.echo(f"{len(rows)} rows held ({sum(r.state == 'parked' for r in rows)} parked)")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    name: ServiceName,
+    row_id: Annotated[
+        list[int] | None, typer.Option("--id", help="only these rows (repeatable); all when omitted")
+    ] = None,
+) -> None:
+    """Release parked rows for the running relay to send again (after fixing what the broker refused)."""
+    from shared.messaging.outbox_admin import retry_parked
+
+    database = _database(name)
+
+    async def run() -> int:
+        try:
+            return await retry_parked(database, row_id)
+        finally:
+            await database.dispose()
+
+    typer.echo(f"{name}: {asyncio.run(run())} parked rows released; the running service's relay sends them")
 
 
 dlq_app = typer.Typer(help="Dead-letter topics: what was given up, and sending it again.", no_args_is_help=True)
@@ -97,8 +151,10 @@ def dlq_list(
     """List dead letters: where, which event, after how many attempts, and the error."""
     from shared.messaging import dead_letters
 
+    kafka = _kafka(bootstrap)
+
     async def run() -> list[dead_letters.DeadLetter]:
-        return await dead_letters.read(bootstrap, await dead_letters.dead_letter_topics(bootstrap, group), limit)
+        return await dead_letters.read(kafka, await dead_letters.dead_letter_topics(kafka, group), limit)
 
     letters = asyncio.run(run())
     for letter in letters:
@@ -119,10 +175,12 @@ def dlq_replay(
     """Publish dead letters to their original topic again, after fixing what made them fail."""
     from shared.messaging import dead_letters
 
+    kafka = _kafka(bootstrap)
+
     async def run() -> int:
-        letters = await dead_letters.read(bootstrap, await dead_letters.dead_letter_topics(bootstrap, group), 100_000)
+        letters = await dead_letters.read(kafka, await dead_letters.dead_letter_topics(kafka, group), 100_000)
         chosen = [letter for letter in letters if not event_id or letter.event_id in event_id]
-        return await dead_letters.replay(bootstrap, chosen)
+        return await dead_letters.replay(kafka, chosen)
 
     typer.echo(f"{asyncio.run(run())} dead letters published again; consumers skip what they already applied")
 
@@ -208,7 +266,7 @@ def train() -> None:
     from services.scorer.active_model import ActiveModel
     from services.scorer.bootstrap import load_rules
     from services.scorer.domain.model import NotEnoughOutcomes
-    from services.scorer.training import train_model
+    from services.scorer.training import TrainingInProgress, train_model
     from shared.db.unit_of_work import UnitOfWorkFactory
 
     settings = _settings("scorer")
@@ -222,7 +280,7 @@ def train() -> None:
         try:
             typer.echo("training on recorded outcomes…")
             result = await train_model(UnitOfWorkFactory(database), rules, ActiveModel(database))
-        except NotEnoughOutcomes as exc:
+        except (NotEnoughOutcomes, TrainingInProgress) as exc:
             typer.echo(f"not trained: {exc}", err=True)
             raise typer.Exit(1) from exc
         finally:
@@ -301,6 +359,17 @@ def _spec(name: str):  # type: ignore[no-untyped-def]
         return service(name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+def _kafka(bootstrap: str) -> "KafkaOptions":
+    """The brokers named on the command line, reached with the security settings of the environment."""
+    configured: KafkaOptions = _settings("intake").kafka_options()
+    return replace(configured, bootstrap_servers=bootstrap)
+
+
+def _database(name: str) -> Database:
+    settings = _settings(_spec(name).name)
+    return Database(settings.database_url, settings.database_schema or name)
 
 
 def _settings(name: str):  # type: ignore[no-untyped-def]

@@ -60,8 +60,28 @@ class Metrics:
             registry=r,
         )
         self.outbox_backlog = Gauge("leadflow_outbox_backlog_events", "Outbox rows not yet published", registry=r)
+        self.outbox_parked = Gauge(
+            "leadflow_outbox_parked_events",
+            "Outbox rows the broker refused for good, waiting for an operator (leadflow outbox list | retry)",
+            registry=r,
+        )
+        self.outbox_refusals = Counter(
+            "leadflow_outbox_refusals_total",
+            "Outbox rows the broker did not take, by what became of them (retried, parked)",
+            ["topic", "outcome"],
+            registry=r,
+        )
+        self.jobs_run = Counter(
+            "leadflow_jobs_run_total", "Periodic job runs this replica claimed and ran", ["job", "outcome"], registry=r
+        )
         self.outbox_oldest_age = Gauge(
             "leadflow_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", registry=r
+        )
+        self.offset_regressions = Counter(
+            "leadflow_consumer_offset_regressions_total",
+            "Partitions whose log ended before what this consumer group had applied (the broker lost events)",
+            ["consumer", "topic"],
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "leadflow_consumer_lag_events",

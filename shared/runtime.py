@@ -2,6 +2,8 @@
 
 import asyncio
 import gc
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +13,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.middleware import Middleware
 
+from shared.db import jobs
 from shared.db.database import Database
+from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
 from shared.events.models import EventPayload
@@ -21,7 +25,7 @@ from shared.http.operations import operations_router
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
-from shared.messaging.broker import Broker
+from shared.messaging.broker import Broker, TopicsMisconfigured
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler, Prepare
 from shared.messaging.relay import OutboxRelay
 from shared.metrics import Metrics
@@ -45,11 +49,15 @@ class Runtime:
     consumers: list[ConsumerLoop] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
     periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)
+    retention: list[Retention] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.commit_listeners.append(self.relay.wake)
         self.unit_of_work.on_commit = self._committed
+        s = self.settings
+        self.retention.extend(messaging_retention(s.outbox_retention_days, s.inbox_retention_days))
+        self.every("retention", s.retention_interval_s, lambda: prune(self.database, self.retention), at_start=False)
 
     async def joined(self) -> bool:
         """Every consumer of this process is in its group, so what is published now gets consumed now."""
@@ -60,11 +68,40 @@ class Runtime:
             listener(events)
 
     def every(
-        self, name: str, interval_s: float, job: Callable[[], Awaitable[object]], *, at_start: bool = True
+        self,
+        name: str,
+        interval_s: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        at_start: bool = True,
+        each_replica: bool = False,
     ) -> None:
-        """Run `job` every `interval_s` seconds while the service runs (gauges refreshed from the database);
-        with `at_start=False` the first run waits one interval (a sweep that has nothing to do at start-up)."""
-        self.periodic.append((name, interval_s, job if at_start else _after(interval_s, job)))
+        """Run `job` every `interval_s` seconds while the service runs, in one replica of the service per interval
+        (whichever claims it first; see shared.db.jobs), or in every replica with `each_replica` (work on the
+        process's own memory, such as loading the active model). With `at_start=False` the first run waits one
+        interval (a sweep that has nothing to do at start-up). Replicas started with run_jobs off run none."""
+        if not self.settings.run_jobs:
+            return
+        run = job if each_replica else self._leased(name, interval_s, job)
+        self.periodic.append((name, interval_s, run if at_start else _after(interval_s, run)))
+
+    def _leased(
+        self, name: str, interval_s: float, job: Callable[[], Awaitable[object]]
+    ) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            async with jobs.leased(self.database, name, interval_s) as claimed:
+                if not claimed:
+                    self.metrics.jobs_run.labels(name, "skipped").inc()
+                    return None
+                try:
+                    result = await job()
+                except Exception:
+                    self.metrics.jobs_run.labels(name, "failed").inc()
+                    raise
+            self.metrics.jobs_run.labels(name, "ran").inc()
+            return result
+
+        return run
 
     def add_consumer(
         self,
@@ -78,7 +115,6 @@ class Runtime:
             batch_size=s.consumer_batch_size,
             max_attempts=s.consumer_max_attempts,
             retry_backoff_s=s.consumer_retry_backoff_s,
-            partitions=s.topic_partitions,
         )
         self.consumers.append(
             ConsumerLoop(self.name, topics, handlers, self.unit_of_work, self.broker, self.metrics, options, prepare)
@@ -88,7 +124,7 @@ class Runtime:
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     """Wire the plumbing of service `name` from its settings."""
     database = Database(settings.database_url, settings.database_schema or name, pool_size=settings.database_pool_size)
-    broker = Broker(settings.kafka_bootstrap_servers, client_id=f"leadflow-{name}")
+    broker = Broker(settings.kafka_options(), client_id=f"leadflow-{name}")
     metrics = Metrics(name)
     relay = OutboxRelay(
         database,
@@ -136,7 +172,7 @@ def create_app(
         tasks = [
             _supervised(
                 "broker.connect",
-                lambda: runtime.broker.connect([t.name for t in ALL_TOPICS], runtime.settings.topic_partitions),
+                lambda: _connect_or_stop(runtime),
                 restart=False,
             ),
             _supervised("outbox.relay", runtime.relay.run),
@@ -191,6 +227,16 @@ async def _shut_down(runtime: Runtime, tasks: list["asyncio.Task[None]"]) -> Non
     if stuck:
         log.warning("service.tasks_not_stopped", service=runtime.name, tasks=sorted(t.get_name() for t in stuck))
     log.info("service.stopped", service=runtime.name)
+
+
+async def _connect_or_stop(runtime: Runtime) -> None:
+    """Connect to the broker; on topics below the required replication, stop the process (an orchestrator shows
+    the crash loop and the log says why) rather than run where a broker loss would lose events."""
+    try:
+        await runtime.broker.connect([t.name for t in ALL_TOPICS])
+    except TopicsMisconfigured as exc:
+        log.critical("broker.topics_misconfigured", service=runtime.name, error=str(exc))
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _after(delay_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:

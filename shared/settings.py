@@ -1,9 +1,12 @@
 """Settings common to every service, read from the environment once, in the composition root."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.messaging.kafka_options import KafkaOptions, TopicShape
 
 Environment = Literal["development", "test", "production"]
 
@@ -31,6 +34,19 @@ class ServiceSettings(BaseSettings):
     api_tokens: dict[str, list[str]] = Field(default_factory=dict)
     rules: str | None = None
     topic_partitions: int = Field(3, ge=1, le=256)
+    # Kafka as a cluster (README, "Running on a production Kafka"): security for every client, topic shape.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_replication_factor: int = Field(1, ge=1, le=16)
+    kafka_min_insync_replicas: int | None = Field(None, ge=1, le=16)
+    kafka_retention_ms: int | None = Field(None, ge=-1, description="retention of the event topics; -1 keeps all")
+    kafka_dead_letter_retention_ms: int | None = Field(None, ge=-1)
+    kafka_create_topics: bool = True
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(3, ge=1, le=20)
     consumer_retry_backoff_s: float = Field(0.2, ge=0, le=60)
@@ -39,7 +55,15 @@ class ServiceSettings(BaseSettings):
     rate_limit_per_token: float = Field(200, gt=0, description="requests a second per API token, per process")
     rate_limit_per_provider: float = Field(2000, gt=0, description="webhook deliveries a second per provider")
     gauge_refresh_s: float = Field(10.0, gt=0, le=3600)
+    outbox_retention_days: float = Field(
+        7, gt=0, description="published outbox rows are kept this long (the window `leadflow replay` can resend)"
+    )
+    inbox_retention_days: float = Field(
+        14, gt=0, description="processed event ids are kept this long (a redelivery older than this is applied again)"
+    )
+    retention_interval_s: float = Field(3600, gt=0, le=86_400)
     run_consumers: bool = True  # false for API-only replicas; scale consumers by partitions instead
+    run_jobs: bool = True  # false for replicas that should never run the periodic jobs (sweeps, gauges, retention)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -49,6 +73,58 @@ class ServiceSettings(BaseSettings):
         if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
         return value
+
+    @model_validator(mode="after")
+    def _kafka_is_consistent(self) -> "ServiceSettings":
+        if self.kafka_min_insync_replicas and self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                "LEADFLOW_KAFKA_MIN_INSYNC_REPLICAS cannot exceed LEADFLOW_KAFKA_REPLICATION_FACTOR: no write could "
+                "ever be acknowledged"
+            )
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"LEADFLOW_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs LEADFLOW_KAFKA_SASL_USERNAME "
+                "and LEADFLOW_KAFKA_SASL_PASSWORD"
+            )
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"LEADFLOW_{name.upper()}: no file at {path}")
+        return self
+
+    def kafka_options(self) -> KafkaOptions:
+        """How this service reaches Kafka and shapes its topics."""
+        return KafkaOptions(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            topics=TopicShape(
+                partitions=self.topic_partitions,
+                replication_factor=self.kafka_replication_factor,
+                min_insync_replicas=self.kafka_min_insync_replicas,
+                retention_ms=self.kafka_retention_ms,
+                dead_letter_retention_ms=self.kafka_dead_letter_retention_ms,
+                create=self.kafka_create_topics,
+                require_replication=self.environment == "production",
+            ),
+        )
+
+    @model_validator(mode="after")
+    def _inbox_outlives_the_outbox(self) -> "ServiceSettings":
+        # A replay resends the outbox history that is kept; the inboxes must still know those events to drop them.
+        if self.inbox_retention_days < self.outbox_retention_days:
+            raise ValueError(
+                "LEADFLOW_INBOX_RETENTION_DAYS must be at least LEADFLOW_OUTBOX_RETENTION_DAYS, or a replay "
+                "would apply events again whose ids the inboxes already forgot"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_weak_secrets_in_production(self) -> "ServiceSettings":

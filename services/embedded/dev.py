@@ -1,20 +1,24 @@
 """`leadflow dev`: the whole pipeline on one machine, from nothing, in one command."""
 
+import asyncio
 import base64
 import os
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.engine import make_url
+
 from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.processes import ServiceProcess
 from services.registry import SERVICE_NAMES, service
-from shared.db.database import sqlite_url_for
+from shared.db.database import Database, sqlite_url_for
+from shared.messaging.relay import republish
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class EmbeddedPipeline:
         self.broker: EmbeddedBroker | None = None
         self.processes: dict[str, ServiceProcess] = {}
 
-    def start(self, *, log: "Printer") -> None:
+    def start(self, *, log: Callable[[str], None]) -> None:
         """Start everything; raise with the failing part's log if something does not come up."""
         bootstrap = self.base_env.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
@@ -63,7 +67,15 @@ class EmbeddedPipeline:
         for index, name in enumerate(SERVICE_NAMES):
             env = self._service_env(name, bootstrap)
             spec = service(name)
-            spec.migrate(spec.settings(database_url=env["DATABASE_URL"]))
+            settings = spec.settings(database_url=env["DATABASE_URL"])
+            kept = settings.database_url.startswith("sqlite") and _sqlite_file(settings.database_url).exists()
+            spec.migrate(settings)
+            if kept and self.broker is not None:
+                # The embedded broker keeps nothing: events published in the last run but not yet consumed when it
+                # stopped are gone with it. Publish the outbox history again; the inboxes drop what was applied.
+                queued = asyncio.run(_republish(settings.database_url, settings.database_schema or name))
+                if queued:
+                    log(f"{name:<10} {queued} events from the last run queued again (consumers skip applied ones)")
             port = free_port(self.port_base + index)
             process = ServiceProcess(name, port, env, self.workdir / "logs" / f"{name}.log")
             process.start()
@@ -95,6 +107,18 @@ class EmbeddedPipeline:
     def dead(self) -> list[str]:
         """Names of services whose process has exited."""
         return [name for name, p in self.processes.items() if not p.running()]
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(make_url(url).database or "")
+
+
+async def _republish(url: str, schema: str) -> int:
+    database = Database(url, schema)
+    try:
+        return await republish(database)
+    finally:
+        await database.dispose()
 
 
 class Printer:

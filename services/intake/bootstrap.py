@@ -16,9 +16,11 @@ from services.intake.batching import AcceptBatcher
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher
 from services.intake.metrics import IntakeMetrics
+from services.intake.persistence.tables import deliveries
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path
+from shared.db.retention import Retention
 from shared.http.rate_limit import RateLimiter
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
@@ -37,6 +39,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     fetcher = GraphLeadFetcher(settings.facebook_graph_url, token, httpx.AsyncClient())
     enricher = Enricher(runtime.unit_of_work, "facebook", fetcher, mapping)
     runtime.every("enrichment.facebook", settings.enrichment_interval_s, enricher.run_once)
+    runtime.retention.append(Retention(deliveries, deliveries.c.received_at, settings.delivery_retention_days))
     receiver = WebhookReceiver(
         adapters,
         # SQLite has one writer at a time: a second group in flight would only wait for (or fail on) its lock.

@@ -27,6 +27,9 @@ class IntakeSettings(ServiceSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
+    # Deliveries are the window in which a provider's retry is recognised as one: HubSpot retries a failed
+    # delivery for up to three days, the longest schedule of the supported providers.
+    delivery_retention_days: float = Field(30, ge=4)
 
     def webhook_secrets(self) -> dict[str, str]:
         """Configured secret per provider."""

@@ -37,7 +37,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     metrics = ScorerMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)
-    runtime.every("model.refresh", settings.model_refresh_s, model.refresh)
+    runtime.every("model.refresh", settings.model_refresh_s, model.refresh, each_replica=True)
     runtime.every(
         "scores.decay",
         settings.rescore_interval_s,

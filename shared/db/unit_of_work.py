@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.database import Database
 from shared.db.matching import dialect_of, one_of
-from shared.db.metadata import INBOX, OUTBOX
+from shared.db.metadata import CONSUMER_POSITIONS, INBOX, OUTBOX
+from shared.db.upsert import upsert_many
 from shared.events.envelope import Event, encode
 from shared.events.topics import topic_for
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._pending: list[Event] = []
         self._processed: list[tuple[str, Event]] = []
+        self._positions: dict[tuple[str, str, int], tuple[int, str]] = {}
         self._deferred: dict[str, Deferred] = {}
         self._session: AsyncSession | None = None
         self.committed_events: list[Event] = []
@@ -83,6 +85,13 @@ class UnitOfWork:
         """Record that `consumer` applied `event`, in this transaction."""
         self._processed.append((consumer, event))
 
+    def mark_position(self, consumer: str, topic: str, partition: int, offset: int, event_id: str) -> None:
+        """Record, in this transaction, that `consumer` applied `topic`/`partition` up to the record at `offset`,
+        which carried `event_id` (shared.messaging.positions checks the broker against it)."""
+        key = (consumer, topic, partition)
+        if offset + 1 > self._positions.get(key, (0, ""))[0]:
+            self._positions[key] = (offset + 1, event_id)
+
     async def already_processed(self, consumer: str, event_ids: list[str]) -> set[str]:
         """Which of these event ids `consumer` has applied before."""
         if not event_ids:
@@ -108,6 +117,7 @@ class UnitOfWork:
                         "key": event.lead_id,
                         "event_type": event.envelope.type,
                         "payload": encode(event).decode(),
+                        "correlation_id": event.envelope.correlationid,
                         "created_at": now,
                     }
                     for event in self._pending
@@ -126,9 +136,19 @@ class UnitOfWork:
                     for consumer, event in self._processed
                 ],
             )
+        if self._positions:
+            await upsert_many(
+                session,
+                CONSUMER_POSITIONS,
+                ["consumer", "topic", "partition"],
+                [
+                    {"consumer": c, "topic": t, "partition": p, "next_offset": offset, "event_id": event_id}
+                    for (c, t, p), (offset, event_id) in self._positions.items()
+                ],
+            )
         await session.commit()
         self.committed_events = self._pending
-        self._pending, self._processed = [], []
+        self._pending, self._processed, self._positions = [], [], {}
         if self.committed_events and self._on_commit is not None:
             self._on_commit(self.committed_events)
 

@@ -3,11 +3,14 @@
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.messaging.kafka_options import KafkaOptions
 
 log = structlog.get_logger(__name__)
 
@@ -19,11 +22,16 @@ log = structlog.get_logger(__name__)
 _PRODUCER_OPTIONS = {"acks": "all", "enable_idempotence": False, "linger_ms": 0, "max_batch_size": 262_144}
 
 
+class TopicsMisconfigured(RuntimeError):
+    """Existing topics are below the replication this deployment requires; starting would risk losing events."""
+
+
 class Broker:
     """Owns the producer; connects in the background so the HTTP API works while the broker is down."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, options: KafkaOptions | str, client_id: str) -> None:
+        self.options = options if isinstance(options, KafkaOptions) else KafkaOptions(options)
+        self.bootstrap_servers = self.options.bootstrap_servers
         self.client_id = client_id
         self.ready = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -35,16 +43,15 @@ class Broker:
             raise RuntimeError("broker not connected yet")
         return self._producer
 
-    async def connect(self, topics: Iterable[str], partitions: int, *, max_backoff_s: float = 5.0) -> None:
-        """Create the topics and start the producer, retrying until the broker answers."""
+    async def connect(self, topics: Iterable[str], *, max_backoff_s: float = 5.0) -> None:
+        """Create the topics and start the producer, retrying until the broker answers; raises
+        TopicsMisconfigured (no retry will help) when existing topics are below the required replication."""
         names = sorted(set(topics))
         delay = 0.2
         while True:
             try:
-                await ensure_topics(self.bootstrap_servers, names, partitions)
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers, client_id=self.client_id, **_PRODUCER_OPTIONS
-                )
+                await ensure_topics(self.options, names)
+                producer = AIOKafkaProducer(client_id=self.client_id, **self.options.client(), **_PRODUCER_OPTIONS)
                 await producer.start()
             except (KafkaError, OSError) as exc:
                 log.warning("broker.unreachable", error=str(exc), retry_in_s=delay)
@@ -74,16 +81,52 @@ class Broker:
         self.ready.clear()
 
 
-async def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions: int) -> None:
-    """Create topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def ensure_topics(options: KafkaOptions, names: Iterable[str]) -> None:
+    """Create the topics that do not exist yet (dead-letter ones with their own retention), unless creation is
+    off; check that existing ones have the replication the deployment requires."""
+    shape = options.topics
+    admin = AIOKafkaAdminClient(**options.client())
     await admin.start()
     try:
+        wanted = sorted(set(names))
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name in names if name not in existing]
-        if missing:
+        missing = [
+            NewTopic(
+                name,
+                shape.partitions,
+                shape.replication_factor,
+                topic_configs=shape.configs(dead_letter=is_dead_letter(name)),
+            )
+            for name in wanted
+            if name not in existing
+        ]
+        if missing and shape.create:
             # Another service may create one between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        elif missing:
+            log.warning("broker.topics_missing", topics=[t.name for t in missing], hint="topic creation is off")
+        if shape.require_replication:
+            present = [name for name in wanted if name in existing]
+            short = under_replicated(await admin.describe_topics(present), shape.replication_factor) if present else []
+            if short:
+                raise TopicsMisconfigured(
+                    f"topics {', '.join(short)} have fewer than {shape.replication_factor} replicas "
+                    "(LEADFLOW_KAFKA_REPLICATION_FACTOR); add replicas (kafka-reassign-partitions) or lower the setting"
+                )
     finally:
         await admin.close()
+
+
+def is_dead_letter(topic: str) -> bool:
+    """Dead-letter topics are named `<topic>.dlq.<consumer-group>`."""
+    return ".dlq." in topic
+
+
+def under_replicated(described: list[dict[str, Any]], replication_factor: int) -> list[str]:
+    """Topics with a partition that has fewer replicas than required."""
+    return sorted(
+        str(topic["topic"])
+        for topic in described
+        if any(len(partition.get("replicas") or ()) < replication_factor for partition in topic.get("partitions") or ())
+    )

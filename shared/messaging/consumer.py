@@ -16,6 +16,7 @@ from shared.events.envelope import Event, EventDecodeError, decode
 from shared.events.models import EventPayload
 from shared.events.topics import Topic, topic_named
 from shared.messaging.broker import Broker, ensure_topics
+from shared.messaging.positions import StartCheck
 from shared.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,6 @@ class ConsumerOptions:
     batch_size: int = 500
     max_attempts: int = 3
     retry_backoff_s: float = 0.2
-    partitions: int = 3
 
 
 # How long the broker may hold a fetch while nothing is new (aiokafka's default is 500 ms). Each hop of a lead
@@ -57,17 +57,18 @@ _HEARTBEAT_INTERVAL_MS = 1_000
 
 
 class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
-    """Notes the first assignment (possibly of no partitions, when members outnumber them)."""
+    """Notes the first assignment (possibly of no partitions, when members outnumber them) and checks where each
+    assigned partition starts."""
 
-    def __init__(self, on_assigned: Callable[[], None]) -> None:
+    def __init__(self, on_assigned: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
         self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: object) -> None:
         """Nothing to hand over: offsets are committed after every batch."""
 
-    async def on_partitions_assigned(self, assigned: object) -> None:
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """The group has taken this member in."""
-        self._on_assigned()
+        await self._on_assigned(assigned)
 
 
 class ConsumerLoop:
@@ -94,23 +95,26 @@ class ConsumerLoop:
         self._metrics = metrics
         self._options = options
         self._joined = False
+        self._start_check = StartCheck(self._database, group, metrics)
 
     @property
     def joined(self) -> bool:
         """Whether this process has joined its consumer group and been given its share of the partitions."""
         return self._joined
 
-    def _mark_joined(self) -> None:
+    async def _assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         self._joined = True
+        if assigned:
+            await self._start_check.assigned(consumer, assigned)
 
     async def run(self) -> None:
         """Consume until cancelled."""
         await self._broker.ready.wait()
         # The sources too: after a broker loss (Tansu keeps nothing) they may not exist any more.
         names = [topic.name for topic in self._topics] + [topic.dead_letter(self.group) for topic in self._topics]
-        await ensure_topics(self._broker.bootstrap_servers, names, self._options.partitions)
+        await ensure_topics(self._broker.options, names)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._broker.bootstrap_servers,
+            **self._broker.options.client(),
             group_id=self.group,
             client_id=self.group,
             enable_auto_commit=False,
@@ -120,11 +124,15 @@ class ConsumerLoop:
             session_timeout_ms=_SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=_HEARTBEAT_INTERVAL_MS,
         )
-        consumer.subscribe([topic.name for topic in self._topics], listener=_JoinListener(self._mark_joined))
+        consumer.subscribe(
+            [topic.name for topic in self._topics],
+            listener=_JoinListener(lambda assigned: self._assigned(consumer, assigned)),
+        )
         try:
             await self._start(consumer)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
+                batches = await self._start_check.admit(consumer, batches)
                 if not batches:
                     continue
                 # One transaction for everything polled: records of one lead share a partition, so their order
@@ -228,6 +236,8 @@ class ConsumerLoop:
             seen = await uow.already_processed(self.group, [event.id for _, event in items])
             if self._prepare is not None:
                 await self._prepare(uow, [event for _, event in items if event.id not in seen])
+            for record, event in items:
+                uow.mark_position(self.group, record.topic, record.partition, record.offset, event.id)
             for _, event in items:
                 if event.id in seen:
                     skipped.append(event)

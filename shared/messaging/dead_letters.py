@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events.topics import ALL_TOPICS
+from shared.messaging.kafka_options import KafkaOptions
 
 _IDLE_S = 1.0  # Tansu's end offsets are unreliable, so "the end" is: nothing new for this long
 
@@ -36,9 +37,9 @@ class DeadLetter:
         return self.headers.get("leadflow.error", b"").decode(errors="replace")
 
 
-async def dead_letter_topics(bootstrap: str, group: str | None = None) -> list[str]:
+async def dead_letter_topics(kafka: KafkaOptions, group: str | None = None) -> list[str]:
     """Every `<topic>.dlq.<group>` topic the broker has (for one group, when given)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client())
     await admin.start()
     try:
         names = await admin.list_topics()
@@ -49,11 +50,11 @@ async def dead_letter_topics(bootstrap: str, group: str | None = None) -> list[s
     return sorted(n for n in found if group is None or n.endswith(f".dlq.{group}"))
 
 
-async def read(bootstrap: str, topics: list[str], limit: int = 1000) -> list[DeadLetter]:
+async def read(kafka: KafkaOptions, topics: list[str], limit: int = 1000) -> list[DeadLetter]:
     """Dead letters from the start of each topic, without joining a consumer group."""
     if not topics:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**kafka.client(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
@@ -83,9 +84,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return {0}
 
 
-async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def replay(kafka: KafkaOptions, letters: list[DeadLetter]) -> int:
     """Publish dead letters to their original topics again; consumers that applied them already skip them."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    producer = AIOKafkaProducer(**kafka.client(), acks="all", enable_idempotence=False)
     await producer.start()
     try:
         for letter in letters:

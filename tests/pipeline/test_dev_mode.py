@@ -6,11 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 
 from services.embedded.broker import free_port
+from services.embedded.dev import EmbeddedPipeline
 from tests.support import lead_payload, signed_webhook, wait_until
 
 
@@ -68,3 +70,67 @@ def test_dev_starts_everything_serves_and_stops_cleanly(tmp_path: Path) -> None:
         except httpx.TransportError:
             continue
         raise AssertionError(f"{url} still answers after SIGTERM")
+
+
+def test_a_restart_on_a_fresh_broker_delivers_what_was_not_consumed_once(tmp_path: Path) -> None:
+    """The embedded broker forgets everything; the SQLite files do not. Events intake published while the qualifier
+    was down reach it after a restart, and what was consumed already is not applied twice."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}}
+    env["LEADFLOW_API_TOKEN"] = "dev-mode-test-token-0123456789"
+    workdir = tmp_path / "work"
+    lines: list[str] = []
+    first = EmbeddedPipeline(workdir, free_port(), env)
+    try:
+        first.start(log=lines.append)
+        secret = first.credentials.webhook_secrets["generic"]
+        intake = first.processes["intake"].url
+        early = _post_leads(intake, secret, 3)
+        _wait_for_leads(first.processes["qualifier"].url, early)
+        first.processes["qualifier"].kill()  # stopped mid-stream: what follows is published, never consumed
+        late = _post_leads(intake, secret, 5)
+        _wait_for_scores(first.processes["scorer"].url, late)  # published for sure: the scorer has them
+    finally:
+        first.stop()
+    second = EmbeddedPipeline(workdir, free_port(), env)
+    try:
+        second.start(log=lines.append)
+        histories = _wait_for_leads(second.processes["qualifier"].url, early + late)
+        for lead_id, history in histories.items():
+            assert [h["to_stage"] for h in history].count("lead") == 1, (lead_id, history)
+        assert any("queued again" in line for line in lines), lines
+    finally:
+        second.stop()
+
+
+def _post_leads(intake: str, secret: str, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        body, headers = signed_webhook(lead_payload(), secret=secret)
+        response = httpx.post(f"{intake}/v1/webhooks/generic", content=body, headers=headers, timeout=10)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["lead_id"])
+    return ids
+
+
+def _auth() -> dict[str, str]:
+    return {"authorization": "Bearer dev-mode-test-token-0123456789"}
+
+
+def _wait_for_scores(scorer: str, lead_ids: list[str]) -> None:
+    def scored(lead_id: str) -> bool:
+        return httpx.get(f"{scorer}/v1/scores/{lead_id}", headers=_auth()).status_code == 200
+
+    for lead_id in lead_ids:
+        wait_until(partial(scored, lead_id), timeout_s=60, what=f"the score of {lead_id}")
+
+
+def _wait_for_leads(qualifier: str, lead_ids: list[str]) -> dict[str, list[dict[str, object]]]:
+    def lead(lead_id: str) -> httpx.Response | None:
+        response = httpx.get(f"{qualifier}/v1/leads/{lead_id}", headers=_auth())
+        return response if response.status_code == 200 else None
+
+    found = {}
+    for lead_id in lead_ids:
+        response = wait_until(partial(lead, lead_id), timeout_s=60, what=f"the qualifier to know {lead_id}")
+        found[lead_id] = response.json()["history"]
+    return found

@@ -57,7 +57,7 @@ async def plumbing(database_url: str, private_broker: str) -> AsyncIterator[tupl
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url, schema)
     database = Database(database_url, schema)
     broker = Broker(private_broker, "test")
-    await broker.connect([LEADS_INTAKE.name], partitions=3)
+    await broker.connect([LEADS_INTAKE.name])
     relay = OutboxRelay(database, broker, Metrics("test"), batch_size=100, poll_interval_s=0.1)
     yield database, broker, relay
     await broker.close()

@@ -31,7 +31,9 @@ URL = "http://test/v1/webhooks/{}"
 
 @pytest.fixture
 async def intake(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
-    async with running_service("intake", database_url, kafka_bootstrap, **settings_overrides()) as (_, client, s):
+    # No periodic jobs: the tests drive the lead fetch themselves, against a Graph API of their own.
+    overrides = settings_overrides() | {"run_jobs": False}
+    async with running_service("intake", database_url, kafka_bootstrap, **overrides) as (_, client, s):
         database = Database(s.database_url, s.database_schema)
         yield client, database
         await database.dispose()

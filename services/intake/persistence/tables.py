@@ -1,6 +1,6 @@
 """Intake's own tables: what it knows of each lead and every delivery it accepted."""
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
 
 from shared.db.metadata import new_metadata
 
@@ -34,6 +34,7 @@ deliveries = Table(
     Column("event_id", String(36)),
     Column("lead_id", String(36)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_deliveries_received_at", "received_at"),  # retention deletes the oldest first
 )
 
 pending_enrichments = Table(
