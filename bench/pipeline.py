@@ -4,7 +4,7 @@ side by side with the raw transport limit of the same broker. Not a test: it pri
 The headline latency runs to the qualifier's first decision on a lead (it enters the funnel on lead.captured);
 a second table follows the lead through the scorer to the qualifier's decision on its score.
 
-    .venv/bin/python bench/pipeline.py [--leads 3000] [--rate 300]
+    .venv/bin/python bench/pipeline.py [--leads 3000] [--rate 300] [--replicas 2] [--partitions 4]
 """
 
 import argparse
@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import broker, drive, fresh_database, start_pipeline
 from bench.intake import SECRET, bodies, wrk_rate
+from services.embedded.broker import free_port
+from services.embedded.processes import ServiceProcess
 from shared.db.database import Database
 
 
@@ -318,54 +320,136 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--leads", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=300, help="offered leads a second")
-    parser.add_argument(
-        "--driver",
-        choices=["wrk", "python"],
-        default="wrk" if shutil.which("wrk") else "python",
-        help="wrk (C, sends on a schedule) costs the shared CPUs far less than the Python driver",
-    )
-    args = parser.parse_args()
+# Periodic jobs run often during a replica run, so "once per interval" is put to the test in seconds, not hours.
+JOB_INTERVALS_S = {
+    "LEADFLOW_GAUGE_REFRESH_S": "2",
+    "LEADFLOW_STALL_CHECK_S": "2",
+    "LEADFLOW_RESCORE_INTERVAL_S": "3",
+    "LEADFLOW_RETENTION_INTERVAL_S": "3",
+    "LEADFLOW_ENRICHMENT_INTERVAL_S": "2",
+}
+CONSUMERS = ("scorer", "qualifier", "forecast")
+
+
+def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
+    """One measured run on a fresh database and broker; with replicas, a second process of every service joins
+    and one replica of each consumer is killed (SIGKILL) half-way through the load."""
+    env: dict[str, str] = {"LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET, "LEADFLOW_TOPIC_PARTITIONS": str(args.partitions)}
+    if replicas > 1:
+        env |= JOB_INTERVALS_S
     with fresh_database() as database_url, broker() as bootstrap:
-        pipeline = start_pipeline(database_url, bootstrap, LEADFLOW_WEBHOOK_SECRET_GENERIC=SECRET)
+        pipeline = start_pipeline(database_url, bootstrap, **env)
+        extra = start_replicas(pipeline, bootstrap, replicas)
+        started = time.monotonic()
         try:
             intake_url = pipeline.processes["intake"].url
-            warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}"))[0]
-            asyncio.run(measure(database_url, warm, f"warm{os.getpid()}"))
+            warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}{replicas}"))[0]
+            asyncio.run(measure(database_url, warm, f"warm{os.getpid()}{replicas}"))
             meter = CpuMeter({name: p.pid for name, p in pipeline.processes.items()})
-            tag = f"e2e{os.getpid()}"
+            tag = f"e2e{os.getpid()}r{replicas}"
             sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
             sampler.start()
+            load_s = args.leads / args.rate
+            killer = threading.Timer(load_s / 2, kill_one_of_each, [extra]) if extra else None
+            if killer:
+                killer.start()
             if args.driver == "wrk":
                 # Every lead once, then idle answers (404) while the stragglers finish.
-                seconds = max(2, round(args.leads / args.rate * 1.15) + 2)
+                seconds = max(2, round(load_s * 1.15) + 2)
                 wrk_rate(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate, seconds)
                 accepted, accepted_per_s = asyncio.run(accepted_by_intake(database_url, tag))
             else:
                 accepted, accepted_per_s = asyncio.run(send(intake_url, args.leads, args.rate, tag))
             figures = asyncio.run(measure(database_url, accepted, tag))
             sampler.stop()
-            drain_s = figures["drain_s"]  # from the last accepted lead to the last stage decision (database clocks)
-            cpu_ms = meter.per_lead_ms(accepted)
-            busy, steal = meter.machine_share()
-            groups = group_sizes(intake_url)
+            figures |= {
+                "accepted_per_s": accepted_per_s,
+                "cpu_ms": meter.per_lead_ms(accepted),
+                "machine": meter.machine_share(),
+                "groups": group_sizes(intake_url),
+                "consumers": sampler.figures(),
+                "replicas": replicas,
+                "jobs": asyncio.run(job_runs(database_url, time.monotonic() - started)) if replicas > 1 else {},
+            }
         finally:
+            for process in extra:
+                process.stop()
             pipeline.stop()
-        transport_per_s = asyncio.run(transport(bootstrap, args.leads * 4))
+        figures["transport_per_s"] = asyncio.run(transport(bootstrap, args.leads * 4))
+    return figures
+
+
+def start_replicas(pipeline: Any, bootstrap: str, replicas: int) -> list[ServiceProcess]:
+    """Further processes of every service on the same database and broker."""
+    extra = []
+    for copy in range(2, replicas + 1):
+        for name in pipeline.processes:
+            process = ServiceProcess(
+                name,
+                free_port(),
+                pipeline.service_env(name, bootstrap),
+                pipeline.workdir / "logs" / f"{name}-{copy}.log",
+            )
+            process.start()
+            extra.append(process)
+    for process in extra:
+        process.wait_ready()
+    return extra
+
+
+def kill_one_of_each(extra: list[ServiceProcess]) -> None:
+    """SIGKILL one replica of each consuming service, as a node failure would."""
+    for process in extra:
+        if process.name in CONSUMERS and process.running():
+            process.kill()
+            print(f"killed {process.name} replica (pid {process.pid}) mid-stream", flush=True)
+            CONSUMERS_KILLED.add(process.name)
+
+
+CONSUMERS_KILLED: set[str] = set()
+
+
+async def job_runs(database_url: str, elapsed_s: float) -> dict[str, tuple[int, int]]:
+    """Per service and job: runs claimed over all replicas, and the most one-per-interval allows in the time the
+    pipeline ran (a claim is due after 0.9 of an interval; the first run comes at start)."""
+    intervals = {
+        "metrics.segments": 2,
+        "metrics.stages": 2,
+        "metrics.forecast": 2,
+        "qualification.stall_check": 2,
+        "scores.decay": 3,
+        "retention": 3,
+        "enrichment.facebook": 2,
+    }
+    database = Database(database_url)
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        async with database.session() as session:
+            for service in ("intake", "scorer", "qualifier", "forecast"):
+                rows = (await session.execute(text(f"SELECT name, runs FROM {service}.jobs"))).all()
+                for name, runs in rows:
+                    allowed = int(elapsed_s / (intervals.get(name, 2) * 0.9)) + 1
+                    found[f"{service}.{name}"] = (int(runs), allowed)
+    finally:
+        await database.dispose()
+    return found
+
+
+def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """The figures of one run, as tables."""
     e2e_per_s = figures["n"] / figures["span_s"] if figures["span_s"] else 0.0
+    figures["e2e_per_s"] = e2e_per_s
+    print(f"-- {figures['replicas']} replica(s) of each service --")
     print(
         f"{'offered/s':>10} {'accepted/s':>11} {'e2e leads/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'lost':>5} {'dup':>4} {'transport msg/s':>16}"
     )
     print(
-        f"{args.rate:>10.0f} {accepted_per_s:>11.0f} {e2e_per_s:>12.0f} {figures['p50']:>8.0f} "
+        f"{args.rate:>10.0f} {figures['accepted_per_s']:>11.0f} {e2e_per_s:>12.0f} {figures['p50']:>8.0f} "
         f"{figures['p95']:>8.0f} {figures['p99']:>8.0f} {figures['lost']:>5} {figures['duplicated']:>4} "
-        f"{transport_per_s:>16.0f}"
+        f"{figures['transport_per_s']:>16.0f}"
     )
-    print(f"drained {drain_s:.1f} s after the last lead was accepted (every lead staged)")
+    print(f"drained {figures['drain_s']:.1f} s after the last lead was accepted (every lead staged)")
     for path, title in (
         ("hops", "to the first decision (lead.captured)"),
         ("scored_path", "to the decision on the score"),
@@ -374,28 +458,75 @@ def main() -> None:
         for hop, (p50, p95, p99) in figures[path].items():
             print(f"  {hop:<40} {p50:>8.0f} {p95:>8.0f} {p99:>8.0f}")
     print(f"{'consumer':<26} {'events/s (mean)':>16} {'events/s (peak 1 s)':>20} {'max lag':>8}")
-    for consumer, (mean, peak, lag) in sorted(sampler.figures().items()):
+    for consumer, (mean, peak, lag) in sorted(figures["consumers"].items()):
         print(f"{consumer:<26} {mean:>16.0f} {peak:>20.0f} {lag:>8.0f}")
-    print("CPU per lead: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu_ms.items()))
+    print("CPU per lead: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in figures["cpu_ms"].items()))
+    busy, steal = figures["machine"]
     print(
-        f"machine: {busy:.0%} busy, {steal:.0%} stolen by the host; intake committed {groups:.1f} deliveries per "
-        "transaction on average (the warm-up included)"
+        f"machine: {busy:.0%} busy, {steal:.0%} stolen by the host; intake committed {figures['groups']:.1f} "
+        "deliveries per transaction on average (the warm-up included)"
     )
-    print(
-        json.dumps(
-            {
-                "e2e_leads_per_s": round(e2e_per_s, 1),
-                "accepted_per_s": round(accepted_per_s, 1),
-                "p50_ms": round(figures["p50"], 1),
-                "drain_s": round(drain_s, 1),
-                f"p99_ms_at_{args.rate:.0f}": round(figures["p99"], 1),
-                "p99_ms_to_score_decision": round(figures["scored_path"]["webhook → decision on the score"][2], 1),
-                "transport_msgs_per_s": round(transport_per_s, 1),
-                "lost": figures["lost"],
-                "duplicated": figures["duplicated"],
-            }
+    for job, (runs, allowed) in sorted(figures["jobs"].items()):
+        print(f"  job {job:<40} ran {runs:>4} times over all replicas (one per interval allows {allowed})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=300, help="offered leads a second")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="with 2 or more: a one-replica run first, then every service with this many processes, one replica "
+        "of each consumer killed mid-stream",
+    )
+    parser.add_argument(
+        "--partitions", type=int, default=None, help="partitions per topic (default 4 with replicas, else 3)"
+    )
+    parser.add_argument(
+        "--driver",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="wrk (C, sends on a schedule) costs the shared CPUs far less than the Python driver",
+    )
+    args = parser.parse_args()
+    args.partitions = args.partitions or (4 if args.replicas > 1 else 3)
+    baseline = run(args, 1)
+    report(args, baseline)
+    summary: dict[str, Any] = {
+        "e2e_leads_per_s": round(baseline["e2e_per_s"], 1),
+        "accepted_per_s": round(baseline["accepted_per_s"], 1),
+        "p50_ms": round(baseline["p50"], 1),
+        "drain_s": round(baseline["drain_s"], 1),
+        f"p99_ms_at_{args.rate:.0f}": round(baseline["p99"], 1),
+        "p99_ms_to_score_decision": round(baseline["scored_path"]["webhook → decision on the score"][2], 1),
+        "transport_msgs_per_s": round(baseline["transport_per_s"], 1),
+        "lost": baseline["lost"],
+        "duplicated": baseline["duplicated"],
+        "replicas": 1,
+    }
+    if args.replicas > 1:
+        scaled = run(args, args.replicas)
+        report(args, scaled)
+        twice = sum(max(0, runs - allowed) for runs, allowed in scaled["jobs"].values())
+        ratio = scaled["e2e_per_s"] / baseline["e2e_per_s"] if baseline["e2e_per_s"] else 0.0
+        print(
+            f"{args.replicas} replicas against 1 on this machine: e2e {scaled['e2e_per_s']:.0f} against "
+            f"{baseline['e2e_per_s']:.0f} leads/s (ratio {ratio:.2f}); killed mid-stream: "
+            f"{', '.join(sorted(CONSUMERS_KILLED)) or 'none'}"
         )
-    )
+        summary |= {
+            "replicas": args.replicas,
+            "lost": baseline["lost"] + scaled["lost"],
+            "duplicated": baseline["duplicated"] + scaled["duplicated"],
+            "jobs_run_twice": twice,
+            "e2e_leads_per_s_replicas": round(scaled["e2e_per_s"], 1),
+            "replicas_to_one_ratio": round(ratio, 2),
+            "p99_ms_replicas": round(scaled["p99"], 1),
+            "killed": sorted(CONSUMERS_KILLED),
+        }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

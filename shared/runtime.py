@@ -123,7 +123,12 @@ class Runtime:
 
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     """Wire the plumbing of service `name` from its settings."""
-    database = Database(settings.database_url, settings.database_schema or name, pool_size=settings.database_pool_size)
+    database = Database(
+        settings.database_url,
+        settings.database_schema or name,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     broker = Broker(settings.kafka_options(), client_id=f"leadflow-{name}")
     metrics = Metrics(name)
     relay = OutboxRelay(

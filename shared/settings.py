@@ -29,7 +29,10 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "LEADFLOW_DATABASE_URL"),
     )
     database_schema: str | None = None
-    database_pool_size: int = Field(10, ge=1, le=200)
+    # Every connection a process opens comes from this pool, the relay's and the job leases' too: a process holds
+    # at most pool + overflow (README, "Connection budget").
+    database_pool_size: int = Field(5, ge=1, le=200)
+    database_max_overflow: int = Field(5, ge=0, le=200)
     api_token: SecretStr | None = None
     api_tokens: dict[str, list[str]] = Field(default_factory=dict)
     rules: str | None = None

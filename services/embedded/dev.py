@@ -65,7 +65,7 @@ class EmbeddedPipeline:
         else:
             log(f"broker     {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
         for index, name in enumerate(SERVICE_NAMES):
-            env = self._service_env(name, bootstrap)
+            env = self.service_env(name, bootstrap)
             spec = service(name)
             settings = spec.settings(database_url=env["DATABASE_URL"])
             kept = settings.database_url.startswith("sqlite") and _sqlite_file(settings.database_url).exists()
@@ -83,7 +83,8 @@ class EmbeddedPipeline:
         for process in self.processes.values():
             process.wait_ready()
 
-    def _service_env(self, name: str, bootstrap: str) -> dict[str, str]:
+    def service_env(self, name: str, bootstrap: str) -> dict[str, str]:
+        """The environment a process of service `name` runs with."""
         env = dict(self.base_env)
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         env.setdefault("LEADFLOW_ENVIRONMENT", "development")

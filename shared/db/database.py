@@ -13,11 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 class Database:
     """An engine and session factory bound to one service's schema or file."""
 
-    def __init__(self, url: str, schema: str | None = None, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, schema: str | None = None, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 5
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.schema = None if self.is_sqlite else schema
-        self.engine: AsyncEngine = _create_engine(url, self.schema, echo=echo, pool_size=pool_size)
+        self.engine: AsyncEngine = _create_engine(
+            url, self.schema, echo=echo, pool_size=pool_size, max_overflow=max_overflow
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     def session(self) -> AsyncSession:
@@ -42,7 +46,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int) -> AsyncEngine:
+def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int, max_overflow: int) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -63,7 +67,12 @@ def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int) 
     # (HTTP answers 503 with Retry-After, consumers and the relay back off) — the fault suite restarts
     # PostgreSQL under load to hold that.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=False,
+        connect_args=connect_args,
     )
 
 

@@ -96,6 +96,8 @@ class ConsumerLoop:
         self._options = options
         self._joined = False
         self._start_check = StartCheck(self._database, group, metrics)
+        for topic in self._topics:  # exported at 0 from the start, so the first regression shows in increase()
+            metrics.offset_regressions.labels(group, topic.name)
 
     @property
     def joined(self) -> bool:

@@ -74,7 +74,14 @@ def _stored(row: Any) -> StoredScore:
 # Built once per dialect: every consumed batch runs them (see shared.db.matching).
 @cache
 def _profiles_of(dialect: str) -> Select[Any]:
-    return select(profiles).where(one_of(profiles.c.lead_id, "lead_ids", dialect))
+    # Locked in id order until the batch commits: the profile is merged and written back whole, and during a
+    # rebalance the partition's old and new owner can hold the same lead for a moment.
+    return (
+        select(profiles)
+        .where(one_of(profiles.c.lead_id, "lead_ids", dialect))
+        .order_by(profiles.c.lead_id)
+        .with_for_update()
+    )
 
 
 @cache
@@ -87,7 +94,7 @@ def _activities_of(dialect: str) -> Select[Any]:
 
 
 async def load_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, StoredScore]:
-    """The stored profiles and scores of these leads (absent ones are new)."""
+    """The stored profiles and scores of these leads (absent ones are new), locked until the transaction ends."""
     found: dict[str, StoredScore] = {}
     for chunk in _chunks(sorted(set(lead_ids))):
         rows = await session.execute(_profiles_of(dialect_of(session)), {"lead_ids": list(chunk)})
