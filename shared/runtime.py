@@ -4,7 +4,7 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -18,7 +18,6 @@ from shared.db.database import Database
 from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
-from shared.events.models import EventPayload
 from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
 from shared.http.operations import operations_router
@@ -26,8 +25,9 @@ from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
 from shared.messaging.broker import Broker, TopicsMisconfigured
-from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, Handler, Prepare
+from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
 from shared.settings import ServiceSettings
 
@@ -103,13 +103,9 @@ class Runtime:
 
         return run
 
-    def add_consumer(
-        self,
-        topics: Sequence[Topic],
-        handlers: Mapping[type[EventPayload], Handler],
-        prepare: Prepare | None = None,
-    ) -> None:
-        """Consume `topics` as consumer group `name`, applying `handlers` in units of work (after `prepare`)."""
+    def add_consumer(self, topics: Sequence[Topic], subscription: Subscription) -> None:
+        """Consume `topics` as consumer group `name`, applying each polled batch by `subscription` in one unit of
+        work."""
         s = self.settings
         options = ConsumerOptions(
             batch_size=s.consumer_batch_size,
@@ -117,7 +113,7 @@ class Runtime:
             retry_backoff_s=s.consumer_retry_backoff_s,
         )
         self.consumers.append(
-            ConsumerLoop(self.name, topics, handlers, self.unit_of_work, self.broker, self.metrics, options, prepare)
+            ConsumerLoop(self.name, topics, subscription, self.unit_of_work, self.broker, self.metrics, options)
         )
 
 

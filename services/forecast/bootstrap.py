@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.forecast import SERVICE
 from services.forecast.api.routes import forecast_router
-from services.forecast.handlers import HANDLERS
+from services.forecast.handlers import SUBSCRIPTION
 from services.forecast.metrics import ForecastMetrics
 from services.forecast.settings import ForecastSettings
 from shared.events.topics import LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES
@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings)
-    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES], HANDLERS)
+    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES], SUBSCRIPTION)
     runtime.every(
         "metrics.forecast", settings.gauge_refresh_s, ForecastMetrics(runtime.metrics, runtime.database).refresh
     )

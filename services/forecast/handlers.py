@@ -1,12 +1,11 @@
-"""Forecast's event handlers, one per consumed event type, in one registry."""
+"""Forecast's event handlers, one per consumed event type, in one subscription."""
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from services.forecast.persistence import repository
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import (
-    EventPayload,
     LeadScored,
     LeadStageChanged,
     OpportunityClosed,
@@ -14,7 +13,7 @@ from shared.events.models import (
     OpportunitySnapshot,
     OpportunityUpdated,
 )
-from shared.messaging.consumer import Handler
+from shared.messaging.subscription import Subscription
 
 
 async def on_opportunity(uow: UnitOfWork, event: Event) -> None:
@@ -37,10 +36,24 @@ async def on_scored(uow: UnitOfWork, event: Event) -> None:
     repository.projections(uow).segment(event.lead_id, payload.segment, payload.scored_at)
 
 
-HANDLERS: Mapping[type[EventPayload], Handler] = {
-    OpportunityOpened: on_opportunity,
-    OpportunityUpdated: on_opportunity,
-    OpportunityClosed: on_opportunity,
-    LeadStageChanged: on_stage_changed,
-    LeadScored: on_scored,
-}
+class ProjectionBatch:
+    """Nothing to read first (projections are written by key); the lead projections are saved once per batch."""
+
+    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """Projections need no rows read before the events are applied."""
+
+    async def save(self, uow: UnitOfWork) -> None:
+        """Write the batch's lead stages, stage changes and segments."""
+        await repository.projections(uow).save(uow)
+
+
+SUBSCRIPTION = Subscription(
+    {
+        OpportunityOpened: on_opportunity,
+        OpportunityUpdated: on_opportunity,
+        OpportunityClosed: on_opportunity,
+        LeadStageChanged: on_stage_changed,
+        LeadScored: on_scored,
+    },
+    batch=ProjectionBatch(),
+)

@@ -39,7 +39,7 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     qualifier = Qualifier(runtime.unit_of_work, rules)
     handlers = QualifierHandlers(qualifier)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.registry(), prepare=handlers.prepare)
+    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.subscription())
     metrics = QualifierMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)

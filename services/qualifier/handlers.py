@@ -1,6 +1,6 @@
 """Qualifier's event handlers, one per consumed event type, in one registry: learn, then re-qualify."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +11,9 @@ from services.qualifier.transitions import move
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
-from shared.events.models import EventPayload, LeadActivity, LeadCaptured, LeadScored
+from shared.events.models import LeadActivity, LeadCaptured, LeadScored
 from shared.events.vocabulary import LeadStage
-from shared.messaging.consumer import Handler
+from shared.messaging.subscription import Subscription
 
 
 class QualifierHandlers:
@@ -22,13 +22,19 @@ class QualifierHandlers:
     def __init__(self, qualifier: Qualifier) -> None:
         self._qualifier = qualifier
 
-    async def prepare(self, uow: UnitOfWork, events: list[Event]) -> None:
-        """Read every lead of a consumed batch in one query before its events are applied."""
+    def subscription(self) -> Subscription:
+        """Which handler applies which event type, with the batch's load and save around them."""
+        return Subscription(
+            {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadScored: self.on_scored}, batch=self
+        )
+
+    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """Read (and lock) every lead of a consumed batch in one query before its events are applied."""
         await lead_rows(uow).preload(uow.session, [event.lead_id for event in events])
 
-    def registry(self) -> Mapping[type[EventPayload], Handler]:
-        """Which handler applies which event type."""
-        return {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadScored: self.on_scored}
+    async def save(self, uow: UnitOfWork) -> None:
+        """Write every lead the batch changed, and its transitions, in a few statements."""
+        await lead_rows(uow).save(uow)
 
     async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
         """A new lead enters the funnel; a known one adds what it told us this time."""

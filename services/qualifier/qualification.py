@@ -12,7 +12,7 @@ from services.qualifier.domain.routing import assign, team_for
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
-from services.qualifier.persistence.lead_rows import lead_rows
+from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.service import NotFound
 from services.qualifier.transitions import move, save_opportunity, set_owner
 from shared.db.database import aware
@@ -101,7 +101,7 @@ class Qualifier:
         """Give the lead an owner by the routing rules (territory, segment, round robin, capacity)."""
         session = uow.session
         routing = self.rules.routing
-        await lead_rows(uow).flush(uow)  # owners' loads are counted in the leads table: write what is pending
+        await lead_rows(uow).save(uow)  # owners' loads are counted in the leads table: write what is pending
         loads = await repository.owner_loads(session, OWNED_STAGES)
         inactive = await repository.inactive_owners(session)
         team, _ = team_for(routing, lead.get("facts") or {})
@@ -158,7 +158,7 @@ class Qualifier:
             )
             lead_rows(uow).update(lead["lead_id"], {"facts": lead["facts"], "last_activity_at": now, "updated_at": now})
             moves = await self.requalify(uow, lead, decided_by=actor, now=now)
-            await uow.commit()
+            await save_and_commit(uow)
         return moves
 
     async def override(self, lead_id: UUID, target: LeadStage, *, reason: str, actor: str) -> None:
@@ -180,7 +180,7 @@ class Qualifier:
                 now=now,
                 criteria=[c for r in results.values() for c in r.criteria],
             )
-            await uow.commit()
+            await save_and_commit(uow)
 
     async def sweep_stalled(self, now: datetime | None = None) -> int:
         """Re-qualify leads that went quiet, so the stalled ones go to nurture; returns how many moved."""
@@ -197,7 +197,7 @@ class Qualifier:
                 if lead is None:
                     continue
                 moved += bool(await self.requalify(uow, lead, decided_by="qualifier (stall check)", now=now))
-                await uow.commit()
+                await save_and_commit(uow)
         return moved
 
     async def sync_owners(self) -> None:
@@ -205,7 +205,7 @@ class Qualifier:
         team_of = {m: team for team, t in self.rules.routing.teams.items() for m in t.members}
         async with self._uow() as uow:
             await repository.sync_owners(uow.session, team_of)
-            await uow.commit()
+            await save_and_commit(uow)
 
     async def remove_owner(self, owner: str, *, actor: str) -> int:
         """Remove an owner and hand each of its open leads to another by the same rules."""
@@ -222,7 +222,7 @@ class Qualifier:
                         changed = opp.change(self.rules.opportunities, current, now=now, owner=lead["owner"])
                         if changed is not current:
                             await save_opportunity(uow, changed, previous=current)
-            await uow.commit()
+            await save_and_commit(uow)
         return len(held)
 
     async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from services.qualifier.domain import opportunity as opp
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.persistence import repository
-from services.qualifier.persistence.lead_rows import lead_rows
+from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.transitions import move, save_opportunity
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage, OpportunityStatus
@@ -82,7 +82,7 @@ class OpportunityCommands:
                     now=now,
                 )
             await save_opportunity(uow, created, previous=None)
-            await uow.commit()
+            await save_and_commit(uow)
         return created
 
     async def change(
@@ -96,7 +96,7 @@ class OpportunityCommands:
             if updated is current:
                 return current
             await save_opportunity(uow, updated, previous=current)
-            await uow.commit()
+            await save_and_commit(uow)
         return updated
 
     async def close(
@@ -129,7 +129,7 @@ class OpportunityCommands:
                     rules_version=self.rules.version,
                     now=now,
                 )
-            await uow.commit()
+            await save_and_commit(uow)
         return closed
 
     async def _load(self, uow: UnitOfWork, opportunity_id: UUID, expected_revision: int | None) -> Opportunity:

@@ -10,7 +10,7 @@ from services.qualifier.domain.frameworks import evaluate_framework
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import Decision, Situation, decide
 from services.qualifier.persistence import repository
-from services.qualifier.persistence.lead_rows import lead_rows
+from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.qualification import Qualifier
 from shared.db.database import Database, aware
 from shared.db.unit_of_work import UnitOfWorkFactory
@@ -135,5 +135,5 @@ async def apply(
             if lead is None:
                 continue
             moved += bool(await qualifier.requalify(uow, lead, decided_by=actor, now=now))
-            await uow.commit()
+            await save_and_commit(uow)
     return moved

@@ -33,7 +33,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     model = ActiveModel(runtime.database)
     handlers = ScorerHandlers(rules, version, model)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES], handlers.registry())
+    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES], handlers.subscription())
     metrics = ScorerMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)

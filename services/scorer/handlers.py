@@ -1,9 +1,11 @@
 """Scorer's event handlers: each consumed event is noted, and every touched lead is scored once per batch."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer import SERVICE
 from services.scorer.active_model import ActiveModel
@@ -15,7 +17,6 @@ from services.scorer.persistence.repository import ScoreRow, StoredScore
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
 from shared.events.models import (
-    EventPayload,
     LeadActivity,
     LeadCaptured,
     LeadOutcomeRecorded,
@@ -24,7 +25,7 @@ from shared.events.models import (
     OpportunityClosed,
 )
 from shared.events.vocabulary import OpportunityStatus
-from shared.messaging.consumer import Handler
+from shared.messaging.subscription import Subscription
 
 SOURCE = f"/leadflow/{SERVICE}"
 
@@ -62,13 +63,23 @@ class _Touched:
 
 
 class PendingScores:
-    """The leads one transaction touched; `flush` scores them all with a handful of statements."""
+    """The leads one batch touched: `load` reads (and locks) their stored profiles in one query, handlers `note`
+    what each event says, `save` scores them all and writes and announces the scores in a handful of statements."""
 
     def __init__(self, rules: ScoringRules, rules_version: str, model: ActiveModel) -> None:
         self._rules = rules
         self._rules_version = rules_version
         self._model = model
         self._leads: dict[str, _Touched] = {}
+        self._stored: dict[str, StoredScore] = {}
+
+    def unsaved(self) -> bool:
+        """Whether noted events wait for `save`."""
+        return bool(self._leads)
+
+    async def load(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
+        """The stored profiles of leads the batch will score."""
+        self._stored |= await repository.load_many(session, [i for i in lead_ids if i not in self._stored])
 
     def note(self, event: Event, activity: Activity, seen: Profile | None = None) -> None:
         """Remember an event's activity (and what it says about the lead) for the flush."""
@@ -78,10 +89,13 @@ class PendingScores:
         touched.activities.append((event.id, activity))
         touched.correlation_id = event.envelope.correlationid
 
-    async def flush(self, uow: UnitOfWork) -> None:
+    async def save(self, uow: UnitOfWork) -> None:
         """Store the activities, rescore every touched lead, save, and emit one lead.scored per lead."""
+        if not self._leads:
+            return
         session = uow.session
-        stored = await repository.load_many(session, self._leads)
+        await self.load(session, self._leads)  # leads noted outside a consumed batch (none today) are read here
+        stored = self._stored
         await repository.add_activities(
             session,
             [(lead_id, event_id, a) for lead_id, t in self._leads.items() for event_id, a in t.activities],
@@ -121,6 +135,7 @@ class PendingScores:
         )
         for lead_id, score in zip(lead_ids, scores, strict=True):
             uow.emit(self._scored(lead_id, score, stored.get(lead_id), now))
+        self._leads, self._stored = {}, {}
 
     def _scored(self, lead_id: str, score: Score, before: StoredScore | None, now: datetime) -> Event:
         return new_event(
@@ -159,18 +174,31 @@ class ScorerHandlers:
         self._rules_version = rules_version
         self._model = model
 
-    def registry(self) -> Mapping[type[EventPayload], Handler]:
-        """Which handler applies which event type."""
-        return {
-            LeadCaptured: self.on_captured,
-            LeadActivity: self.on_activity,
-            LeadOutcomeRecorded: self.on_outcome,
-            OpportunityClosed: self.on_opportunity_closed,
-            LeadOwnerChanged: self.on_owner_changed,
-        }
+    def subscription(self) -> Subscription:
+        """Which handler applies which event type, with the batch's load and save around them."""
+        return Subscription(
+            {
+                LeadCaptured: self.on_captured,
+                LeadActivity: self.on_activity,
+                LeadOutcomeRecorded: self.on_outcome,
+                OpportunityClosed: self.on_opportunity_closed,
+                LeadOwnerChanged: self.on_owner_changed,
+            },
+            batch=self,
+        )
+
+    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """Read the stored profiles of every lead the batch rescores, in one query."""
+        rescored = (LeadCaptured, LeadActivity)
+        ids = [event.lead_id for event in events if isinstance(event.payload, rescored)]
+        await self._pending(uow).load(uow.session, ids)
+
+    async def save(self, uow: UnitOfWork) -> None:
+        """Score every lead the batch touched, write the scores and emit lead.scored."""
+        await self._pending(uow).save(uow)
 
     def _pending(self, uow: UnitOfWork) -> PendingScores:
-        return uow.deferred("scores", lambda: PendingScores(self._rules, self._rules_version, self._model))
+        return uow.state("scores", lambda: PendingScores(self._rules, self._rules_version, self._model))
 
     async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
         """A lead arrived (or came back): update what we know and rescore."""

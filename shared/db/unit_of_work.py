@@ -24,14 +24,14 @@ _INSERT_INBOX = insert(INBOX)
 CommitListener = Callable[[list[Event]], None]
 
 
-class Deferred(Protocol):
-    """Work gathered over a transaction and done at once just before it commits (one query per batch of events)."""
+class BatchState(Protocol):
+    """Rows one transaction loaded and changed, written by an explicit save (a consumer's batch, a command)."""
 
-    async def flush(self, uow: "UnitOfWork") -> None:
-        """Write what was gathered; may emit events."""
+    def unsaved(self) -> bool:
+        """Whether it holds changes no save has written yet."""
 
 
-D = TypeVar("D", bound=Deferred)
+S = TypeVar("S", bound=BatchState)
 
 
 class UnitOfWork:
@@ -43,7 +43,7 @@ class UnitOfWork:
         self._pending: list[Event] = []
         self._processed: list[tuple[str, Event]] = []
         self._positions: dict[tuple[str, str, int], tuple[int, str]] = {}
-        self._deferred: dict[str, Deferred] = {}
+        self._states: dict[str, BatchState] = {}
         self._session: AsyncSession | None = None
         self.committed_events: list[Event] = []
 
@@ -74,11 +74,11 @@ class UnitOfWork:
         """Queue an event to be written to the outbox in this transaction."""
         self._pending.append(event)
 
-    def deferred(self, key: str, factory: Callable[[], D]) -> D:
-        """This transaction's accumulator under `key`, made on first use and flushed by `commit`."""
-        if key not in self._deferred:
-            self._deferred[key] = factory()
-        found = self._deferred[key]
+    def state(self, key: str, factory: Callable[[], S]) -> S:
+        """This transaction's batch state under `key`, made on first use; its owner saves it before the commit."""
+        if key not in self._states:
+            self._states[key] = factory()
+        found = self._states[key]
         return found  # type: ignore[return-value]  # one key, one factory type: the caller's
 
     def mark_processed(self, consumer: str, event: Event) -> None:
@@ -101,10 +101,14 @@ class UnitOfWork:
         return set(rows.scalars())
 
     async def commit(self) -> None:
-        """Write outbox and inbox rows, commit, then tell the listener (the relay, metrics) what was emitted."""
-        while self._deferred:
-            _, deferred = self._deferred.popitem()
-            await deferred.flush(self)
+        """Write outbox and inbox rows, commit, then tell the listener (the relay, metrics) what was emitted.
+
+        Only commits: business work is done by then. A batch state with unsaved changes is a bug (its changes
+        would be lost), so the commit refuses it.
+        """
+        unsaved = sorted(key for key, state in self._states.items() if state.unsaved())
+        if unsaved:
+            raise RuntimeError(f"commit with unsaved changes in {', '.join(unsaved)}: save them first")
         now = datetime.now(UTC)
         session = self.session
         if self._pending:

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -11,19 +11,16 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from shared.db.database import Database
-from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import Event, EventDecodeError, decode
-from shared.events.models import EventPayload
 from shared.events.topics import Topic, topic_named
 from shared.messaging.broker import Broker, ensure_topics
 from shared.messaging.positions import StartCheck
+from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[UnitOfWork, Event], Awaitable[None]]
-# Called once per transaction with the events about to be applied, e.g. to read their rows in one query.
-Prepare = Callable[[UnitOfWork, list[Event]], Awaitable[None]]
 _COMMIT_TIMEOUT_S = 10.0
 
 
@@ -78,17 +75,15 @@ class ConsumerLoop:
         self,
         group: str,
         topics: Sequence[Topic],
-        handlers: Mapping[type[EventPayload], Handler],
+        subscription: Subscription,
         unit_of_work: UnitOfWorkFactory,
         broker: Broker,
         metrics: Metrics,
         options: ConsumerOptions,
-        prepare: Prepare | None = None,
     ) -> None:
         self.group = group
-        self._prepare = prepare
+        self._subscription = subscription
         self._topics = tuple(topics)
-        self._handlers = dict(handlers)
         self._uow = unit_of_work
         self._database: Database = unit_of_work.database
         self._broker = broker
@@ -186,7 +181,7 @@ class ConsumerLoop:
             except EventDecodeError as exc:
                 await self._dead_letter(record, exc, attempts=1)
                 continue
-            if type(event.payload) in self._handlers:
+            if self._subscription.handles(event):
                 items.append((record, event))
         if items:
             await self._apply_batch(items)
@@ -236,19 +231,16 @@ class ConsumerLoop:
         skipped: list[Event] = []
         async with self._uow() as uow:
             seen = await uow.already_processed(self.group, [event.id for _, event in items])
-            if self._prepare is not None:
-                await self._prepare(uow, [event for _, event in items if event.id not in seen])
             for record, event in items:
                 uow.mark_position(self.group, record.topic, record.partition, record.offset, event.id)
-            for _, event in items:
                 if event.id in seen:
                     skipped.append(event)
                     continue
-                seen.add(event.id)
-                with structlog.contextvars.bound_contextvars(event_id=event.id, lead_id=event.lead_id):
-                    await self._handlers[type(event.payload)](uow, event)
-                uow.mark_processed(self.group, event)
+                seen.add(event.id)  # a repeat within the batch is a duplicate too
                 applied.append(event)
+            await self._subscription.apply(uow, applied)
+            for event in applied:
+                uow.mark_processed(self.group, event)
             await uow.commit()
         for event in applied:
             self._metrics.events_consumed.labels(self.group, event.envelope.type).inc()

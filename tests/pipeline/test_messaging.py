@@ -22,6 +22,7 @@ from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
 from shared.messaging.relay import OutboxRelay, relay_lock_key, republish
+from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
 from tests.support import eventually
 
@@ -69,7 +70,13 @@ def consumer_of(recorder: Recorder, broker: Broker, options: ConsumerOptions) ->
     group = f"g{uuid.uuid4().hex[:8]}"
     metrics = Metrics("test")
     loop = ConsumerLoop(
-        group, [LEADS_INTAKE], {LeadCaptured: recorder}, UnitOfWorkFactory(recorder.database), broker, metrics, options
+        group,
+        [LEADS_INTAKE],
+        Subscription({LeadCaptured: recorder}),
+        UnitOfWorkFactory(recorder.database),
+        broker,
+        metrics,
+        options,
     )
     return group, metrics, loop
 

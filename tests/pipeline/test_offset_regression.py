@@ -15,6 +15,7 @@ from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
 from shared.messaging.relay import OutboxRelay
+from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
 from tests.pipeline.test_messaging import (  # noqa: F401 - the fixture is shared
     Recorder,
@@ -40,7 +41,13 @@ async def test_a_refilled_log_behind_the_committed_offset_is_read_again_not_skip
     await emit(database, before)
     await relay.publish_batch()
     first = ConsumerLoop(
-        group, [LEADS_INTAKE], {LeadCaptured: recorder}, UnitOfWorkFactory(database), broker, Metrics("t"), OPTIONS
+        group,
+        [LEADS_INTAKE],
+        Subscription({LeadCaptured: recorder}),
+        UnitOfWorkFactory(database),
+        broker,
+        Metrics("t"),
+        OPTIONS,
     )
     async with consuming(first):
         await eventually(lambda: _all_applied(recorder, before), timeout_s=60, what="the first five applied")
@@ -65,7 +72,13 @@ async def test_a_refilled_log_behind_the_committed_offset_is_read_again_not_skip
             await _commit(replacement.bootstrap_servers, group, TopicPartition(position.topic, position.partition), 5)
             metrics = Metrics("t")
             second = ConsumerLoop(
-                group, [LEADS_INTAKE], {LeadCaptured: recorder}, UnitOfWorkFactory(database), fresh, metrics, OPTIONS
+                group,
+                [LEADS_INTAKE],
+                Subscription({LeadCaptured: recorder}),
+                UnitOfWorkFactory(database),
+                fresh,
+                metrics,
+                OPTIONS,
             )
             async with consuming(second):
                 await eventually(lambda: _all_applied(recorder, after), timeout_s=60, what="all eight new applied")

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.forecast.handlers import HANDLERS
+from services.forecast.handlers import SUBSCRIPTION
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import new_event
@@ -19,8 +19,7 @@ START = datetime(2026, 1, 5, 12, tzinfo=UTC)
 async def apply(database: Database, payloads: list[EventPayload]) -> None:
     factory = UnitOfWorkFactory(database)
     async with factory() as uow:
-        for payload in payloads:
-            await HANDLERS[type(payload)](uow, new_event(payload, source="/test"))
+        await SUBSCRIPTION.apply(uow, [new_event(payload, source="/test") for payload in payloads])
         await uow.commit()
 
 

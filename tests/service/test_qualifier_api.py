@@ -63,9 +63,9 @@ async def capture(
         rules_version="r1",
         scored_at=datetime.now(UTC),
     )
-    for payload, handler in ((captured, handlers.on_captured), (scored, handlers.on_scored)):
+    for payload in (captured, scored):
         async with uow_factory() as uow:
-            await handler(uow, new_event(payload, source="/test"))
+            await handlers.subscription().apply(uow, [new_event(payload, source="/test")])
             await uow.commit()
     return str(lead_id)
 
@@ -284,7 +284,7 @@ async def test_a_quiet_lead_goes_to_nurture_and_comes_back_with_new_activity(qua
         source=Source(provider="zoom"),
     )
     async with UnitOfWorkFactory(database)() as uow:
-        await handlers.on_activity(uow, new_event(activity, source="/test"))
+        await handlers.subscription().apply(uow, [new_event(activity, source="/test")])
         await uow.commit()
     back = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
     assert back["stage"] == "mql" and "re-engaged" in back["history"][-1]["reason"]

@@ -166,10 +166,11 @@ async def test_a_consumer_batch_and_a_rep_do_not_overwrite_each_other(qualifier:
             source="/test",
         )
         async with factory() as uow:
-            await handlers.prepare(uow, [event])
+            await handlers.load(uow, [event])
             entered.set()
             await asyncio.sleep(0.3)  # the rep posts while the batch holds what it read
             await handlers.on_activity(uow, event)
+            await handlers.save(uow)
             await uow.commit()
 
     async def rep() -> httpx.Response:

@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from services.forecast.handlers import HANDLERS as FORECAST_HANDLERS
+from services.forecast.handlers import SUBSCRIPTION as FORECAST_SUBSCRIPTION
 from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
@@ -22,16 +22,18 @@ from shared.events.models import (
     Source,
 )
 from shared.events.vocabulary import ActivityType, ForecastCategory, OpportunityStatus
+from shared.messaging.subscription import Subscription
 from shared.rules import load_rules_section
 from tests.service.conftest import running_service
 from tests.support import bearer, token_with
 
 
-async def apply(database: Database, handlers: dict, payloads: list[EventPayload]) -> None:  # type: ignore[type-arg]
+async def apply(database: Database, subscription: Subscription, payloads: list[EventPayload]) -> None:
+    """Each event in a batch of its own, as the consumer applies a batch."""
     factory = UnitOfWorkFactory(database)
     for payload in payloads:
         async with factory() as uow:
-            await handlers[type(payload)](uow, new_event(payload, source="/test"))
+            await subscription.apply(uow, [new_event(payload, source="/test")])
             await uow.commit()
 
 
@@ -39,7 +41,7 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
     async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
         database = Database(s.database_url, s.database_schema)
         rules, version = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)
-        handlers = dict(ScorerHandlers(rules, version, ActiveModel(database)).registry())
+        handlers = ScorerHandlers(rules, version, ActiveModel(database)).subscription()
         now = datetime.now(UTC)
         exec_id, student_id = uuid.uuid4(), uuid.uuid4()
         await apply(
@@ -109,7 +111,7 @@ async def test_forecast_reflects_latest_revision_only(database_url: str, kafka_b
         today = datetime.now(UTC).date()
         await apply(
             database,
-            dict(FORECAST_HANDLERS),
+            FORECAST_SUBSCRIPTION,
             [
                 snapshot(OpportunityOpened, won_id, 1),
                 snapshot(

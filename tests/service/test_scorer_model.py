@@ -43,12 +43,11 @@ async def apply(database: Database, payloads: list[EventPayload]) -> None:
     """Apply events as the consumer does: in batches, in one unit of work each."""
     model = ActiveModel(database)
     await model.refresh()  # as the service does every model_refresh_s: loads the active version from the database
-    handlers = ScorerHandlers(RULES, VERSION, model).registry()
+    subscription = ScorerHandlers(RULES, VERSION, model).subscription()
     factory = UnitOfWorkFactory(database)
     for start in range(0, len(payloads), 200):
         async with factory() as uow:
-            for payload in payloads[start : start + 200]:
-                await handlers[type(payload)](uow, new_event(payload, source="/test"))
+            await subscription.apply(uow, [new_event(p, source="/test") for p in payloads[start : start + 200]])
             await uow.commit()
 
 

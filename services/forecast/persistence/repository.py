@@ -60,7 +60,7 @@ def _snapshot_values(snapshot: OpportunitySnapshot) -> dict[str, Any]:
 
 
 class LeadProjections:
-    """Lead stages, stage changes and segments of one transaction, written in three statements at commit."""
+    """Lead stages, stage changes and segments of one batch, written in three statements by `save`."""
 
     def __init__(self) -> None:
         self._stages: dict[str, dict[str, Any]] = {}
@@ -91,8 +91,12 @@ class LeadProjections:
         """A lead's current score segment, for the funnel by segment."""
         self._segments[lead_id] = {"lead_id": lead_id, "segment": segment.value, "scored_at": at}
 
-    async def flush(self, uow: UnitOfWork) -> None:
-        """Write what this transaction learned."""
+    def unsaved(self) -> bool:
+        """Whether changes wait for `save`."""
+        return bool(self._stages or self._changes or self._segments)
+
+    async def save(self, uow: UnitOfWork) -> None:
+        """Write what this batch learned."""
         session = uow.session
         await upsert_many(session, lead_stages, ["lead_id"], list(self._stages.values()))
         if self._changes:
@@ -103,7 +107,7 @@ class LeadProjections:
 
 def projections(uow: UnitOfWork) -> LeadProjections:
     """This transaction's lead projections."""
-    return uow.deferred("forecast.lead_projections", LeadProjections)
+    return uow.state("forecast.lead_projections", LeadProjections)
 
 
 async def revisions(session: AsyncSession, until: datetime | None = None) -> list[Revision]:

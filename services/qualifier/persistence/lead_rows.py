@@ -2,8 +2,8 @@
 
 A consumed batch names hundreds of leads; reading and writing them one statement at a time made the qualifier
 the slowest consumer of the pipeline. Handlers get the cached row (the same dict all through the transaction,
-so the next event of a lead sees what the last one changed); writes wait for the commit, or for `flush` when
-something is about to read the leads table itself (routing counts owners' leads).
+so the next event of a lead sees what the last one changed); writes wait for `save` at the end of the batch or
+command (or sooner, when something is about to read the leads table itself: routing counts owners' leads).
 
 Every read here locks the rows it returns until the transaction ends (`FOR UPDATE` on PostgreSQL, in id order so
 two batches naming the same leads wait for each other instead of deadlocking): the row is written back whole
@@ -74,7 +74,11 @@ class LeadRows:
         """Record one stage transition."""
         self._transitions.append(row)
 
-    async def flush(self, uow: UnitOfWork) -> None:
+    def unsaved(self) -> bool:
+        """Whether changes wait for `save`."""
+        return bool(self._new or self._changed or self._transitions)
+
+    async def save(self, uow: UnitOfWork) -> None:
         """Write what is pending: new leads, then changes grouped by the columns they touch, then transitions."""
         session = uow.session
         for group in _by_columns(_columns(r) for r in self._new.values()).values():
@@ -106,4 +110,10 @@ def _by_columns(rows: Iterable[dict[str, Any]]) -> dict[frozenset[str], list[dic
 
 def lead_rows(uow: UnitOfWork) -> LeadRows:
     """This transaction's lead rows."""
-    return uow.deferred("qualifier.lead_rows", LeadRows)
+    return uow.state("qualifier.lead_rows", LeadRows)
+
+
+async def save_and_commit(uow: UnitOfWork) -> None:
+    """The end of every qualifier command: write the lead rows it changed, then commit."""
+    await lead_rows(uow).save(uow)
+    await uow.commit()
