@@ -14,7 +14,7 @@ from services.intake.api.webhook_lane import WebhookLane
 from services.intake.api.webhook_receiver import WebhookReceiver
 from services.intake.batching import AcceptBatcher
 from services.intake.domain.mapping import FieldMapping
-from services.intake.enrichment import Enricher, GraphLeadFetcher
+from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.tables import deliveries
 from services.intake.settings import IntakeSettings
@@ -35,10 +35,17 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     metrics = IntakeMetrics(runtime.metrics)
     runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)
+    http = httpx.AsyncClient()
     token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
-    fetcher = GraphLeadFetcher(settings.facebook_graph_url, token, httpx.AsyncClient())
-    enricher = Enricher(runtime.unit_of_work, "facebook", fetcher, mapping)
-    runtime.every("enrichment.facebook", settings.enrichment_interval_s, enricher.run_once)
+    facebook = Enricher(
+        runtime.unit_of_work, "facebook", GraphLeadFetcher(settings.facebook_graph_url, token, http), mapping
+    )
+    runtime.every("enrichment.facebook", settings.enrichment_interval_s, facebook.run_once)
+    hubspot_token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else None
+    hubspot = Enricher(
+        runtime.unit_of_work, "hubspot", HubSpotContactFetcher(settings.hubspot_api_url, hubspot_token, http), mapping
+    )
+    runtime.every("enrichment.hubspot", settings.hubspot_enrichment_interval_s, hubspot.run_once)
     runtime.retention.append(Retention(deliveries, deliveries.c.received_at, settings.delivery_retention_days))
     receiver = WebhookReceiver(
         adapters,

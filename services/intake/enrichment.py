@@ -1,4 +1,5 @@
-"""Fetch the fields of leads a provider announced only by id (Meta lead ads), then capture them.
+"""Fetch the fields of leads a provider announced only by id (Meta lead ads, HubSpot's CRM object events), then
+capture them.
 
 Pluggable: anything with `fetch(external_id)` can stand in for the Graph API fetcher.
 """
@@ -59,6 +60,55 @@ class GraphLeadFetcher:
             raise ValueError("Graph answered without field_data")
         answers = [Answer(f.get("name"), f.get("name"), f.get("values") or []) for f in fields if isinstance(f, dict)]
         return FetchedLead(answers, when(body["created_time"]) if body.get("created_time") else None)
+
+
+# What HubSpot's CRM API is asked for: the properties intake's mapping reads, by their internal names.
+HUBSPOT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "phone",
+    "mobilephone",
+    "jobtitle",
+    "company",
+    "website",
+    "numemployees",
+    "industry",
+    "country",
+    "city",
+    "state",
+    "hs_analytics_source",
+    "hs_analytics_source_data_1",
+    "hs_analytics_source_data_2",
+    "createdate",
+)
+
+
+class HubSpotContactFetcher:
+    """HubSpot's CRM API: GET {base}/crm/v3/objects/contacts/{id}?properties=…, with a private app's token."""
+
+    def __init__(self, base_url: str, access_token: str | None, client: httpx.AsyncClient) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = access_token
+        self._client = client
+
+    async def fetch(self, external_id: str) -> FetchedLead:
+        """One contact's properties, named as HubSpot names them (the forms' field names)."""
+        headers = {"authorization": f"Bearer {self._token}"} if self._token else {}
+        response = await self._client.get(
+            f"{self._base_url}/crm/v3/objects/contacts/{external_id}",
+            params={"properties": ",".join(HUBSPOT_PROPERTIES)},
+            headers=headers,
+            timeout=10,
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        properties = body.get("properties")
+        if not isinstance(properties, dict):
+            raise ValueError("HubSpot answered without properties")
+        answers = [Answer(name, name, value) for name, value in properties.items() if value not in (None, "")]
+        created = body.get("createdAt") or properties.get("createdate")
+        return FetchedLead(answers, when(created) if created else None)
 
 
 class Enricher:

@@ -22,6 +22,9 @@ class IntakeSettings(ServiceSettings):
     facebook_verify_token: SecretStr | None = None
     facebook_graph_url: str = "https://graph.facebook.com/v21.0"
     facebook_access_token: SecretStr | None = None
+    hubspot_api_url: str = Field("https://api.hubapi.com", description="where contacts of CRM events are fetched")
+    hubspot_access_token: SecretStr | None = None
+    hubspot_enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
     public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)

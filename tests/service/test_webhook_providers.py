@@ -1,5 +1,7 @@
 """Every provider's real payload, signed as the provider signs it, becomes the right lead exactly once."""
 
+import contextlib
+import hashlib
 import hmac
 import threading
 import time
@@ -9,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from sqlalchemy import select
 
 from services.embedded.broker import free_port
 from services.intake.domain.mapping import FieldMapping
-from services.intake.enrichment import Enricher, GraphLeadFetcher
+from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
 from services.intake.persistence.tables import pending_enrichments
 from services.rules import DEFAULT_RULES
 from shared.db.database import Database
@@ -24,6 +26,7 @@ from shared.events.envelope import Event, decode
 from shared.events.models import LeadCaptured
 from shared.rules import load_rules_section
 from tests.service.conftest import running_service
+from tests.unit.test_hubspot_signatures import DOCS_V1_BODY
 from tests.webhook_senders import FACEBOOK_VERIFY_TOKEN, fixture, settings_overrides, signed
 
 URL = "http://test/v1/webhooks/{}"
@@ -227,18 +230,27 @@ class FakeGraph:
             return fixture("facebook_lead")
 
 
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraph, str]]:
-    fake = FakeGraph()
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[int]:
+    """`app` on a local port for the length of the block."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    yield fake, f"http://127.0.0.1:{port}/v21.0"
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def graph() -> Iterator[tuple[FakeGraph, str]]:
+    fake = FakeGraph()
+    with serving(fake.app) as port:
+        yield fake, f"http://127.0.0.1:{port}/v21.0"
 
 
 async def test_facebook_handshake_queue_and_enrichment(intake: Any, graph: tuple[FakeGraph, str]) -> None:
@@ -282,3 +294,68 @@ async def test_facebook_handshake_queue_and_enrichment(intake: Any, graph: tuple
     assert lead.company.name == "Lumen Analytics" and lead.contact.job_title == "Director of Data"
     assert lead.source.form_id == "222222222222"
     assert lead.answers == {"what_is_your_biggest_challenge": "Too many junk leads from ads"}
+
+
+class FakeHubSpot:
+    """A local stand-in for HubSpot's CRM API: GET /crm/v3/objects/contacts/{id} answered in the documented shape
+    (id, properties by internal name, createdAt, updatedAt, archived); the values are this test's own."""
+
+    def __init__(self) -> None:
+        self.app = FastAPI()
+        self.calls: list[tuple[str, str, str]] = []
+
+        @self.app.get("/crm/v3/objects/contacts/{contact_id}")
+        def contact(contact_id: str, properties: str = "", authorization: str = Header("")) -> Any:
+            self.calls.append((contact_id, authorization, properties))
+            return {
+                "id": contact_id,
+                "properties": {
+                    "email": "dana.whitfield@corvid-freight.com",
+                    "firstname": "Dana",
+                    "lastname": "Whitfield",
+                    "jobtitle": "Head of Operations",
+                    "company": "Corvid Freight",
+                    "numemployees": "201-500",
+                    "country": "United Kingdom",
+                    "hs_object_id": contact_id,
+                    "createdate": "2026-11-30T09:15:00.000Z",
+                },
+                "createdAt": "2026-11-30T09:15:00.000Z",
+                "updatedAt": "2026-11-30T09:16:00.000Z",
+                "archived": False,
+            }
+
+
+@pytest.fixture
+def hubspot_api() -> Iterator[tuple[FakeHubSpot, str]]:
+    fake = FakeHubSpot()
+    with serving(fake.app) as port:
+        yield fake, f"http://127.0.0.1:{port}"
+
+
+async def test_hubspot_object_events_fetch_the_contact_and_capture_it(
+    intake: Any, hubspot_api: tuple[FakeHubSpot, str]
+) -> None:
+    """The object event is the one HubSpot's v1 validation page shows; it carries only the contact's id."""
+    client, database = intake
+    fake, base = hubspot_api
+    secret = settings_overrides()["webhook_secret_hubspot"]
+    headers = {
+        "content-type": "application/json",
+        "x-hubspot-signature-version": "v1",
+        "x-hubspot-signature": hashlib.sha256(secret.encode() + DOCS_V1_BODY).hexdigest(),
+    }
+    accepted = await client.post("/v1/webhooks/hubspot", content=DOCS_V1_BODY, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["pending"] == 1 and accepted.json()["lead_id"] is None
+    mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
+    async with httpx.AsyncClient() as http:
+        fetcher = HubSpotContactFetcher(base, "pat-na1-test", http)
+        enricher = Enricher(UnitOfWorkFactory(database), "hubspot", fetcher, mapping)
+        assert await enricher.run_once() == 1
+    contact_id, authorization, asked = fake.calls[0]
+    assert contact_id == "123" and authorization == "Bearer pat-na1-test" and "jobtitle" in asked.split(",")
+    lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))
+    assert lead.contact.email == "dana.whitfield@corvid-freight.com" and lead.contact.first_name == "Dana"
+    assert lead.contact.job_title == "Head of Operations" and lead.company.name == "Corvid Freight"
+    assert lead.source.provider == "hubspot"

@@ -1,20 +1,17 @@
-"""HubSpot form submissions, signed with v3: base64 HMAC-SHA256(method + URI + body + timestamp), 5 minutes."""
+"""HubSpot: form submissions (a workflow's "Send a webhook", or the forms integration) and CRM object events of the
+webhooks API, which carry only ids (the contact is fetched afterwards, like a Meta lead). Signatures v3, v2 and v1
+as HubSpot documents them (hubspot_signature.py); v3 is used whenever it is sent.
+"""
+
+import json
+from typing import Any
 
 from services.intake.domain.mapping import Answer, FieldMapping
-from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.adapter import Parsed, PendingEnrichment, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.signing import (
-    SignatureError,
-    b64,
-    content_hash,
-    fresh,
-    hmac_sha256,
-    json_object,
-    number,
-    require,
-    same,
-)
+from services.intake.webhooks.hubspot_signature import signature_v1, signature_v2, signature_v3
+from services.intake.webhooks.signing import SignatureError, content_hash, fresh, number, same
 
 _TOLERANCE_S = 300
 
@@ -30,20 +27,48 @@ class HubSpotAdapter(FormAdapter):
 
     def verify(self, request: RawRequest, *, now: float) -> None:
         """HubSpot signs the URL it called; behind a proxy, LEADFLOW_PUBLIC_URL says what that was."""
-        signature = require(request.headers.get("x-hubspot-signature-v3"), "X-HubSpot-Signature-v3")
-        stamp = require(request.headers.get("x-hubspot-request-timestamp"), "X-HubSpot-Request-Timestamp")
-        fresh(number(stamp, "X-HubSpot-Request-Timestamp") / 1000, now, _TOLERANCE_S, "X-HubSpot-Request-Timestamp")
-        url = request.url
-        if self._public_url:
-            path = url.split("://", 1)[-1].split("/", 1)[-1]
-            url = f"{self._public_url}/{path}"
-        message = f"{request.method}{url}".encode() + request.body + stamp.encode()
-        if not same(b64(hmac_sha256(self.key, message)), signature):
-            raise SignatureError("X-HubSpot-Signature-v3 does not match; check the app secret and LEADFLOW_PUBLIC_URL")
+        headers = request.headers
+        url = self._called_url(request.url)
+        v3 = headers.get("x-hubspot-signature-v3")
+        if v3:
+            stamp = headers.get("x-hubspot-request-timestamp")
+            if not stamp:
+                raise SignatureError("missing X-HubSpot-Request-Timestamp header (sent with X-HubSpot-Signature-v3)")
+            sent_at = number(stamp, "X-HubSpot-Request-Timestamp") / 1000
+            fresh(sent_at, now, _TOLERANCE_S, "X-HubSpot-Request-Timestamp")
+            if not same(signature_v3(self.key, request.method, url, request.body, stamp), v3):
+                raise SignatureError(
+                    "X-HubSpot-Signature-v3 does not match; check the app secret and LEADFLOW_PUBLIC_URL"
+                )
+            return
+        signature = headers.get("x-hubspot-signature")
+        version = (headers.get("x-hubspot-signature-version") or "").lower()
+        if not signature:
+            raise SignatureError("missing X-HubSpot-Signature-v3 (or X-HubSpot-Signature with its version) header")
+        if version == "v2":
+            expected = signature_v2(self.key, request.method, url, request.body)
+        elif version == "v1":
+            expected = signature_v1(self.key, request.body)
+        else:
+            raise SignatureError(f"X-HubSpot-Signature-Version {version or '(missing)'} is not v1, v2 or v3")
+        if not same(expected, signature):
+            raise SignatureError(f"X-HubSpot-Signature ({version}) does not match; check the app secret")
+
+    def _called_url(self, url: str) -> str:
+        if not self._public_url:
+            return url
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
+        return f"{self._public_url}/{path}"
 
     def parse(self, request: RawRequest) -> Parsed:
-        """One submission; HubSpot sends no delivery id, so the body's hash is the id."""
-        body = json_object(request.body)
+        """A form submission, or a batch of CRM object events; HubSpot sends no delivery id, so the body's hash is
+        the id."""
+        data = json.loads(request.body)
+        if isinstance(data, list):
+            return Parsed(content_hash(request.body), pending=_contacts_of(data))
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a form submission (an object) or CRM object events (a list)")
+        body: dict[str, Any] = data
         fields = body.get("fields") or body.get("values")
         if not isinstance(fields, list):
             raise ValueError("fields must be a list of {name, value}")
@@ -63,3 +88,26 @@ class HubSpotAdapter(FormAdapter):
                 ),
             ),
         )
+
+
+# Object events that announce a contact whose fields are worth fetching.
+_CONTACT_EVENTS = ("contact.creation", "contact.propertyChange", "contact.merge", "contact.restore")
+
+
+def _contacts_of(events: list[Any]) -> tuple[PendingEnrichment, ...]:
+    """Each contact the events name, once, to be fetched from the CRM API."""
+    found: dict[str, PendingEnrichment] = {}
+    for event in events:
+        if not isinstance(event, dict) or event.get("subscriptionType") not in _CONTACT_EVENTS:
+            continue
+        object_id = event.get("objectId")
+        if isinstance(object_id, bool) or not isinstance(object_id, int | str) or str(object_id).strip() == "":
+            continue
+        context = {
+            "portal_id": event.get("portalId"),
+            "subscription": event.get("subscriptionType"),
+            "created_time": event.get("occurredAt"),
+            "change_source": event.get("changeSource"),
+        }
+        found.setdefault(str(object_id), PendingEnrichment(str(object_id), context))
+    return tuple(found.values())
