@@ -1,5 +1,6 @@
 """Every provider's real payload, signed as the provider signs it, becomes the right lead exactly once."""
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -27,7 +28,7 @@ from shared.events.models import LeadCaptured
 from shared.rules import load_rules_section
 from tests.service.conftest import running_service
 from tests.unit.test_hubspot_signatures import DOCS_V1_BODY
-from tests.webhook_senders import FACEBOOK_VERIFY_TOKEN, fixture, settings_overrides, signed
+from tests.webhook_senders import FACEBOOK_VERIFY_TOKEN, SECRETS, fixture, settings_overrides, signed
 
 URL = "http://test/v1/webhooks/{}"
 
@@ -359,3 +360,24 @@ async def test_hubspot_object_events_fetch_the_contact_and_capture_it(
     assert lead.contact.email == "dana.whitfield@corvid-freight.com" and lead.contact.first_name == "Dana"
     assert lead.contact.job_title == "Head of Operations" and lead.company.name == "Corvid Freight"
     assert lead.source.provider == "hubspot"
+
+
+async def test_a_signed_body_nested_a_thousand_levels_is_a_400_not_a_500(intake: Any) -> None:
+    client, _ = intake
+    body = b'{"event_id": "e-deep", "event_type": "form_response", "x": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1001
+    signature = base64.b64encode(hmac.new(SECRETS["typeform"].encode(), body, hashlib.sha256).digest()).decode()
+    headers = {"content-type": "application/json", "typeform-signature": f"sha256={signature}"}
+    response = await client.post("/v1/webhooks/typeform", content=body, headers=headers)
+    assert response.status_code == 400 and "nests deeper than 64" in response.json()["detail"]
+
+
+async def test_ids_sent_as_json_numbers_are_read_as_ids(intake: Any) -> None:
+    client, database = intake
+    payload = fixture("typeform")
+    payload["event_id"] = 1712345678901
+    payload["form_response"]["form_id"] = 987654
+    response = await post(client, "typeform", payload)
+    assert response.status_code == 202, response.text
+    lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))
+    assert lead.source.form_id == "987654"
+    assert (await post(client, "typeform", payload)).json()["duplicate"] is True

@@ -1,7 +1,6 @@
 """One webhook delivery from bytes to answer: check, verify, parse, accept. Framework-free, so that the
 FastAPI route and the ASGI lane in front of it (webhook_lane.py) serve a delivery exactly alike."""
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -13,9 +12,11 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope
 
 from services.intake.batching import AcceptBatcher
+from services.intake.domain.refused import Refused
 from services.intake.domain.standard_webhooks import SignatureError
 from services.intake.service import CaptureResult
 from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
+from services.intake.webhooks.payload import load_json
 from shared.http.problems import Problem
 from shared.http.rate_limit import RateLimiter
 from shared.metrics import Metrics
@@ -107,8 +108,8 @@ class WebhookReceiver:
             raise Problem(401, "Unauthorized", str(exc)) from exc
         if content_type == "application/json":
             try:
-                json.loads(body)
-            except ValueError as exc:
+                load_json(body)  # its depth is bounded before the decoder sees it
+            except Refused as exc:
                 raise Problem(400, "Bad request", f"body is not valid JSON: {exc}") from exc
         try:
             parsed = adapter.parse(raw)
@@ -116,10 +117,11 @@ class WebhookReceiver:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(body)"
             raise Problem(422, "Invalid request", f"{where}: {err['msg']}") from exc
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except Refused as exc:
             raise Problem(
                 422, "Invalid request", f"not a {adapter.name} delivery this service understands: {exc}"
             ) from exc
+        # Anything else an adapter raises is a bug: it reaches the problem handler, which logs it as a 500.
         if parsed.reply is not None:
             return JSONResponse(parsed.reply, status_code=200)
         return accepted(await self._batcher.accept(adapter.name, parsed))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic_core import PydanticCustomError
 
+from services.intake.domain.refused import Refused
 from shared.email import checked_email
 from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadOutcomeRecorded, Source
 from shared.events.vocabulary import ActivityType
@@ -51,7 +52,7 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 
 
-class SubmissionError(ValueError):
+class SubmissionError(Refused):
     """A submission that cannot become a lead; the message says what to fix."""
 
 
@@ -87,6 +88,8 @@ class Submission:
         if not self.email and not self.external_id:
             raise SubmissionError("no email in the submission: map a question to `email` (rules file, intake.forms)")
         if self.email:
+            if not isinstance(self.email, str):
+                raise SubmissionError(f"email must be text, not {type(self.email).__name__}")
             try:
                 address = checked_email(self.email.strip())
             except PydanticCustomError as exc:

@@ -61,7 +61,8 @@ class WebhookAdapter(Protocol):
         """Raise SignatureError unless the delivery is authentic (and fresh, where the provider says when)."""
 
     def parse(self, request: RawRequest) -> Parsed:
-        """Map the payload; raise ValueError (or ValidationError, SubmissionError) when it is not one."""
+        """Map the payload; raise Refused (or pydantic's ValidationError) when it cannot become a lead. Anything
+        else it raises is a bug, answered 500 and logged."""
 
 
 class ChallengeAdapter(Protocol):

@@ -1,16 +1,14 @@
 """Calendly `invitee.created`: `Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256("{t}.{body}")>`, 3 minutes."""
 
-from typing import Any
-
 from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import (
     SignatureError,
     fresh,
     hmac_sha256,
-    json_object,
     number,
     require,
     same,
@@ -42,19 +40,19 @@ class CalendlyAdapter(FormAdapter):
 
     def parse(self, request: RawRequest) -> Parsed:
         """The invitee's URI identifies the booking on every retry."""
-        body = json_object(request.body)
-        payload: dict[str, Any] = body.get("payload") or {}
-        delivery = f"{body.get('event')}:{payload.get('uri') or body.get('created_at')}"
+        body = load_object(request.body)
+        payload = obj(body.get("payload"), "payload")
+        uri = text(payload.get("uri"), "payload.uri") or text(body.get("created_at"), "created_at")
+        delivery = f"{text(body.get('event'), 'event')}:{uri}"
         if body.get("event") != "invitee.created":
             return Parsed(delivery)
         answers = [
-            Answer(None, qa.get("question"), qa.get("answer"))
-            for qa in payload.get("questions_and_answers") or []
-            if isinstance(qa, dict)
+            Answer(None, text(qa.get("question"), "questions_and_answers[].question"), qa.get("answer"))
+            for qa in objects(payload.get("questions_and_answers"), "payload.questions_and_answers")
         ]
-        tracking = payload.get("tracking") or {}
-        scheduled = payload.get("scheduled_event") or {}
-        event_name = scheduled.get("name")
+        tracking = obj(payload.get("tracking"), "payload.tracking")
+        scheduled = obj(payload.get("scheduled_event"), "payload.scheduled_event")
+        event_name = text(scheduled.get("name"), "scheduled_event.name")
         return Parsed(
             delivery,
             (
@@ -62,7 +60,7 @@ class CalendlyAdapter(FormAdapter):
                     answers,
                     self._mapping,
                     provider=self.name,
-                    form_id=str(scheduled.get("event_type") or "") or None,
+                    form_id=text(scheduled.get("event_type"), "scheduled_event.event_type"),
                     occurred_at=when(payload.get("created_at") or body.get("created_at")),
                     activity=activity_for(event_name, ActivityType.MEETING_BOOKED),
                     extra={

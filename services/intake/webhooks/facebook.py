@@ -4,10 +4,10 @@ The webhook carries only ids; the lead's fields are fetched afterwards from the 
 so a Graph outage never loses a lead: the id is stored first, with the delivery.
 """
 
-from typing import Any
-
+from services.intake.domain.refused import Refused
 from services.intake.webhooks.adapter import HandshakeRefused, Parsed, PendingEnrichment, RawRequest
-from services.intake.webhooks.signing import SignatureError, content_hash, hmac_sha256, json_object, require, same
+from services.intake.webhooks.payload import load_object, obj, objects, text
+from services.intake.webhooks.signing import SignatureError, content_hash, hmac_sha256, require, same
 
 
 class FacebookAdapter:
@@ -37,16 +37,17 @@ class FacebookAdapter:
 
     def parse(self, request: RawRequest) -> Parsed:
         """Queue every leadgen id in the delivery."""
-        body = json_object(request.body)
-        entries = body.get("entry")
-        if not isinstance(entries, list):
-            raise ValueError("entry must be a list")
+        body = load_object(request.body)
+        if "entry" not in body:
+            raise Refused("entry is missing: not a Page webhook")
         pending = []
-        for entry in entries:
-            for change in (entry or {}).get("changes") or []:
-                value: dict[str, Any] = (change or {}).get("value") or {}
-                if change.get("field") != "leadgen" or not value.get("leadgen_id"):
+        for entry in objects(body.get("entry"), "entry"):
+            for change in objects(entry.get("changes"), "entry[].changes"):
+                value = obj(change.get("value"), "changes[].value")
+                leadgen_id = text(value.get("leadgen_id"), "changes[].value.leadgen_id")
+                if change.get("field") != "leadgen" or not leadgen_id:
                     continue
-                context = {k: value.get(k) for k in ("form_id", "page_id", "ad_id", "adgroup_id", "created_time")}
-                pending.append(PendingEnrichment(str(value["leadgen_id"]), context))
+                context = {k: text(value.get(k), k) for k in ("form_id", "page_id", "ad_id", "adgroup_id")}
+                context["created_time"] = value.get("created_time")
+                pending.append(PendingEnrichment(leadgen_id, context))
         return Parsed(content_hash(request.body), pending=tuple(pending))

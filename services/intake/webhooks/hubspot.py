@@ -3,14 +3,15 @@ webhooks API, which carry only ids (the contact is fetched afterwards, like a Me
 as HubSpot documents them (hubspot_signature.py); v3 is used whenever it is sent.
 """
 
-import json
 from typing import Any
 
 from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.refused import Refused
 from services.intake.webhooks.adapter import Parsed, PendingEnrichment, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.hubspot_signature import signature_v1, signature_v2, signature_v3
+from services.intake.webhooks.payload import load_json, obj, objects, text
 from services.intake.webhooks.signing import SignatureError, content_hash, fresh, number, same
 
 _TOLERANCE_S = 300
@@ -63,18 +64,21 @@ class HubSpotAdapter(FormAdapter):
     def parse(self, request: RawRequest) -> Parsed:
         """A form submission, or a batch of CRM object events; HubSpot sends no delivery id, so the body's hash is
         the id."""
-        data = json.loads(request.body)
+        data = load_json(request.body)
         if isinstance(data, list):
             return Parsed(content_hash(request.body), pending=_contacts_of(data))
         if not isinstance(data, dict):
-            raise ValueError("the body must be a form submission (an object) or CRM object events (a list)")
+            raise Refused("the body must be a form submission (an object) or CRM object events (a list)")
         body: dict[str, Any] = data
-        fields = body.get("fields") or body.get("values")
-        if not isinstance(fields, list):
-            raise ValueError("fields must be a list of {name, value}")
-        answers = [Answer(f.get("name"), f.get("name"), f.get("value")) for f in fields if isinstance(f, dict)]
-        context = body.get("context") or {}
-        form_id = body.get("formId") or body.get("formGuid")
+        if "fields" not in body and "values" not in body:
+            raise Refused("fields is missing: not a form submission")
+        fields = objects(body.get("fields") or body.get("values"), "fields")
+        answers = []
+        for field in fields:
+            name = text(field.get("name"), "fields[].name")
+            answers.append(Answer(name, name, field.get("value")))
+        context = obj(body.get("context"), "context")
+        form_id = text(body.get("formId"), "formId") or text(body.get("formGuid"), "formGuid")
         return Parsed(
             content_hash(request.body),
             (
@@ -84,7 +88,9 @@ class HubSpotAdapter(FormAdapter):
                     provider=self.name,
                     form_id=form_id,
                     occurred_at=when(body.get("submittedAt")),
-                    activity=activity_for(body.get("formName") or context.get("pageName")),
+                    activity=activity_for(
+                        text(body.get("formName"), "formName") or text(context.get("pageName"), "pageName")
+                    ),
                 ),
             ),
         )

@@ -4,18 +4,20 @@ Jotform does not sign webhooks, so the webhook URL carries a secret (`?token=…
 """
 
 import io
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from python_multipart import parse_form
+from python_multipart.exceptions import FormParserError
 
 from services.intake.domain.mapping import Answer
+from services.intake.domain.refused import Refused
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers
+from services.intake.webhooks.payload import load_json, obj
 from services.intake.webhooks.signing import SignatureError, delivery_id, require, same
 
 _QUESTION = re.compile(r"^q\d+_")
@@ -37,12 +39,7 @@ class JotformAdapter(FormAdapter):
         """The submissionID identifies a submission on every retry."""
         form = _form_fields(request)
         submission_id = delivery_id(form, "submissionID")
-        try:
-            raw = json.loads(form.get("rawRequest") or "{}")
-        except ValueError as exc:
-            raise ValueError(f"rawRequest is not JSON: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ValueError("rawRequest must be a JSON object")
+        raw = obj(load_json(form.get("rawRequest") or "{}"), "rawRequest")
         answers = [
             Answer(key, _label(key), value) for key, value in raw.items() if _QUESTION.match(key) and value != ""
         ]
@@ -79,5 +76,8 @@ def _form_fields(request: RawRequest) -> dict[str, str]:
     def on_file(_file: Any) -> None:
         return None
 
-    parse_form({"Content-Type": content_type.encode()}, io.BytesIO(request.body), on_field, on_file)
+    try:
+        parse_form({"Content-Type": content_type.encode()}, io.BytesIO(request.body), on_field, on_file)
+    except FormParserError as exc:
+        raise Refused(f"not a multipart form: {exc}") from exc
     return fields

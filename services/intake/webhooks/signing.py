@@ -3,10 +3,11 @@
 import base64
 import hashlib
 import hmac
-import json
 from typing import Any
 
+from services.intake.domain.refused import Refused
 from services.intake.domain.standard_webhooks import SignatureError
+from services.intake.webhooks.payload import text
 
 __all__ = [
     "SignatureError",
@@ -15,7 +16,6 @@ __all__ = [
     "delivery_id",
     "fresh",
     "hmac_sha256",
-    "json_object",
     "number",
     "require",
     "same",
@@ -59,22 +59,14 @@ def number(value: str, name: str) -> float:
         raise SignatureError(f"{name} must be a number") from exc
 
 
-def delivery_id(container: Any, key: str, name: str | None = None) -> str:
-    """The provider's id of a delivery, which every retry repeats; ValueError names the missing field."""
-    value = container.get(key) if isinstance(container, dict) else None
-    if value in (None, ""):
-        raise ValueError(f"{name or key} is missing")
-    return str(value)
+def delivery_id(container: dict[str, Any], key: str, name: str | None = None) -> str:
+    """The provider's id of a delivery, which every retry repeats (a JSON number reads as its digits)."""
+    value = text(container.get(key), name or key)
+    if value is None:
+        raise Refused(f"{name or key} is missing")
+    return value
 
 
 def content_hash(body: bytes) -> str:
     """A delivery id for providers that send none: the same body is the same delivery."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; ValueError says what is wrong."""
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data

@@ -6,7 +6,8 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, json_object, require, same
+from services.intake.webhooks.payload import load_object, obj, objects, text
+from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, require, same
 
 
 class TallyAdapter(FormAdapter):
@@ -22,13 +23,14 @@ class TallyAdapter(FormAdapter):
 
     def parse(self, request: RawRequest) -> Parsed:
         """eventId identifies a delivery on every retry."""
-        body = json_object(request.body)
+        body = load_object(request.body)
         event_id = delivery_id(body, "eventId")
         if body.get("eventType") != "FORM_RESPONSE":
             return Parsed(event_id)
-        data = body.get("data") or {}
+        data = obj(body.get("data"), "data")
         answers = [
-            Answer(f.get("key"), f.get("label"), _value(f)) for f in data.get("fields") or [] if isinstance(f, dict)
+            Answer(text(f.get("key"), "data.fields[].key"), _label(f.get("label")), _value(f))
+            for f in objects(data.get("fields"), "data.fields")
         ]
         return Parsed(
             event_id,
@@ -37,19 +39,25 @@ class TallyAdapter(FormAdapter):
                     answers,
                     self._mapping,
                     provider=self.name,
-                    form_id=data.get("formId"),
+                    form_id=text(data.get("formId"), "data.formId"),
                     occurred_at=when(data.get("createdAt") or body.get("createdAt")),
-                    activity=activity_for(data.get("formName")),
+                    activity=activity_for(_label(data.get("formName"))),
                 ),
             ),
         )
 
 
+def _label(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _value(field: dict[str, Any]) -> Any:
     value = field.get("value")
-    options = {o.get("id"): o.get("text") for o in field.get("options") or [] if isinstance(o, dict)}
+    options = {
+        text(o.get("id"), "options[].id"): o.get("text") for o in objects(field.get("options"), "data.fields[].options")
+    }
     if options and isinstance(value, list):
-        return [options.get(v, v) for v in value]
+        return [options.get(v, v) if isinstance(v, str) else v for v in value]
     if options and isinstance(value, str):
         return options.get(value, value)
     return value

@@ -6,7 +6,8 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, json_object, require, same
+from services.intake.webhooks.payload import load_object, obj, objects, text
+from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, require, same
 
 _VALUE_KEYS = ("email", "text", "phone_number", "number", "boolean", "date", "url", "file_url")
 
@@ -24,19 +25,24 @@ class TypeformAdapter(FormAdapter):
 
     def parse(self, request: RawRequest) -> Parsed:
         """One submission per form_response; other event types are acknowledged and ignored."""
-        body = json_object(request.body)
+        body = load_object(request.body)
         event_id = delivery_id(body, "event_id")
         if body.get("event_type") != "form_response":
             return Parsed(event_id)
-        response = body.get("form_response") or {}
-        definition = response.get("definition") or {}
-        titles = {f.get("id"): f.get("title") for f in definition.get("fields") or [] if isinstance(f, dict)}
+        response = obj(body.get("form_response"), "form_response")
+        definition = obj(response.get("definition"), "form_response.definition")
+        titles = {
+            text(f.get("id"), "definition.fields[].id"): f.get("title")
+            for f in objects(definition.get("fields"), "form_response.definition.fields")
+        }
         answers = []
-        for item in response.get("answers") or []:
-            field = item.get("field") or {}
-            answers.append(Answer(field.get("ref") or field.get("id"), titles.get(field.get("id")), _value(item)))
-        hidden: dict[str, Any] = response.get("hidden") or {}
-        form_id = response.get("form_id") or definition.get("id")
+        for item in objects(response.get("answers"), "form_response.answers"):
+            field = obj(item.get("field"), "answers[].field")
+            field_id = text(field.get("id"), "answers[].field.id")
+            ref = text(field.get("ref"), "answers[].field.ref")
+            answers.append(Answer(ref or field_id, _title(titles.get(field_id)), _value(item)))
+        hidden = obj(response.get("hidden"), "form_response.hidden")
+        form_id = text(response.get("form_id"), "form_response.form_id") or text(definition.get("id"), "definition.id")
         return Parsed(
             event_id,
             (
@@ -46,19 +52,24 @@ class TypeformAdapter(FormAdapter):
                     provider=self.name,
                     form_id=form_id,
                     occurred_at=when(response.get("submitted_at")),
-                    activity=activity_for(definition.get("title")),
+                    activity=activity_for(_title(definition.get("title"))),
                     extra={k: hidden.get(k) for k in ("utm_source", "utm_medium", "utm_campaign", "email")},
                 ),
             ),
         )
 
 
+def _title(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _value(item: dict[str, Any]) -> Any:
     kind = item.get("type")
     if kind == "choice":
-        return (item.get("choice") or {}).get("label") or (item.get("choice") or {}).get("other")
+        choice = obj(item.get("choice"), "answers[].choice")
+        return choice.get("label") or choice.get("other")
     if kind == "choices":
-        return (item.get("choices") or {}).get("labels")
+        return obj(item.get("choices"), "answers[].choices").get("labels")
     for key in _VALUE_KEYS:
         if key in item:
             return item[key]

@@ -4,12 +4,12 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.payload import load_object, obj, text
 from services.intake.webhooks.signing import (
     SignatureError,
     delivery_id,
     fresh,
     hmac_sha256,
-    json_object,
     number,
     require,
     same,
@@ -33,14 +33,12 @@ class WebflowAdapter(FormAdapter):
 
     def parse(self, request: RawRequest) -> Parsed:
         """payload.id identifies a submission on every retry."""
-        body = json_object(request.body)
-        payload = body.get("payload") or {}
+        body = load_object(request.body)
+        payload = obj(body.get("payload"), "payload")
         submission_id = delivery_id(payload, "id", "payload.id")
         if body.get("triggerType") != "form_submission":
             return Parsed(submission_id)
-        data = payload.get("data") or {}
-        if not isinstance(data, dict):
-            raise ValueError("payload.data must be an object")
+        data = obj(payload.get("data"), "payload.data")
         answers = [Answer(name, name, value) for name, value in data.items()]
         return Parsed(
             submission_id,
@@ -49,9 +47,9 @@ class WebflowAdapter(FormAdapter):
                     answers,
                     self._mapping,
                     provider=self.name,
-                    form_id=payload.get("formId"),
+                    form_id=text(payload.get("formId"), "payload.formId"),
                     occurred_at=when(payload.get("submittedAt")),
-                    activity=activity_for(payload.get("name")),
+                    activity=activity_for(text(payload.get("name"), "payload.name")),
                 ),
             ),
         )

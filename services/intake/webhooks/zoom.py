@@ -6,15 +6,16 @@ from typing import Any
 
 from services.intake.domain.capture import submission
 from services.intake.domain.mapping import Answer, FieldMapping, map_answers
+from services.intake.domain.refused import Refused
 from services.intake.webhooks.adapter import Parsed, RawRequest, WebinarJoin
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import when
+from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import (
     SignatureError,
     content_hash,
     fresh,
     hmac_sha256,
-    json_object,
     number,
     require,
     same,
@@ -42,24 +43,24 @@ class ZoomAdapter(FormAdapter):
 
     def parse(self, request: RawRequest) -> Parsed:
         """One event per delivery; Zoom sends no delivery id, so the body's hash is the id."""
-        body = json_object(request.body)
+        body = load_object(request.body)
         event = body.get("event")
-        payload = body.get("payload") or {}
+        payload = obj(body.get("payload"), "payload")
         delivery = content_hash(request.body)
         if event == "endpoint.url_validation":
             return Parsed(delivery, reply=self._validation(payload))
-        webinar = payload.get("object") or {}
-        webinar_id = str(webinar.get("id") or webinar.get("uuid") or "")
-        topic = webinar.get("topic")
+        webinar = obj(payload.get("object"), "payload.object")
+        webinar_id = text(webinar.get("id"), "payload.object.id") or text(webinar.get("uuid"), "object.uuid") or ""
+        topic = text(webinar.get("topic"), "payload.object.topic")
         if event == "webinar.registration_created":
-            registrant = webinar.get("registrant") or {}
+            registrant = obj(webinar.get("registrant"), "payload.object.registrant")
             return Parsed(delivery, (self._registered(registrant, webinar_id, topic, body),))
-        participant = webinar.get("participant") or {}
-        email = participant.get("email")
+        participant = obj(webinar.get("participant"), "payload.object.participant")
+        email = text(participant.get("email"), "participant.email")
         if event == "webinar.participant_joined" and email:
             return Parsed(delivery, joins=(WebinarJoin(webinar_id, email, when(participant.get("join_time"))),))
         if event == "webinar.participant_left" and email:
-            first, _, last = str(participant.get("user_name") or "").partition(" ")
+            first, _, last = (text(participant.get("user_name"), "participant.user_name") or "").partition(" ")
             attended = submission(
                 {
                     "email": email,
@@ -78,17 +79,16 @@ class ZoomAdapter(FormAdapter):
         return Parsed(delivery)
 
     def _validation(self, payload: dict[str, Any]) -> dict[str, str]:
-        plain = str(payload.get("plainToken") or "")
+        plain = text(payload.get("plainToken"), "payload.plainToken")
         if not plain:
-            raise ValueError("endpoint.url_validation needs payload.plainToken")
+            raise Refused("endpoint.url_validation needs payload.plainToken")
         encrypted = hmac.new(self.key.encode(), plain.encode(), hashlib.sha256).hexdigest()
         return {"plainToken": plain, "encryptedToken": encrypted}
 
     def _registered(self, registrant: dict[str, Any], webinar_id: str, topic: Any, body: dict[str, Any]) -> Any:
         answers = [
-            Answer(None, q.get("title"), q.get("value"))
-            for q in registrant.get("custom_questions") or []
-            if isinstance(q, dict)
+            Answer(None, text(q.get("title"), "custom_questions[].title"), q.get("value"))
+            for q in objects(registrant.get("custom_questions"), "registrant.custom_questions")
         ]
         fields = map_answers(answers, f"{self.name}:{webinar_id}", self._mapping)
         direct = {
@@ -114,7 +114,7 @@ class ZoomAdapter(FormAdapter):
 
 
 def _minutes(participant: dict[str, Any]) -> float | None:
-    if participant.get("join_time") and participant.get("leave_time"):
+    if participant.get("join_time") and participant.get("leave_time"):  # when() refuses what is not a time
         seconds = (when(participant["leave_time"]) - when(participant["join_time"])).total_seconds()
         return round(max(0.0, seconds) / 60, 1)
     if isinstance(participant.get("duration"), int | float):
