@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 import uvicorn
@@ -15,8 +15,13 @@ from shared.logging import configure_logging
 from shared.messaging.relay import republish
 from shared.rules import RulesError
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from services.forecast.domain.history import Revision
+    from services.intake.quarantine import Quarantine, Replayed
     from services.qualifier.whatif import Plan
     from shared.messaging.kafka_options import KafkaOptions
     from shared.messaging.outbox_admin import HeldRow
@@ -136,6 +141,96 @@ def outbox_retry(
             await database.dispose()
 
     typer.echo(f"{name}: {asyncio.run(run())} parked rows released; the running service's relay sends them")
+
+
+quarantine_app = typer.Typer(
+    help="Webhook deliveries kept because they could not become a lead: why, and replaying them.",
+    no_args_is_help=True,
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    provider: Annotated[str | None, typer.Option(help="only this provider's")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="replayed ones too")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+) -> None:
+    """What waits in intake's quarantine, newest first."""
+    found = asyncio.run(
+        _with_quarantine(lambda q: q.listed(provider=provider, status=None if everything else "held", limit=limit))
+    )
+    for held in found:
+        typer.echo(
+            f"#{held.id}  {held.status:<8} {held.provider:<16} {held.kind:<14} x{held.deliveries}  "
+            f"last {held.last_seen_at:%Y-%m-%d %H:%M}  {held.reason[:160]}"
+        )
+    typer.echo(f"{len(found)} deliveries")
+
+
+@quarantine_app.command("show")
+def quarantine_show(held_id: Annotated[int, typer.Argument(help="the id `list` shows")]) -> None:
+    """One held delivery: why, when, and its raw body."""
+    held = asyncio.run(_with_quarantine(lambda q: q.get(held_id)))
+    if held is None:
+        raise typer.BadParameter(f"no quarantined delivery {held_id}", param_hint="ID")
+    typer.echo(f"#{held.id} {held.provider} ({held.kind}, {held.status}), {held.deliveries} deliveries")
+    typer.echo(f"first {held.first_seen_at:%Y-%m-%d %H:%M:%S}, last {held.last_seen_at:%Y-%m-%d %H:%M:%S}")
+    typer.echo(f"reason: {held.reason}")
+    typer.echo(f"headers: {held.headers}")
+    typer.echo(held.body.decode(errors="replace"))
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    held_id: Annotated[
+        list[int] | None, typer.Option("--id", help="only these (repeatable); all held by default")
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="a rules file whose intake section (labels, per-form fields) to map with", exists=True),
+    ] = None,
+) -> None:
+    """Map held deliveries again (with the fixed mapping) and accept those that now make a lead; the running
+    intake publishes them. Fetch failures are queued to be fetched again by the running intake."""
+    from services.intake.domain.mapping import FieldMapping
+    from services.intake.persistence import repository
+    from services.intake.webhooks.registry import build_adapters
+    from services.rules import rules_path
+    from shared.rules import load_rules_section
+
+    settings = _settings("intake")
+    try:
+        fields, _ = load_rules_section(mapping or rules_path(settings.rules), "intake", FieldMapping)
+    except RulesError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
+    adapters = build_adapters(settings, fields)
+
+    async def replay(quarantine: "Quarantine") -> list["Replayed"]:
+        async def requeue(provider: str, external_id: str, context: dict[str, object]) -> None:
+            async with quarantine.uow() as uow:
+                await repository.requeue_enrichment(uow.session, provider, external_id, dict(context))
+                await uow.commit()
+
+        return await quarantine.replay(held_id, adapters, requeue)
+
+    outcomes = asyncio.run(_with_quarantine(replay))
+    for outcome in outcomes:
+        result = f"lead {outcome.lead_id}" if outcome.lead_id else (outcome.reason or "queued to fetch again")
+        typer.echo(f"#{outcome.id}  {outcome.status:<8} {result}")
+    typer.echo(f"{sum(o.status == 'replayed' for o in outcomes)} of {len(outcomes)} replayed")
+
+
+async def _with_quarantine(work: "Callable[[Quarantine], Awaitable[T]]") -> T:
+    from services.intake.quarantine import Quarantine
+    from shared.db.unit_of_work import UnitOfWorkFactory
+    from shared.metrics import Metrics
+
+    database = _database("intake")
+    try:
+        return await work(Quarantine(UnitOfWorkFactory(database), Metrics("intake")))
+    finally:
+        await database.dispose()
 
 
 dlq_app = typer.Typer(help="Dead-letter topics: what was given up, and sending it again.", no_args_is_help=True)

@@ -1,6 +1,7 @@
 """Intake's composition root: the one place its parts are wired."""
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -9,14 +10,16 @@ from starlette.middleware import Middleware
 
 from services.intake import SERVICE
 from services.intake.api.imports import imports_router
+from services.intake.api.quarantine import quarantine_router
 from services.intake.api.routes import intake_router
 from services.intake.api.webhook_lane import WebhookLane
 from services.intake.api.webhook_receiver import WebhookReceiver
 from services.intake.batching import AcceptBatcher
 from services.intake.domain.mapping import FieldMapping
-from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
+from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.tables import deliveries
+from services.intake.quarantine import Quarantine
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path
@@ -35,22 +38,32 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     metrics = IntakeMetrics(runtime.metrics)
     runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)
+    quarantine = Quarantine(runtime.unit_of_work, runtime.metrics)
     http = httpx.AsyncClient()
     token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
-    facebook = Enricher(
-        runtime.unit_of_work, "facebook", GraphLeadFetcher(settings.facebook_graph_url, token, http), mapping
-    )
-    runtime.every("enrichment.facebook", settings.enrichment_interval_s, facebook.run_once)
     hubspot_token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else None
-    hubspot = Enricher(
-        runtime.unit_of_work, "hubspot", HubSpotContactFetcher(settings.hubspot_api_url, hubspot_token, http), mapping
-    )
-    runtime.every("enrichment.hubspot", settings.hubspot_enrichment_interval_s, hubspot.run_once)
+    fetchers: dict[str, LeadFetcher] = {
+        "facebook": GraphLeadFetcher(settings.facebook_graph_url, token, http),
+        "hubspot": HubSpotContactFetcher(settings.hubspot_api_url, hubspot_token, http),
+    }
+    enrichers = {
+        provider: Enricher(
+            runtime.unit_of_work, provider, fetcher, mapping, quarantine, max_attempts=settings.enrichment_max_attempts
+        )
+        for provider, fetcher in fetchers.items()
+    }
+    runtime.every("enrichment.facebook", settings.enrichment_interval_s, enrichers["facebook"].run_once)
+    runtime.every("enrichment.hubspot", settings.hubspot_enrichment_interval_s, enrichers["hubspot"].run_once)
     runtime.retention.append(Retention(deliveries, deliveries.c.received_at, settings.delivery_retention_days))
+
+    async def requeue(provider: str, external_id: str, context: dict[str, Any]) -> None:
+        await enrichers[provider].requeue(provider, external_id, context)
+
     receiver = WebhookReceiver(
         adapters,
         # SQLite has one writer at a time: a second group in flight would only wait for (or fail on) its lock.
         AcceptBatcher(runtime.unit_of_work, metrics.group_size, max_in_flight=1 if runtime.database.is_sqlite else 2),
+        quarantine,
         runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         provider_limiter=RateLimiter(settings.rate_limit_per_provider, int(settings.rate_limit_per_provider * 2)),
@@ -58,9 +71,10 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
+    held = quarantine_router(quarantine, runtime.tokens, adapters, requeue)
     return create_app(
         runtime,
-        [router, imports],
+        [router, imports, held],
         inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
         title="leadflow intake",
         description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "

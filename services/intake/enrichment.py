@@ -11,9 +11,10 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
-from services.intake.domain.capture import SubmissionError
 from services.intake.domain.mapping import Answer, FieldMapping
+from services.intake.domain.refused import Refused
 from services.intake.persistence import repository
+from services.intake.quarantine import Quarantine
 from services.intake.service import accept
 from services.intake.webhooks.adapter import Parsed
 from services.intake.webhooks.forms import from_answers, when
@@ -111,16 +112,35 @@ class HubSpotContactFetcher:
         return FetchedLead(answers, when(created) if created else None)
 
 
+def _error(exc: Exception) -> str:
+    """What went wrong, without the request's query string: Meta's access token travels in it."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"{exc.response.status_code} from {exc.request.url.copy_with(query=None)}"
+    if isinstance(exc, httpx.RequestError):
+        return f"{type(exc).__name__} reaching {exc.request.url.copy_with(query=None)}"
+    return str(exc)
+
+
 class Enricher:
     """Works through the queue: fetch, capture (deduplicated by the lead's id), or retry later with backoff."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, provider: str, fetcher: LeadFetcher, mapping: FieldMapping, batch: int = 50
+        self,
+        uow: UnitOfWorkFactory,
+        provider: str,
+        fetcher: LeadFetcher,
+        mapping: FieldMapping,
+        quarantine: Quarantine,
+        *,
+        max_attempts: int = 12,
+        batch: int = 50,
     ) -> None:
         self._uow = uow
         self._provider = provider
         self._fetcher = fetcher
         self._mapping = mapping
+        self._quarantine = quarantine
+        self._max_attempts = max_attempts
         self._batch = batch
 
     async def run_once(self) -> int:
@@ -142,21 +162,34 @@ class Enricher:
                     extra={"utm_campaign": context.get("ad_id")},
                 )
                 await accept(self._uow, self._provider, Parsed(f"lead:{external_id}", (item,)))
-            except (httpx.HTTPError, ValueError, SubmissionError) as exc:
-                delay = min(_MAX_DELAY_S, 5.0 * 2 ** int(row["attempts"]))
-                log.warning(
-                    "enrichment.failed",
-                    provider=self._provider,
-                    external_id=external_id,
-                    error=str(exc),
-                    retry_in_s=delay,
-                )
-                async with self._uow() as uow:
-                    await repository.retry_enrichment(uow.session, self._provider, external_id, str(exc), delay)
-                    await uow.commit()
+            except (httpx.HTTPError, Refused, ValueError) as exc:
+                await self._failed(external_id, context, int(row["attempts"]) + 1, _error(exc))
                 continue
             async with self._uow() as uow:
                 await repository.finish_enrichment(uow.session, self._provider, external_id)
                 await uow.commit()
             captured += 1
         return captured
+
+    async def _failed(self, external_id: str, context: dict[str, Any], attempts: int, error: str) -> None:
+        """Retry with backoff, or after the last attempt hand the lead to the quarantine (the provider will not
+        send it again: given up silently, it would be lost)."""
+        if attempts >= self._max_attempts:
+            async with self._uow() as uow:
+                await repository.give_up_enrichment(uow.session, self._provider, external_id, error)
+                await uow.commit()
+            await self._quarantine.hold_fetch(
+                self._provider, external_id, context, f"gave up after {attempts} attempts: {error}"
+            )
+            return
+        delay = min(_MAX_DELAY_S, 5.0 * 2 ** (attempts - 1))
+        log.warning("enrichment.failed", provider=self._provider, attempt=attempts, error=error, retry_in_s=delay)
+        async with self._uow() as uow:
+            await repository.retry_enrichment(uow.session, self._provider, external_id, error, delay)
+            await uow.commit()
+
+    async def requeue(self, provider: str, external_id: str, context: dict[str, Any]) -> None:
+        """Fetch a quarantined lead again (its cause fixed)."""
+        async with self._uow() as uow:
+            await repository.requeue_enrichment(uow.session, provider, external_id, context)
+            await uow.commit()

@@ -30,6 +30,8 @@ class IntakeSettings(ServiceSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
+    # Backoff doubles from 5 s to an hour: 12 attempts span about 3.5 hours before the lead goes to quarantine.
+    enrichment_max_attempts: int = Field(12, ge=1, le=100)
     # Deliveries are the window in which a provider's retry is recognised as one: HubSpot retries a failed
     # delivery for up to three days, the longest schedule of the supported providers.
     delivery_retention_days: float = Field(30, ge=4)

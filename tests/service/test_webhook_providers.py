@@ -7,6 +7,7 @@ import hmac
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,12 +20,14 @@ from services.embedded.broker import free_port
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
 from services.intake.persistence.tables import pending_enrichments
+from services.intake.quarantine import Quarantine
 from services.rules import DEFAULT_RULES
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import Event, decode
 from shared.events.models import LeadCaptured
+from shared.metrics import Metrics
 from shared.rules import load_rules_section
 from tests.service.conftest import running_service
 from tests.unit.test_hubspot_signatures import DOCS_V1_BODY
@@ -41,6 +44,11 @@ async def intake(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tuple
         database = Database(s.database_url, s.database_schema)
         yield client, database
         await database.dispose()
+
+
+def held(database: Database) -> Quarantine:
+    """The quarantine the intake service keeps, on this database."""
+    return Quarantine(UnitOfWorkFactory(database), Metrics("test"))
 
 
 async def events(database: Database) -> list[Event]:
@@ -274,7 +282,7 @@ async def test_facebook_handshake_queue_and_enrichment(intake: Any, graph: tuple
     mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
     async with httpx.AsyncClient() as http:
         enricher = Enricher(
-            UnitOfWorkFactory(database), "facebook", GraphLeadFetcher(base, "page-token", http), mapping
+            UnitOfWorkFactory(database), "facebook", GraphLeadFetcher(base, "page-token", http), mapping, held(database)
         )
         fake.fail = True
         assert await enricher.run_once() == 0
@@ -352,7 +360,7 @@ async def test_hubspot_object_events_fetch_the_contact_and_capture_it(
     mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
     async with httpx.AsyncClient() as http:
         fetcher = HubSpotContactFetcher(base, "pat-na1-test", http)
-        enricher = Enricher(UnitOfWorkFactory(database), "hubspot", fetcher, mapping)
+        enricher = Enricher(UnitOfWorkFactory(database), "hubspot", fetcher, mapping, held(database))
         assert await enricher.run_once() == 1
     contact_id, authorization, asked = fake.calls[0]
     assert contact_id == "123" and authorization == "Bearer pat-na1-test" and "jobtitle" in asked.split(",")
@@ -381,3 +389,31 @@ async def test_ids_sent_as_json_numbers_are_read_as_ids(intake: Any) -> None:
     lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))
     assert lead.source.form_id == "987654"
     assert (await post(client, "typeform", payload)).json()["duplicate"] is True
+
+
+async def test_a_lead_fetch_that_keeps_failing_goes_to_quarantine_and_comes_back(
+    intake: Any, graph: tuple[FakeGraph, str]
+) -> None:
+    client, database = intake
+    fake, base = graph
+    assert (await post(client, "facebook", fixture("facebook"))).status_code == 202
+    mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
+    quarantine = held(database)
+    async with httpx.AsyncClient() as http:
+        fetcher = GraphLeadFetcher(base, "page-token", http)
+        enricher = Enricher(UnitOfWorkFactory(database), "facebook", fetcher, mapping, quarantine, max_attempts=2)
+        fake.fail = True
+        for _ in range(2):
+            assert await enricher.run_once() == 0
+            async with database.session() as session, session.begin():
+                await session.execute(pending_enrichments.update().values(next_attempt_at=datetime.now(UTC)))
+        assert await enricher.run_once() == 0  # given up: nothing due any more
+        waiting = await quarantine.listed()
+        assert [(h.provider, h.kind) for h in waiting] == [("fetch:facebook", "fetch_failed")]
+        assert "gave up after 2 attempts: 503" in waiting[0].reason and "page-token" not in waiting[0].reason
+        fake.fail = False
+        outcome = await quarantine.replay(None, {}, enricher.requeue)
+        assert [o.status for o in outcome] == ["replayed"]
+        assert await enricher.run_once() == 1
+    lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))
+    assert lead.contact.email == "tomas.novak@lumen-analytics.io"

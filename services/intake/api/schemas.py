@@ -80,3 +80,8 @@ class CaptureAccepted(BaseModel):
     lead_id: str | None
     duplicate: bool
     pending: int = 0
+    quarantined: bool = Field(
+        False, description="authentic but not a lead yet: kept to be fixed and replayed (GET /v1/quarantine)"
+    )
+    quarantine_id: int | None = None
+    reason: str | None = Field(None, description="why a quarantined delivery could not become a lead")

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope
 from services.intake.batching import AcceptBatcher
 from services.intake.domain.refused import Refused
 from services.intake.domain.standard_webhooks import SignatureError
+from services.intake.quarantine import Quarantine, describe
 from services.intake.service import CaptureResult
 from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
 from services.intake.webhooks.payload import load_json
@@ -61,6 +62,7 @@ class WebhookReceiver:
         self,
         adapters: Mapping[str, WebhookAdapter],
         batcher: AcceptBatcher,
+        quarantine: Quarantine,
         metrics: Metrics,
         *,
         max_body_bytes: int,
@@ -68,6 +70,7 @@ class WebhookReceiver:
     ) -> None:
         self.adapters = adapters
         self._batcher = batcher
+        self._quarantine = quarantine
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
         self._provider_limiter = provider_limiter
@@ -113,14 +116,10 @@ class WebhookReceiver:
                 raise Problem(400, "Bad request", f"body is not valid JSON: {exc}") from exc
         try:
             parsed = adapter.parse(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(body)"
-            raise Problem(422, "Invalid request", f"{where}: {err['msg']}") from exc
-        except Refused as exc:
-            raise Problem(
-                422, "Invalid request", f"not a {adapter.name} delivery this service understands: {exc}"
-            ) from exc
+        except (Refused, ValidationError) as exc:
+            # Authentic, so kept rather than refused: a refused provider retries, then disables the webhook.
+            held_id = await self._quarantine.hold(raw, adapter.name, exc)
+            return quarantined(held_id, describe(exc))
         # Anything else an adapter raises is a bug: it reaches the problem handler, which logs it as a 500.
         if parsed.reply is not None:
             return JSONResponse(parsed.reply, status_code=200)
@@ -139,6 +138,20 @@ class WebhookReceiver:
                 raise Problem(413, "Payload too large", f"body exceeds the limit of {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def quarantined(held_id: int, reason: str) -> JSONResponse:
+    """202 for an authentic delivery that waits in quarantine: the provider must not retry it."""
+    body = {
+        "event_id": None,
+        "lead_id": None,
+        "duplicate": False,
+        "pending": 0,
+        "quarantined": True,
+        "quarantine_id": held_id,
+        "reason": reason,
+    }
+    return JSONResponse(body, status_code=202)
 
 
 def accepted(result: CaptureResult) -> JSONResponse:

@@ -86,17 +86,19 @@ class Submission:
 
     def __post_init__(self) -> None:
         if not self.email and not self.external_id:
-            raise SubmissionError("no email in the submission: map a question to `email` (rules file, intake.forms)")
+            raise SubmissionError(
+                "no email in the submission: map a question to `email` (rules file, intake.forms)", kind="no_email"
+            )
         if self.email:
             if not isinstance(self.email, str):
-                raise SubmissionError(f"email must be text, not {type(self.email).__name__}")
+                raise SubmissionError(f"email must be text, not {type(self.email).__name__}", kind="invalid_email")
             try:
                 address = checked_email(self.email.strip())
             except PydanticCustomError as exc:
-                raise SubmissionError(f"email {self.email!r} is not a valid address") from exc
+                raise SubmissionError(f"email {self.email!r} is not a valid address", kind="invalid_email") from exc
             object.__setattr__(self, "email", normalise_email(address))
         if self.outcome not in (None, "won", "lost"):
-            raise SubmissionError(f"outcome must be won or lost, not {self.outcome!r}")
+            raise SubmissionError(f"outcome must be won or lost, not {self.outcome!r}", kind="invalid_field")
 
     @cached_property
     def lead_id(self) -> UUID:

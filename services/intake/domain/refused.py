@@ -2,4 +2,12 @@
 
 
 class Refused(ValueError):
-    """A signed, authentic delivery that cannot become a lead as it is: the message says why, naming the field."""
+    """A signed, authentic delivery that cannot become a lead as it is: the message says why, naming the field.
+
+    `kind` is one of a few words (a metric label and a filter for operators): unknown_shape, no_email,
+    invalid_email, invalid_field, fetch_failed.
+    """
+
+    def __init__(self, message: str, *, kind: str = "unknown_shape") -> None:
+        super().__init__(message)
+        self.kind = kind

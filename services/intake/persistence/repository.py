@@ -228,3 +228,24 @@ async def record_deliveries(session: AsyncSession, rows: list[tuple[str, str, De
                 for p, d, r in sorted(rows, key=lambda row: (row[0], row[1]))
             ],
         )
+
+
+async def give_up_enrichment(session: AsyncSession, provider: str, external_id: str, error: str) -> None:
+    """No more attempts: the lead waits in quarantine with the last error."""
+    await session.execute(
+        update(pending_enrichments)
+        .where(pending_enrichments.c.provider == provider, pending_enrichments.c.external_id == external_id)
+        .values(attempts=pending_enrichments.c.attempts + 1, last_error=error, done_at=datetime.now(UTC))
+    )
+
+
+async def requeue_enrichment(session: AsyncSession, provider: str, external_id: str, context: dict[str, Any]) -> None:
+    """Fetch a lead again from the start (a quarantined fetch replayed after its cause was fixed)."""
+    now = datetime.now(UTC)
+    found = await session.execute(
+        update(pending_enrichments)
+        .where(pending_enrichments.c.provider == provider, pending_enrichments.c.external_id == external_id)
+        .values(attempts=0, last_error=None, done_at=None, next_attempt_at=now)
+    )
+    if not found.rowcount:  # type: ignore[attr-defined]
+        await queue_enrichment(session, provider, PendingEnrichment(external_id, context))
