@@ -19,7 +19,7 @@ from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.tables import deliveries
-from services.intake.quarantine import Quarantine
+from services.intake.quarantine import KINDS, Quarantine
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path
@@ -39,6 +39,9 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)
     quarantine = Quarantine(runtime.unit_of_work, runtime.metrics)
+    for provider in settings.webhook_secrets():  # at 0 from the start, so the first one shows in increase()
+        for kind in KINDS:
+            quarantine.held.labels(provider, kind)
     http = httpx.AsyncClient()
     token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
     hubspot_token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else None

@@ -142,7 +142,7 @@ def _promtool(*args: str) -> str:
 
 def test_prometheus_config_and_rules_are_valid() -> None:
     assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
-    assert "9 rules found" in _promtool("check", "rules", "alerts.yml")
+    assert "10 rules found" in _promtool("check", "rules", "alerts.yml")
 
 
 def test_alert_rules_fire_when_and_only_when_they_should() -> None:
