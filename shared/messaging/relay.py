@@ -222,9 +222,11 @@ class OutboxRelay:
                     value=row.payload.encode(),
                     headers=event_headers(row.event_id, row.event_type, row.correlation_id),
                 )
-            except KafkaError as exc:  # refused before it left: too large for the producer, an unknown topic
+            except PERMANENT_REFUSALS as exc:  # refused before it left: too large for the producer, say
                 refusals.append(_refusal(row.id, exc))
                 blocked.add(row.key)
+            # Any other error here (no metadata, no connection) is the broker being away: it ends the batch and
+            # the run loop backs off; rows already handed over are sent again later (consumers drop repeats).
         if sent:
             _, pending = await asyncio.wait(sent.values(), timeout=_SEND_TIMEOUT_S)
             for row_id, future in sent.items():
