@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.dev import EmbeddedPipeline, Printer
+from services.embedded.processes import ServiceProcess
 
 SERVER = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
@@ -122,3 +123,21 @@ def start_pipeline(database_url: str, bootstrap: str, **env: str) -> EmbeddedPip
     pipeline = EmbeddedPipeline(Path(tempfile.mkdtemp(prefix="leadflow-bench-")), free_port(), full)
     pipeline.start(log=Printer())
     return pipeline
+
+
+def start_replicas(pipeline: EmbeddedPipeline, bootstrap: str, replicas: int) -> list[ServiceProcess]:
+    """Further processes of every service on the same database and broker."""
+    extra = []
+    for copy in range(2, replicas + 1):
+        for name in pipeline.processes:
+            process = ServiceProcess(
+                name,
+                free_port(),
+                pipeline.service_env(name, bootstrap),
+                pipeline.workdir / "logs" / f"{name}-{copy}.log",
+            )
+            process.start()
+            extra.append(process)
+    for process in extra:
+        process.wait_ready()
+    return extra

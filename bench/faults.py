@@ -2,7 +2,7 @@
 the embedded broker lost entirely (Tansu keeps nothing) and recovered with `leadflow replay`. Then every
 service's database is counted against the accepted set. Not a test: it prints its counts.
 
-    .venv/bin/python bench/faults.py [--leads 10000]
+    .venv/bin/python bench/faults.py [--leads 10000] [--replicas 2]
 
 Needs the local PostgreSQL cluster (pg_ctlcluster) and the embedded broker; binds to 127.0.0.1 only.
 """
@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import fresh_database, start_pipeline
+from bench.common import fresh_database, start_pipeline, start_replicas
 from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.processes import ServiceProcess
 from services.intake.domain.standard_webhooks import sign
@@ -150,6 +150,9 @@ def step(log: list[str], started: float, what: str, action: Callable[..., object
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes per service; the extra consumers are SIGKILLed too"
+    )
     args = parser.parse_args()
     emails = [f"fault.{i}.{os.getpid()}@faultline-{i % 11}.com" for i in range(args.leads)]
     ids = [str(lead_id_for(e)) for e in emails]
@@ -157,7 +160,12 @@ def main() -> None:
     with fresh_database() as database_url:
         broker = EmbeddedBroker(free_port())
         broker.start()
-        pipeline = start_pipeline(database_url, broker.bootstrap_servers, LEADFLOW_WEBHOOK_SECRET_GENERIC=SECRET)
+        env = {"LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET}
+        if args.replicas > 1:
+            env["LEADFLOW_TOPIC_PARTITIONS"] = "4"
+        pipeline = start_pipeline(database_url, broker.bootstrap_servers, **env)
+        extra = start_replicas(pipeline, broker.bootstrap_servers, args.replicas)
+        extra_consumers = [p for p in extra if p.name in CONSUMERS]
         started = time.monotonic()
         try:
             stream = Stream(pipeline.processes["intake"].url, emails)
@@ -168,10 +176,13 @@ def main() -> None:
                 step(log, started, f"kill -9 {name}", process.kill)
                 stream.wait_for(0.1 + 0.1 * i)
                 step(log, started, f"restart {name}", restart, process)
+            for process in extra_consumers:  # the other replica takes its partitions over
+                stream.wait_for(0.35)
+                step(log, started, f"kill -9 {process.name} (second replica)", process.kill)
             stream.wait_for(0.45)
             step(log, started, "restart PostgreSQL", restart_postgres)
             stream.wait_for(0.6)
-            consumers = [pipeline.processes[name] for name in CONSUMERS]
+            consumers = [pipeline.processes[name] for name in CONSUMERS] + extra_consumers
             step(log, started, "lose the broker (stop Tansu: every topic and offset gone)", broker.stop)
             step(log, started, "stop the consumers (runbook)", stop_all, consumers)
             stream.wait_for(0.75)
@@ -188,9 +199,14 @@ def main() -> None:
             found = settle(database_url, ids)
             step(log, started, "every service settled")
         finally:
+            stop_all(extra)
             pipeline.stop()
             broker.stop()
-    expected = len(ids)
+    report(found, len(ids), stream, round(time.monotonic() - started, 1), args.replicas)
+
+
+def report(found: dict[str, int], expected: int, stream: Stream, seconds: float, replicas: int) -> None:
+    """Every service's count against the accepted set, then the JSON line."""
     print(f"\n{'count':<28} {'found':>7} {'expected':>9}")
     for name, value in found.items():
         print(f"{name:<28} {value:>7} {expected:>9}{'' if value == expected else '   <-'}")
@@ -201,9 +217,10 @@ def main() -> None:
         json.dumps(
             {
                 "leads": expected,
+                "replicas": replicas,
                 "lost": lost,
                 "duplicated": duplicated,
-                "seconds": round(time.monotonic() - started, 1),
+                "seconds": seconds,
                 "retried_deliveries": sum(stream.retries.values()),
             }
         )

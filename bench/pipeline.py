@@ -30,9 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import broker, drive, fresh_database, start_pipeline
+from bench.common import broker, drive, fresh_database, start_pipeline, start_replicas
 from bench.intake import SECRET, bodies, wrk_rate
-from services.embedded.broker import free_port
 from services.embedded.processes import ServiceProcess
 from shared.db.database import Database
 
@@ -380,24 +379,6 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
             pipeline.stop()
         figures["transport_per_s"] = asyncio.run(transport(bootstrap, args.leads * 4))
     return figures
-
-
-def start_replicas(pipeline: Any, bootstrap: str, replicas: int) -> list[ServiceProcess]:
-    """Further processes of every service on the same database and broker."""
-    extra = []
-    for copy in range(2, replicas + 1):
-        for name in pipeline.processes:
-            process = ServiceProcess(
-                name,
-                free_port(),
-                pipeline.service_env(name, bootstrap),
-                pipeline.workdir / "logs" / f"{name}-{copy}.log",
-            )
-            process.start()
-            extra.append(process)
-    for process in extra:
-        process.wait_ready()
-    return extra
 
 
 def kill_one_of_each(extra: list[ServiceProcess]) -> None:
