@@ -71,11 +71,23 @@ class Company(BaseModel):
 
     def employees(self) -> int | None:
         """The lower bound of the size answer: "51-200" → 51, "1,000+" → 1000, "500" → 500."""
+        found = self.employee_range()
+        return found[0] if found else None
+
+    def employee_range(self) -> tuple[int, int | None] | None:
+        """The size answer as (at least, at most): "1-20" → (1, 20), "1,000+" → (1000, None), "500" → (500, 500);
+        forms ask for a band, and reading only its lower bound made a 1-20 company one person."""
         if not self.size:
             return None
-        match = re.search(r"\d[\d,._ ]*", self.size)
-        digits = re.sub(r"[^\d]", "", match.group()) if match else ""
-        return int(digits) if digits else None
+        numbers = [int(re.sub(r"[^\d]", "", m)) for m in re.findall(r"\d[\d,._]*", self.size)]
+        numbers = [n for n in numbers if n < 10**9]
+        if not numbers:
+            return None
+        if len(numbers) >= 2:
+            low, high = sorted(numbers[:2])
+            return low, high
+        open_ended = re.search(r"\+|more|over|above|at least", self.size, flags=re.IGNORECASE) is not None
+        return numbers[0], None if open_ended else numbers[0]
 
 
 class Source(BaseModel):

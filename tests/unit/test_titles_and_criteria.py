@@ -119,3 +119,29 @@ def test_regex_match() -> None:
 def test_malformed_checks_are_refused(spec: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValidationError):
         Check.model_validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("size", "band"),
+    [("1-20", (1, 20)), ("51 to 200", (51, 200)), ("1,000+", (1000, None)), ("500", (500, 500)), ("large", None)],
+)
+def test_company_size_answers_are_read_as_a_band(size: str, band: tuple[int, int | None] | None) -> None:
+    assert Company(size=size).employee_range() == band
+
+
+@pytest.mark.parametrize(
+    ("band", "outcome", "says"),
+    [
+        ([51, 200], O.PASS, "51–200, ≥ 20 and ≤ 20000"),
+        ([1, 10], O.FAIL, "1–10, not ≥ 20"),
+        ([1, 20], O.UNKNOWN, "1–20 may or may not be ≥ 20"),
+        ([1, 50], O.UNKNOWN, "may or may not be"),
+        ([10000, None], O.UNKNOWN, "10000+ may or may not be"),
+        ([25000, None], O.FAIL, "25000+, not"),
+        (120, O.PASS, "120"),
+    ],
+)
+def test_a_size_band_passes_fails_or_waits_for_a_count(band: object, outcome: O, says: str) -> None:
+    """A 1-50 company may be inside the ICP or not: a rep's count decides, the form's band cannot fail it."""
+    verdict = evaluate(check({"fact": "company.employees", "gte": 20, "lte": 20000}), {"company.employees": band})
+    assert verdict.outcome is outcome and says in verdict.evidence

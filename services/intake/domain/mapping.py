@@ -74,11 +74,21 @@ class FieldMapping(BaseModel):
 
 @dataclass(frozen=True)
 class Answer:
-    """One answered question as a provider sends it."""
+    """One answered question as a provider sends it; `kind` is what the provider says the answer is (`email`,
+    `phone`), which identifies the field when the label does not."""
 
     question_id: str | None
     label: str | None
     value: Any
+    kind: str | None = None
+
+
+# A provider's own answer types that say which lead field an answer is, whatever its label.
+_FIELD_OF_KIND = {"email": "email", "phone": "phone"}
+_NAME_ORDER = ("prefix", "first", "middle", "last", "suffix")
+_NAME_PARTS = frozenset(_NAME_ORDER)
+# Form builders number repeated fields: "Email 2", "Phone 3".
+_NUMBERED = re.compile(r" \d+$")
 
 
 def map_answers(answers: Iterable[Answer], form_key: str | None, mapping: FieldMapping) -> dict[str, Any]:
@@ -94,7 +104,10 @@ def map_answers(answers: Iterable[Answer], form_key: str | None, mapping: FieldM
         target = per_form.get(answer.question_id or "") or per_form.get(answer.label or "")
         if target is None and answer.label:
             label = normalise_label(answer.label)
-            target = labels.get(label) or labels.get(_QUESTION_WORDS.sub("", label))
+            bare = _NUMBERED.sub("", label)
+            target = labels.get(label) or labels.get(_QUESTION_WORDS.sub("", label)) or labels.get(bare)
+        if target is None and answer.kind in _FIELD_OF_KIND and _FIELD_OF_KIND[answer.kind] not in fields:
+            target = _FIELD_OF_KIND[answer.kind]
         if target == "ignore":
             continue
         if target is None:
@@ -121,15 +134,20 @@ def split_full_name(fields: dict[str, Any]) -> None:
 
 
 def _text(value: Any) -> str | None:
+    """An answer as a person reads it: lists joined, structured answers (a payment, an uploaded file, a matrix
+    row) as `key: value` pairs, never a Python repr."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        joined = ", ".join(str(v) for v in value if v not in (None, ""))
+        joined = ", ".join(t for t in (_text(v) for v in value) if t)
         return joined or None
     if isinstance(value, dict):
-        joined = " ".join(str(v) for v in value.values() if v not in (None, ""))
+        if set(value) <= _NAME_PARTS:  # Jotform's full name: {"first": "Kenji", "last": "Sato"}
+            return " ".join(t for t in (_text(value.get(k)) for k in _NAME_ORDER) if t) or None
+        parts = [(k, _text(v)) for k, v in value.items()]
+        joined = "; ".join(f"{k}: {t}" for k, t in parts if t)
         return joined or None
     text = str(value).strip()
     return text or None

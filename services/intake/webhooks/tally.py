@@ -29,7 +29,12 @@ class TallyAdapter(FormAdapter):
             return Parsed(event_id)
         data = obj(body.get("data"), "data")
         answers = [
-            Answer(text(f.get("key"), "data.fields[].key"), _label(f.get("label")), _value(f))
+            Answer(
+                text(f.get("key"), "data.fields[].key"),
+                _label(f.get("label")),
+                _value(f),
+                _KINDS.get(str(f.get("type"))),
+            )
             for f in objects(data.get("fields"), "data.fields")
         ]
         return Parsed(
@@ -45,6 +50,10 @@ class TallyAdapter(FormAdapter):
                 ),
             ),
         )
+
+
+# Tally's field types that say which field an answer is.
+_KINDS = {"INPUT_EMAIL": "email", "INPUT_PHONE_NUMBER": "phone"}
 
 
 def _label(value: Any) -> str | None:

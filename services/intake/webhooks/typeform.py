@@ -40,7 +40,8 @@ class TypeformAdapter(FormAdapter):
             field = obj(item.get("field"), "answers[].field")
             field_id = text(field.get("id"), "answers[].field.id")
             ref = text(field.get("ref"), "answers[].field.ref")
-            answers.append(Answer(ref or field_id, _title(titles.get(field_id)), _value(item)))
+            kind = _KINDS.get(str(item.get("type")))
+            answers.append(Answer(ref or field_id, _title(titles.get(field_id)), _value(item), kind))
         hidden = obj(response.get("hidden"), "form_response.hidden")
         form_id = text(response.get("form_id"), "form_response.form_id") or text(definition.get("id"), "definition.id")
         return Parsed(
@@ -57,6 +58,10 @@ class TypeformAdapter(FormAdapter):
                 ),
             ),
         )
+
+
+# Typeform's answer types that say which field an answer is.
+_KINDS = {"email": "email", "phone_number": "phone"}
 
 
 def _title(value: Any) -> str | None:

@@ -5,7 +5,7 @@ configuration: every criterion is a check on a fact, or any/all of other checks.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -105,12 +105,19 @@ def evaluate(check: Check, facts: Facts) -> Verdict:
     if check.matches is not None:
         ok = re.search(check.matches, str(value), flags=re.IGNORECASE) is not None
         return Verdict(_pass(ok), f"{name} = {_show(value)} {'matches' if ok else 'does not match'} /{check.matches}/")
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return _band(check, name, value)
     number = _number(value)
     if number is None:
         return Verdict(Outcome.UNKNOWN, f"{name} = {_show(value)} is not a number")
     low_ok = check.gte is None or number >= check.gte
     high_ok = check.lte is None or number <= check.lte
-    bounds = " and ".join(
+    bounds = _bounds(check)
+    return Verdict(_pass(low_ok and high_ok), f"{name} = {number:g} {'' if low_ok and high_ok else 'not '}{bounds}")
+
+
+def _bounds(check: Check) -> str:
+    return " and ".join(
         part
         for part in (
             f"≥ {check.gte:g}" if check.gte is not None else "",
@@ -118,7 +125,25 @@ def evaluate(check: Check, facts: Facts) -> Verdict:
         )
         if part
     )
-    return Verdict(_pass(low_ok and high_ok), f"{name} = {number:g} {'' if low_ok and high_ok else 'not '}{bounds}")
+
+
+def _band(check: Check, name: str, value: Sequence[Any]) -> Verdict:
+    """A band [at least, at most] (a form's "51-200"): inside the bounds passes, outside fails, and a band that
+    straddles a bound cannot say yet (a rep's count decides)."""
+    low, high = _number(value[0]), _number(value[1]) if value[1] is not None else None
+    if low is None:
+        return Verdict(Outcome.UNKNOWN, f"{name} = {_show(value)} is not a range of numbers")
+    shown = f"{low:g}–{high:g}" if high is not None else f"{low:g}+"
+    fails = (check.gte is not None and high is not None and high < check.gte) or (
+        check.lte is not None and low > check.lte
+    )
+    passes = (check.gte is None or low >= check.gte) and (check.lte is None or (high is not None and high <= check.lte))
+    bounds = _bounds(check)
+    if fails:
+        return Verdict(Outcome.FAIL, f"{name} = {shown}, not {bounds}")
+    if passes:
+        return Verdict(Outcome.PASS, f"{name} = {shown}, {bounds}")
+    return Verdict(Outcome.UNKNOWN, f"{name} = {shown} may or may not be {bounds}")
 
 
 def _combine(verdicts: list[Verdict], *, any_mode: bool) -> Verdict:

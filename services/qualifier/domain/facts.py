@@ -25,7 +25,7 @@ def with_captured(facts: Facts, payload: LeadCaptured) -> Facts:
         "company.domain": payload.company.domain,
         "company.industry": payload.company.industry,
         "company.size": payload.company.size,
-        "company.employees": payload.company.employees(),
+        "company.employees": _employees(payload.company.employee_range()),
         "company.country": payload.company.country,
         "email.free_mail": payload.free_mail,
         "source.provider": payload.source.provider,
@@ -77,3 +77,11 @@ def _count_activity(facts: Facts, kind: ActivityType, minutes: float | None, at:
 
 def _key(raw: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", raw.strip().lower()).strip("_")
+
+
+def _employees(found: tuple[int, int | None] | None) -> int | list[int | None] | None:
+    """A count, or a band [at least, at most] (at most None: open-ended) that checks read as a range."""
+    if found is None:
+        return None
+    low, high = found
+    return low if high == low else [low, high]

@@ -1,0 +1,53 @@
+"""Answers become lead fields by what the provider says they are, not only by their label."""
+
+from services.intake.domain.mapping import Answer, FieldMapping, map_answers
+from services.rules import DEFAULT_RULES
+from shared.rules import load_rules_section
+
+MAPPING = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)[0]
+
+
+def test_an_email_or_phone_answer_is_that_field_whatever_its_label() -> None:
+    fields = map_answers(
+        [
+            Answer("q1", "Where should we send the report?", "sam@harbourline.com", "email"),
+            Answer("q2", "Best number for a quick call", "+44 20 7946 0958", "phone"),
+            Answer("q3", "A second address for invoices", "billing@harbourline.com", "email"),
+        ],
+        None,
+        MAPPING,
+    )
+    assert fields["email"] == "sam@harbourline.com" and fields["phone"] == "+44 20 7946 0958"
+    assert fields["answers"] == {"a_second_address_for_invoices": "billing@harbourline.com"}
+
+
+def test_numbered_field_names_of_form_builders_are_recognised() -> None:
+    fields = map_answers(
+        [Answer(None, "Email 2", "kim@orbit.io"), Answer(None, "Phone 3", "555 0100"), Answer(None, "Name", "Kim Li")],
+        None,
+        MAPPING,
+    )
+    assert (fields["email"], fields["phone"], fields["first_name"], fields["last_name"]) == (
+        "kim@orbit.io",
+        "555 0100",
+        "Kim",
+        "Li",
+    )
+
+
+def test_structured_answers_read_as_text_a_person_can_read() -> None:
+    fields = map_answers(
+        [
+            Answer(None, "Upload your RFP", [{"name": "rfp.pdf", "url": "https://files.example/rfp.pdf"}]),
+            Answer(None, "Deposit", {"price": 49, "currency": "EUR", "status": "paid"}),
+            Answer(None, "Full name", {"first": "Kenji", "last": "Sato"}),
+            Answer(None, "Interests", ["analytics", "routing"]),
+        ],
+        None,
+        MAPPING,
+    )
+    assert fields["answers"]["upload_your_rfp"] == "name: rfp.pdf; url: https://files.example/rfp.pdf"
+    assert fields["answers"]["deposit"] == "price: 49; currency: EUR; status: paid"
+    assert fields["answers"]["interests"] == "analytics, routing"
+    assert (fields["first_name"], fields["last_name"]) == ("Kenji", "Sato")
+    assert not any("{" in v or "[" in v for v in fields["answers"].values())
