@@ -1,8 +1,15 @@
 """Answers become lead fields by what the provider says they are, not only by their label."""
 
+import json
+from typing import Any
+
 from services.intake.domain.mapping import Answer, FieldMapping, map_answers
+from services.intake.settings import IntakeSettings
+from services.intake.webhooks.adapter import RawRequest
+from services.intake.webhooks.registry import build_adapters
 from services.rules import DEFAULT_RULES
 from shared.rules import load_rules_section
+from tests.webhook_senders import fixture, settings_overrides
 
 MAPPING = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)[0]
 
@@ -51,3 +58,39 @@ def test_structured_answers_read_as_text_a_person_can_read() -> None:
     assert fields["answers"]["interests"] == "analytics, routing"
     assert (fields["first_name"], fields["last_name"]) == ("Kenji", "Sato")
     assert not any("{" in v or "[" in v for v in fields["answers"].values())
+
+
+def _adapters(mapping: FieldMapping) -> dict[str, Any]:
+    return build_adapters(IntakeSettings(**settings_overrides()), mapping)
+
+
+def _request(payload: dict[str, Any]) -> RawRequest:
+    return RawRequest(
+        "POST", "http://test/v1/webhooks/x", {"content-type": "application/json"}, {}, json.dumps(payload).encode()
+    )
+
+
+def test_a_per_form_override_by_ref_works_when_the_answer_carries_only_the_field_id() -> None:
+    payload = fixture("typeform")
+    for answer in payload["form_response"]["answers"]:
+        answer["field"].pop("ref")  # as Typeform may send them: the ref only in the form's definition
+    mapping = MAPPING.model_copy(update={"forms": {"typeform:lT9Z2j": {"goal": "answers.objective", "crm": "ignore"}}})
+    parsed = _adapters(mapping)["typeform"].parse(_request(payload))
+    answers = parsed.submissions[0].answers
+    assert answers["objective"].startswith("Route inbound demo requests") and "which_crm_do_you_use" not in answers
+
+
+def test_webinar_registration_questions_are_kept() -> None:
+    payload = fixture("zoom_registration")
+    payload["payload"]["object"]["registrant"] |= {
+        "purchasing_time_frame": "Within a month",
+        "role_in_purchase_process": "Decision Maker",
+        "comments": "We run 40 webinars a year",
+        "city": "Leeds",
+        "no_of_employees": "51-100",
+    }
+    submission = _adapters(MAPPING)["zoom"].parse(_request(payload)).submissions[0]
+    assert submission.answers["purchasing_time_frame"] == "Within a month"
+    assert submission.answers["role_in_purchase_process"] == "Decision Maker"
+    assert submission.answers["comments"] == "We run 40 webinars a year" and submission.answers["city"] == "Leeds"
+    assert submission.company_size == "51-100"

@@ -31,15 +31,15 @@ class TypeformAdapter(FormAdapter):
             return Parsed(event_id)
         response = obj(body.get("form_response"), "form_response")
         definition = obj(response.get("definition"), "form_response.definition")
-        titles = {
-            text(f.get("id"), "definition.fields[].id"): f.get("title")
-            for f in objects(definition.get("fields"), "form_response.definition.fields")
-        }
+        defined = objects(definition.get("fields"), "form_response.definition.fields")
+        titles = {text(f.get("id"), "definition.fields[].id"): f.get("title") for f in defined}
+        # An answer may carry only its field's id; the ref (what per-form overrides name) is in the definition.
+        refs = {text(f.get("id"), "definition.fields[].id"): text(f.get("ref"), "fields[].ref") for f in defined}
         answers = []
         for item in objects(response.get("answers"), "form_response.answers"):
             field = obj(item.get("field"), "answers[].field")
             field_id = text(field.get("id"), "answers[].field.id")
-            ref = text(field.get("ref"), "answers[].field.ref")
+            ref = text(field.get("ref"), "answers[].field.ref") or refs.get(field_id)
             kind = _KINDS.get(str(item.get("type")))
             answers.append(Answer(ref or field_id, _title(titles.get(field_id)), _value(item), kind))
         hidden = obj(response.get("hidden"), "form_response.hidden")

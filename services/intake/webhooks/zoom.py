@@ -91,19 +91,14 @@ class ZoomAdapter(FormAdapter):
             for q in objects(registrant.get("custom_questions"), "registrant.custom_questions")
         ]
         fields = map_answers(answers, f"{self.name}:{webinar_id}", self._mapping)
-        direct = {
-            "email": registrant.get("email"),
-            "first_name": registrant.get("first_name"),
-            "last_name": registrant.get("last_name"),
-            "job_title": registrant.get("job_title"),
-            "company": registrant.get("org"),
-            "country": registrant.get("country"),
-            "phone": registrant.get("phone"),
-            "industry": registrant.get("industry"),
-            "company_size": registrant.get("no_of_employees"),
-        }
-        fields |= {k: v for k, v in direct.items() if v not in (None, "")}
-        fields["answers"] = fields.get("answers", {}) | {"webinar_id": webinar_id, "webinar": str(topic or webinar_id)}
+        direct = {field: text(registrant.get(key), f"registrant.{key}") for field, key in _REGISTRANT_FIELDS.items()}
+        fields |= {k: v for k, v in direct.items() if v is not None}
+        told = {key: text(registrant.get(key), f"registrant.{key}") for key in _REGISTRANT_ANSWERS}
+        fields["answers"] = (
+            fields.get("answers", {})
+            | {key: value for key, value in told.items() if value is not None}
+            | {"webinar_id": webinar_id, "webinar": str(topic or webinar_id)}
+        )
         return submission(
             fields,
             provider=self.name,
@@ -111,6 +106,30 @@ class ZoomAdapter(FormAdapter):
             occurred_at=when(body.get("event_ts")),
             activity=ActivityType.WEBINAR_REGISTERED,
         )
+
+
+# Zoom's registrant fields (webinar.registration_created) that are lead fields, and those kept as answers: the
+# registration questions a host can switch on (the qualifier reads timeline and buying role from them).
+_REGISTRANT_FIELDS = {
+    "email": "email",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "job_title": "job_title",
+    "company": "org",
+    "country": "country",
+    "phone": "phone",
+    "industry": "industry",
+    "company_size": "no_of_employees",
+}
+_REGISTRANT_ANSWERS = (
+    "purchasing_time_frame",
+    "role_in_purchase_process",
+    "comments",
+    "address",
+    "city",
+    "state",
+    "zip",
+)
 
 
 def _minutes(participant: dict[str, Any]) -> float | None:
