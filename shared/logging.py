@@ -24,7 +24,8 @@ def redact(text: str) -> str:
 def redact_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: no email or phone number reaches a log line, whoever logs it."""
     for key, value in event.items():
-        if isinstance(value, str) and key not in ("timestamp", "lead_id", "event_id"):
+        # Ids are not personal: a provider's numeric id (a Meta leadgen id) would otherwise read as a phone number.
+        if isinstance(value, str) and key != "timestamp" and not key.endswith("_id"):
             event[key] = redact(value)
     return event
 

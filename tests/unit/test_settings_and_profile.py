@@ -65,3 +65,10 @@ def test_logs_never_carry_emails_or_phone_numbers() -> None:
     assert "ana@x.io" not in event["error"] and event["lead_id"] == "6f1c"
     kept = "bind on 127.0.0.1:8000 at 2026-11-27, lead 660737, order 12345678"
     assert redact(kept) == kept
+
+
+def test_ids_in_logs_are_not_taken_for_phone_numbers() -> None:
+    from shared.logging import redact_pii
+
+    event = redact_pii(None, "info", {"external_id": "444444444444", "error": "call 444 444 444 444", "event": "x"})
+    assert event["external_id"] == "444444444444" and event["error"] == "call <phone>"
