@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from services.forecast.domain.history import Revision
-    from services.intake.quarantine import Quarantine, Replayed
+    from services.intake.quarantine import Quarantine
     from services.qualifier.whatif import Plan
     from shared.messaging.kafka_options import KafkaOptions
     from shared.messaging.outbox_admin import HeldRow
@@ -194,7 +194,6 @@ def quarantine_replay(
     """Map held deliveries again (with the fixed mapping) and accept those that now make a lead; the running
     intake publishes them. Fetch failures are queued to be fetched again by the running intake."""
     from services.intake.domain.mapping import FieldMapping
-    from services.intake.persistence import repository
     from services.intake.webhooks.registry import build_adapters
     from services.rules import rules_path
     from shared.rules import load_rules_section
@@ -206,15 +205,7 @@ def quarantine_replay(
         raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
     adapters = build_adapters(settings, fields)
 
-    async def replay(quarantine: "Quarantine") -> list["Replayed"]:
-        async def requeue(provider: str, external_id: str, context: dict[str, object]) -> None:
-            async with quarantine.uow() as uow:
-                await repository.requeue_enrichment(uow.session, provider, external_id, dict(context))
-                await uow.commit()
-
-        return await quarantine.replay(held_id, adapters, requeue)
-
-    outcomes = asyncio.run(_with_quarantine(replay))
+    outcomes = asyncio.run(_with_quarantine(lambda quarantine: quarantine.replay(held_id, adapters)))
     for outcome in outcomes:
         result = f"lead {outcome.lead_id}" if outcome.lead_id else (outcome.reason or "queued to fetch again")
         typer.echo(f"#{outcome.id}  {outcome.status:<8} {result}")

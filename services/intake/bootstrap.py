@@ -1,7 +1,6 @@
 """Intake's composition root: the one place its parts are wired."""
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -59,9 +58,6 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     runtime.every("enrichment.hubspot", settings.hubspot_enrichment_interval_s, enrichers["hubspot"].run_once)
     runtime.retention.append(Retention(deliveries, deliveries.c.received_at, settings.delivery_retention_days))
 
-    async def requeue(provider: str, external_id: str, context: dict[str, Any]) -> None:
-        await enrichers[provider].requeue(provider, external_id, context)
-
     receiver = WebhookReceiver(
         adapters,
         # SQLite has one writer at a time: a second group in flight would only wait for (or fail on) its lock.
@@ -74,7 +70,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
     webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
-    held = quarantine_router(quarantine, runtime.tokens, adapters, requeue)
+    held = quarantine_router(quarantine, runtime.tokens, adapters)
     return create_app(
         runtime,
         [router, imports, held],

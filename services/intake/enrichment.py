@@ -187,9 +187,3 @@ class Enricher:
         async with self._uow() as uow:
             await repository.retry_enrichment(uow.session, self._provider, external_id, error, delay)
             await uow.commit()
-
-    async def requeue(self, provider: str, external_id: str, context: dict[str, Any]) -> None:
-        """Fetch a quarantined lead again (its cause fixed)."""
-        async with self._uow() as uow:
-            await repository.requeue_enrichment(uow.session, provider, external_id, context)
-            await uow.commit()

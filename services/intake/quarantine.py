@@ -8,7 +8,7 @@ signatures are never kept (401). A lead the provider announced by id whose fetch
 """
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +16,12 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.intake.domain.refused import Refused
+from services.intake.persistence import repository
 from services.intake.persistence.tables import quarantine
 from services.intake.service import accept
 from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
@@ -181,41 +182,22 @@ class Quarantine:
             row = (await session.execute(select(quarantine).where(quarantine.c.id == held_id))).mappings().first()
         return _held(row) if row else None
 
-    async def counts(self) -> dict[tuple[str, str], int]:
-        """Held deliveries per provider and kind."""
-        async with self.uow.database.session() as session:
-            rows = await session.execute(
-                select(quarantine.c.provider, quarantine.c.kind, func.count())
-                .where(quarantine.c.status == HELD)
-                .group_by(quarantine.c.provider, quarantine.c.kind)
-            )
-        return {(provider, kind): count for provider, kind, count in rows.all()}
-
-    async def replay(
-        self,
-        ids: list[int] | None,
-        adapters: Mapping[str, WebhookAdapter],
-        requeue: Callable[[str, str, dict[str, Any]], Awaitable[object]] | None = None,
-    ) -> list[Replayed]:
+    async def replay(self, ids: list[int] | None, adapters: Mapping[str, WebhookAdapter]) -> list[Replayed]:
         """Parse each held delivery again (with the adapters' current mapping) and accept it the normal way; one
         still refused stays held with the new reason. Fetch failures are queued to be fetched again."""
         chosen = [h for h in await self.listed(status=HELD, limit=10_000) if ids is None or h.id in ids]
         outcomes = []
         for held in reversed(chosen):  # oldest first
-            outcomes.append(await self._replay_one(held, adapters, requeue))
+            outcomes.append(await self._replay_one(held, adapters))
         return outcomes
 
-    async def _replay_one(
-        self,
-        held: Held,
-        adapters: Mapping[str, WebhookAdapter],
-        requeue: Callable[[str, str, dict[str, Any]], Awaitable[object]] | None,
-    ) -> Replayed:
+    async def _replay_one(self, held: Held, adapters: Mapping[str, WebhookAdapter]) -> Replayed:
         if held.provider.startswith(FETCH_PROVIDER_PREFIX):
-            if requeue is None:
-                return Replayed(held.id, HELD, None, "fetches are requeued by the intake service")
             stored = json.loads(held.body)
-            await requeue(held.provider.removeprefix(FETCH_PROVIDER_PREFIX), stored["external_id"], stored["context"])
+            provider = held.provider.removeprefix(FETCH_PROVIDER_PREFIX)
+            async with self.uow() as uow:  # the running intake's enricher fetches it again on its next run
+                await repository.requeue_enrichment(uow.session, provider, stored["external_id"], stored["context"])
+                await uow.commit()
             await self._mark(held.id, None)
             return Replayed(held.id, REPLAYED, None, None)
         adapter = adapters.get(held.provider)

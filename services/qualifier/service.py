@@ -53,11 +53,11 @@ class OpportunityCommands:
             lead = await lead_rows(uow).get(uow.session, str(lead_id))  # locked: an automatic open waits
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
-            for existing in await repository.open_opportunities_of(uow.session, str(lead_id)):
-                found = await repository.load_opportunity(uow.session, existing)
-                assert found is not None
+            open_ones = await repository.open_opportunities_of(uow.session, str(lead_id))
+            if open_ones and (found := await repository.load_opportunity(uow.session, open_ones[0])) is not None:
                 raise RevisionConflict(
-                    f"lead {lead_id} already has the open opportunity {existing}; change or close it first", found
+                    f"lead {lead_id} already has the open opportunity {found.opportunity_id}; change or close it first",
+                    found,
                 )
             created = opp.open_opportunity(
                 self.rules.opportunities,

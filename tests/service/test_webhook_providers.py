@@ -412,7 +412,7 @@ async def test_a_lead_fetch_that_keeps_failing_goes_to_quarantine_and_comes_back
         assert [(h.provider, h.kind) for h in waiting] == [("fetch:facebook", "fetch_failed")]
         assert "gave up after 2 attempts: 503" in waiting[0].reason and "page-token" not in waiting[0].reason
         fake.fail = False
-        outcome = await quarantine.replay(None, {}, enricher.requeue)
+        outcome = await quarantine.replay(None, {})
         assert [o.status for o in outcome] == ["replayed"]
         assert await enricher.run_once() == 1
     lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))

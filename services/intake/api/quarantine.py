@@ -1,8 +1,8 @@
 """Ops' view of the quarantine: what waits and why, and replaying it once the mapping is fixed."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -62,7 +62,6 @@ def quarantine_router(
     quarantine: Quarantine,
     tokens: TokenAuthority,
     adapters: Mapping[str, WebhookAdapter],
-    requeue: Callable[[str, str, dict[str, Any]], Awaitable[object]],
 ) -> APIRouter:
     """Routes over the quarantine; raw bodies carry personal data, so every route needs `admin`."""
     router = APIRouter(
@@ -93,7 +92,7 @@ def quarantine_router(
         summary="Parse held deliveries again with the current mapping and accept those that now make a lead",
     )
     async def replay(body: ReplayIn) -> list[ReplayOut]:
-        outcomes = await quarantine.replay(body.ids, adapters, requeue)
+        outcomes = await quarantine.replay(body.ids, adapters)
         return [ReplayOut(id=o.id, status=o.status, lead_id=o.lead_id, reason=o.reason) for o in outcomes]
 
     return router
