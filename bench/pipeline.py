@@ -319,14 +319,17 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# Periodic jobs run often during a replica run, so "once per interval" is put to the test in seconds, not hours.
+# Periodic jobs run often during a replica run, so "once per interval" is put to the test in seconds, not hours:
+# each job's interval (s) and the setting that sets it.
 JOB_INTERVALS_S = {
-    "LEADFLOW_GAUGE_REFRESH_S": "2",
-    "LEADFLOW_STALL_CHECK_S": "2",
-    "LEADFLOW_RESCORE_INTERVAL_S": "3",
-    "LEADFLOW_RETENTION_INTERVAL_S": "3",
-    "LEADFLOW_ENRICHMENT_INTERVAL_S": "2",
-    "LEADFLOW_HUBSPOT_ENRICHMENT_INTERVAL_S": "2",
+    "metrics.segments": ("LEADFLOW_GAUGE_REFRESH_S", 2),
+    "metrics.stages": ("LEADFLOW_GAUGE_REFRESH_S", 2),
+    "metrics.forecast": ("LEADFLOW_GAUGE_REFRESH_S", 2),
+    "qualification.stall_check": ("LEADFLOW_STALL_CHECK_S", 2),
+    "scores.decay": ("LEADFLOW_RESCORE_INTERVAL_S", 3),
+    "retention": ("LEADFLOW_RETENTION_INTERVAL_S", 3),
+    "enrichment.facebook": ("LEADFLOW_ENRICHMENT_INTERVAL_S", 2),
+    "enrichment.hubspot": ("LEADFLOW_HUBSPOT_ENRICHMENT_INTERVAL_S", 2),
 }
 CONSUMERS = ("scorer", "qualifier", "forecast")
 
@@ -336,7 +339,7 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     and one replica of each consumer is killed (SIGKILL) half-way through the load."""
     env: dict[str, str] = {"LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET, "LEADFLOW_TOPIC_PARTITIONS": str(args.partitions)}
     if replicas > 1:
-        env |= JOB_INTERVALS_S
+        env |= {setting: str(seconds) for setting, seconds in JOB_INTERVALS_S.values()}
     with fresh_database() as database_url, broker() as bootstrap:
         pipeline = start_pipeline(database_url, bootstrap, **env)
         extra = start_replicas(pipeline, bootstrap, replicas)
@@ -415,7 +418,7 @@ class JobSampler:
         self._thread.join()
         found = {}
         for job, starts in self._starts.items():
-            interval = JOB_SECONDS.get(job.split(".", 1)[1], 2.0)
+            interval = JOB_INTERVALS_S.get(job.split(".", 1)[1], ("", 2))[1]
             ordered = sorted(starts)
             close = sum(1 for a, b in itertools.pairwise(ordered) if b - a < interval * 0.9 - 0.05)
             found[job] = (self._runs.get(job, len(ordered)), close + self._doubles[job])
@@ -442,18 +445,6 @@ class JobSampler:
                 await asyncio.sleep(0.25)
         finally:
             await database.dispose()
-
-
-JOB_SECONDS = {
-    "metrics.segments": 2.0,
-    "metrics.stages": 2.0,
-    "metrics.forecast": 2.0,
-    "qualification.stall_check": 2.0,
-    "scores.decay": 3.0,
-    "retention": 3.0,
-    "enrichment.facebook": 2.0,
-    "enrichment.hubspot": 2.0,
-}
 
 
 def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ async def test_a_commit_on_another_replica_wakes_the_publishing_relay_at_once(pl
             await running
 
 
-async def test_the_lock_connection_lets_a_dead_holder_go_within_a_minute(plumbing: Plumbing) -> None:  # noqa: F811
+async def test_the_lock_connection_is_set_to_drop_a_silent_holder_within_a_minute(plumbing: Plumbing) -> None:  # noqa: F811
     database, _, _ = plumbing
     async with lock_connection(database) as connection:
         shown = {
