@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -197,8 +197,8 @@ class Quarantine:
             provider = held.provider.removeprefix(FETCH_PROVIDER_PREFIX)
             async with self.uow() as uow:  # the running intake's enricher fetches it again on its next run
                 await repository.requeue_enrichment(uow.session, provider, stored["external_id"], stored["context"])
+                await uow.session.execute(_replayed(held.id, None))
                 await uow.commit()
-            await self._mark(held.id, None)
             return Replayed(held.id, REPLAYED, None, None)
         adapter = adapters.get(held.provider)
         if adapter is None:
@@ -216,15 +216,19 @@ class Quarantine:
 
     async def _mark(self, held_id: int, lead_id: str | None) -> None:
         async with self.uow.database.session() as session, session.begin():
-            await session.execute(
-                update(quarantine)
-                .where(quarantine.c.id == held_id)
-                .values(status=REPLAYED, replayed_at=datetime.now(UTC), lead_id=lead_id)
-            )
+            await session.execute(_replayed(held_id, lead_id))
 
     async def _still_refused(self, held_id: int, kind: str, reason: str) -> None:
         async with self.uow.database.session() as session, session.begin():
             await session.execute(update(quarantine).where(quarantine.c.id == held_id).values(kind=kind, reason=reason))
+
+
+def _replayed(held_id: int, lead_id: str | None) -> Update:
+    return (
+        update(quarantine)
+        .where(quarantine.c.id == held_id)
+        .values(status=REPLAYED, replayed_at=datetime.now(UTC), lead_id=lead_id)
+    )
 
 
 def _held(row: Any) -> Held:
