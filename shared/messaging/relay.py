@@ -237,8 +237,10 @@ class OutboxRelay:
         refused = {r.row_id for r in refusals}
         published = [row for row in rows if row.id in sent and row.id not in refused]
         if published:
+            # Stamped when the broker has them (as before this relay kept per-row state): published_at is when a
+            # row left, and bench/pipeline.py reads each hop's latency from it.
             await connection.execute(
-                _mark_sent(dialect_of(connection)), {"ids": [row.id for row in published], "now": now}
+                _mark_sent(dialect_of(connection)), {"ids": [row.id for row in published], "now": datetime.now(UTC)}
             )
         if refusals:
             # When nothing got through the broker itself is away: the loop backs off, and the rows keep their
