@@ -55,6 +55,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.commit_listeners.append(self.relay.wake)
         self.unit_of_work.on_commit = self._committed
+        self.unit_of_work.wake_other_replicas = lambda: not self.relay.publishing
         s = self.settings
         self.retention.extend(messaging_retention(s.outbox_retention_days, s.inbox_retention_days))
         self.every("retention", s.retention_interval_s, lambda: prune(self.database, self.retention), at_start=False)

@@ -115,6 +115,10 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+# The channel a replica NOTIFYs (payload: its schema) when it commits outbox rows while another replica's relay
+# publishes (shared.db.unit_of_work, shared.messaging.relay).
+OUTBOX_CHANNEL = "leadflow_outbox"
+
 # Detached copies for DML: table names are unqualified, so they serve any service's schema.
 OUTBOX = outbox_table(MetaData())
 INBOX = inbox_table(MetaData())

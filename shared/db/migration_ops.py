@@ -48,21 +48,10 @@ def drop_messaging_tables_v1() -> None:
 
 _HELD_V2 = "published_at IS NULL AND (parked_at IS NOT NULL OR retry_at IS NOT NULL)"
 
-# PostgreSQL wakes every replica's relay when any replica commits outbox rows: a statement-level trigger, so one
-# notification per insert statement (and PostgreSQL folds repeats within a transaction), sent at commit. The
-# payload is the schema, since services sharing a database share the channel.
-_NOTIFY_FUNCTION = """
-CREATE OR REPLACE FUNCTION leadflow_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('leadflow_outbox', TG_TABLE_SCHEMA);
-    RETURN NULL;
-END $$
-"""
-
 
 def upgrade_messaging_tables_v2() -> None:
     """Per-row outbox state (correlation id, last error, retry time, parked), job leases, consumer positions,
-    retention indexes and, on PostgreSQL, the trigger that wakes relays on other replicas."""
+    retention indexes."""
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("correlation_id", sa.String(100), nullable=True))
         batch.add_column(sa.Column("last_error", sa.Text, nullable=True))
@@ -95,19 +84,10 @@ def upgrade_messaging_tables_v2() -> None:
         sa.Column("event_id", sa.String(36), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "topic", "partition", name="pk_consumer_positions"),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_NOTIFY_FUNCTION)
-        op.execute(
-            "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
-            "FOR EACH STATEMENT EXECUTE FUNCTION leadflow_outbox_notify()"
-        )
 
 
 def downgrade_messaging_tables_v2() -> None:
     """Undo upgrade_messaging_tables_v2."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
-        op.execute("DROP FUNCTION IF EXISTS leadflow_outbox_notify()")
     op.drop_table("consumer_positions")
     op.drop_table("jobs")
     op.drop_index("ix_inbox_processed_at", table_name="inbox")

@@ -14,6 +14,7 @@ from shared.db.database import Database
 from shared.db.locks import lock_connection, lock_key
 from shared.db.metadata import INBOX, OUTBOX
 from shared.db.retention import Retention, messaging_retention, prune
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
 from shared.events.models import Contact, LeadCaptured, Source
 from shared.events.topics import LEADS_INTAKE
@@ -124,7 +125,10 @@ async def test_a_commit_on_another_replica_wakes_the_publishing_relay_at_once(pl
         other_replica = Database(database.url, database.schema)  # its commits do not call this relay's wake()
         try:
             event = captured_event()
-            await emit(other_replica, [event])
+            # That replica's relay stands by (another holds the lock), so its commits notify the publisher.
+            async with UnitOfWork(other_replica, wake_other_replicas=lambda: True) as uow:
+                uow.emit(event)
+                await uow.commit()
             started = asyncio.get_running_loop().time()
             await eventually(lambda: published(database, [event.id]), timeout_s=10, what="the row published")
             assert asyncio.get_running_loop().time() - started < 5
