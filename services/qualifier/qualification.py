@@ -213,7 +213,10 @@ class Qualifier:
         async with self._uow() as uow:
             if not await repository.deactivate_owner(uow.session, owner, now):
                 raise NotFound(f"no active owner {owner!r}")
-            held = await repository.leads_owned_by(uow.session, owner, [s.value for s in OPEN_STAGES])
+            held_ids = await repository.leads_owned_by(uow.session, owner, [s.value for s in OPEN_STAGES])
+            rows = lead_rows(uow)
+            await rows.preload(uow.session, held_ids)  # locked like every other writer's leads
+            held = [lead for i in held_ids if (lead := await rows.get(uow.session, i)) is not None]
             for lead in held:
                 await self.route(uow, lead, now, exclude=frozenset({owner}))
                 for opportunity_id in await repository.open_opportunities_of(uow.session, lead["lead_id"]):

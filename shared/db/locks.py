@@ -3,13 +3,14 @@
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.db.database import Database
+from shared.db.matching import dialect_of
 
 # A node that dies without closing its socket (power loss, a partitioned network) would otherwise keep its session,
 # and so its advisory locks, until the kernel's keepalive gives up (two hours by default): the server probes an idle
@@ -74,3 +75,21 @@ async def exclusive(database: Database, purpose: str) -> AsyncIterator[bool]:
     """Hold `purpose`'s lock for the block; False at once when another process (or task) holds it."""
     async with exclusive_on(database, purpose) as connection:
         yield connection is not None
+
+
+_LOCK_EACH = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+async def lock_rows(session: AsyncSession, purpose: str, ids: Iterable[str], schema: str | None) -> None:
+    """Hold `purpose`'s lock on each id until the transaction ends, taken in key order so two transactions naming
+    the same ids wait for each other instead of deadlocking. Ids that have no row yet are locked as well.
+
+    An advisory lock lives in memory; `SELECT … FOR UPDATE` on the rows themselves wrote a lock into every tuple a
+    consumed batch read, and the qualifier's hop at 500 leads/s grew from 140 to 211 ms p50 with it (measured,
+    same machine and hour). SQLite serialises writers itself.
+    """
+    if dialect_of(session) != "postgresql":
+        return
+    keys = sorted({lock_key(f"{purpose}:{i}", schema) for i in ids})
+    if keys:
+        await session.execute(_LOCK_EACH, {"keys": keys})

@@ -5,10 +5,11 @@ the slowest consumer of the pipeline. Handlers get the cached row (the same dict
 so the next event of a lead sees what the last one changed); writes wait for `save` at the end of the batch or
 command (or sooner, when something is about to read the leads table itself: routing counts owners' leads).
 
-Every read here locks the rows it returns until the transaction ends (`FOR UPDATE` on PostgreSQL, in id order so
-two batches naming the same leads wait for each other instead of deadlocking): the row is written back whole
-(facts, stage), so a consumer batch, a rep's evidence, an override or the stall sweep that read it unlocked
-would overwrite each other's changes. SQLite serialises writers by itself.
+Every read here first locks the leads it names until the transaction ends (shared.db.locks.lock_rows: in key
+order, so two batches naming the same leads wait for each other instead of deadlocking): facts and stage are
+written back whole, so a consumer batch, a rep's evidence, an override, the stall sweep or an owner's removal
+that read a lead unlocked would overwrite each other's changes. Every writer of the leads table reads through
+here.
 """
 
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.persistence.tables import leads, transitions
+from shared.db.locks import lock_rows
 from shared.db.matching import dialect_of, one_of
 from shared.db.unit_of_work import UnitOfWork
 
@@ -29,7 +31,7 @@ _CHUNK = 500
 @cache
 def _leads_of(dialect: str) -> Select[Any]:
     # Built once per dialect: every consumed batch runs it (see shared.db.matching).
-    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect)).order_by(leads.c.lead_id).with_for_update()
+    return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect))
 
 
 class LeadRows:
@@ -44,6 +46,7 @@ class LeadRows:
     async def preload(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
         """Read every named lead not cached yet, in one query per chunk (absent ones are remembered as absent)."""
         wanted = sorted({i for i in lead_ids if i not in self._rows})
+        await lock_rows(session, "qualifier.lead", wanted, None)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             found = await session.execute(_leads_of(dialect_of(session)), {"lead_ids": chunk})

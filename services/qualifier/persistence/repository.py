@@ -168,15 +168,10 @@ async def deactivate_owner(session: AsyncSession, owner: str, at: datetime) -> b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[dict[str, Any]]:
-    """Open leads held by an owner, locked in id order (they are about to be handed to others)."""
-    rows = await session.execute(
-        select(leads)
-        .where(leads.c.owner == owner, leads.c.stage.in_(stages))
-        .order_by(leads.c.lead_id)
-        .with_for_update()
-    )
-    return [dict(r) for r in rows.mappings()]
+async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[str]:
+    """Ids of the open leads an owner holds."""
+    rows = await session.execute(select(leads.c.lead_id).where(leads.c.owner == owner, leads.c.stage.in_(stages)))
+    return list(rows.scalars())
 
 
 # The team's row exists before it is locked: a lock on a row that is not there yet locks nothing.

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scorer.domain.scoring import Activity, Profile, Score
 from services.scorer.persistence.tables import activities, outcomes, owners, profiles
 from shared.db.database import aware
+from shared.db.locks import lock_rows
 from shared.db.matching import dialect_of, one_of
 from shared.db.upsert import upsert, upsert_many
 from shared.events.models import ScoreFactor
@@ -74,14 +75,7 @@ def _stored(row: Any) -> StoredScore:
 # Built once per dialect: every consumed batch runs them (see shared.db.matching).
 @cache
 def _profiles_of(dialect: str) -> Select[Any]:
-    # Locked in id order until the batch commits: the profile is merged and written back whole, and during a
-    # rebalance the partition's old and new owner can hold the same lead for a moment.
-    return (
-        select(profiles)
-        .where(one_of(profiles.c.lead_id, "lead_ids", dialect))
-        .order_by(profiles.c.lead_id)
-        .with_for_update()
-    )
+    return select(profiles).where(one_of(profiles.c.lead_id, "lead_ids", dialect))
 
 
 @cache
@@ -94,9 +88,13 @@ def _activities_of(dialect: str) -> Select[Any]:
 
 
 async def load_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, StoredScore]:
-    """The stored profiles and scores of these leads (absent ones are new), locked until the transaction ends."""
+    """The stored profiles and scores of these leads (absent ones are new), locked until the transaction ends: the
+    profile is merged and written back whole, and during a rebalance the partition's old and new owner can hold
+    the same lead for a moment."""
+    wanted = sorted(set(lead_ids))
+    await lock_rows(session, "scorer.profile", wanted, None)
     found: dict[str, StoredScore] = {}
-    for chunk in _chunks(sorted(set(lead_ids))):
+    for chunk in _chunks(wanted):
         rows = await session.execute(_profiles_of(dialect_of(session)), {"lead_ids": list(chunk)})
         found |= {row["lead_id"]: _stored(row) for row in rows.mappings()}
     return found
