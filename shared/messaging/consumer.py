@@ -22,6 +22,10 @@ from shared.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 _COMMIT_TIMEOUT_S = 10.0
+# The record of how far each partition was applied (shared.messaging.positions) is written with the batch at most
+# this often per partition: a record a second old only makes a restart re-read a second of events, which the inbox
+# drops, and writing it with every batch cost a statement in every consumer transaction.
+_POSITION_EVERY_S = 1.0
 
 
 class ConsumerStuck(RuntimeError):
@@ -91,6 +95,7 @@ class ConsumerLoop:
         self._options = options
         self._joined = False
         self._start_check = StartCheck(self._database, group, metrics)
+        self._position_written: dict[tuple[str, int], float] = {}
         for topic in self._topics:  # exported at 0 from the start, so the first regression shows in increase()
             metrics.offset_regressions.labels(group, topic.name)
 
@@ -229,10 +234,15 @@ class ConsumerLoop:
     async def _apply(self, items: list[tuple[Record, Event]]) -> None:
         applied: list[Event] = []
         skipped: list[Event] = []
+        due = time.monotonic() - _POSITION_EVERY_S
+        recorded = {
+            (r.topic, r.partition) for r, _ in items if self._position_written.get((r.topic, r.partition), 0.0) < due
+        }
         async with self._uow() as uow:
             seen = await uow.already_processed(self.group, [event.id for _, event in items])
             for record, event in items:
-                uow.mark_position(self.group, record.topic, record.partition, record.offset, event.id)
+                if (record.topic, record.partition) in recorded:
+                    uow.mark_position(self.group, record.topic, record.partition, record.offset, event.id)
                 if event.id in seen:
                     skipped.append(event)
                     continue
@@ -242,6 +252,9 @@ class ConsumerLoop:
             for event in applied:
                 uow.mark_processed(self.group, event)
             await uow.commit()
+        written = time.monotonic()
+        for partition in recorded:
+            self._position_written[partition] = written
         for event in applied:
             self._metrics.events_consumed.labels(self.group, event.envelope.type).inc()
         for event in skipped:
