@@ -46,6 +46,7 @@ def signed(
     url: str = "http://test/v1/webhooks/x",
     now: float | None = None,
     secret: str | None = None,
+    body: bytes | None = None,
 ) -> tuple[bytes, dict[str, str], str]:
     """(body, headers, query string) of a delivery signed as `provider` signs it."""
     now = time.time() if now is None else now
@@ -67,7 +68,7 @@ def signed(
             + f"--{boundary}--\r\n".encode()
         )
         return body, {"content-type": f"multipart/form-data; boundary={boundary}"}, f"token={key}"
-    body = json.dumps(payload).encode()
+    body = json.dumps(payload).encode() if body is None else body
     headers = {"content-type": "application/json"}
     if provider == "typeform":
         headers["typeform-signature"] = "sha256=" + base64.b64encode(_hmac(key, body)).decode()

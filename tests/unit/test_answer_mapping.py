@@ -53,7 +53,7 @@ def test_structured_answers_read_as_text_a_person_can_read() -> None:
         None,
         MAPPING,
     )
-    assert fields["answers"]["upload_your_rfp"] == "name: rfp.pdf; url: https://files.example/rfp.pdf"
+    assert fields["answers"]["upload_your_rfp"] == "rfp.pdf: https://files.example/rfp.pdf"
     assert fields["answers"]["deposit"] == "price: 49; currency: EUR; status: paid"
     assert fields["answers"]["interests"] == "analytics, routing"
     assert (fields["first_name"], fields["last_name"]) == ("Kenji", "Sato")

@@ -84,7 +84,9 @@ class Answer:
 
 
 # A provider's own answer types that say which lead field an answer is, whatever its label.
-_FIELD_OF_KIND = {"email": "email", "phone": "phone"}
+_FIELD_OF_KIND = {"email": "email", "phone": "phone", "consent": "consent"}
+# Hidden fields that carry attribution are the lead's source, whatever form builder sent them.
+_ATTRIBUTION = frozenset({"utm_source", "utm_medium", "utm_campaign"})
 _NAME_ORDER = ("prefix", "first", "middle", "last", "suffix")
 _NAME_PARTS = frozenset(_NAME_ORDER)
 # Form builders number repeated fields: "Email 2", "Phone 3".
@@ -106,6 +108,8 @@ def map_answers(answers: Iterable[Answer], form_key: str | None, mapping: FieldM
             label = normalise_label(answer.label)
             bare = _NUMBERED.sub("", label)
             target = labels.get(label) or labels.get(_QUESTION_WORDS.sub("", label)) or labels.get(bare)
+        if target is None and answer.label and answer_key(answer.label) in _ATTRIBUTION:
+            target = answer_key(answer.label)  # a hidden field named for what it carries
         if target is None and answer.kind in _FIELD_OF_KIND and _FIELD_OF_KIND[answer.kind] not in fields:
             target = _FIELD_OF_KIND[answer.kind]
         if target == "ignore":
@@ -144,6 +148,8 @@ def _text(value: Any) -> str | None:
         joined = ", ".join(t for t in (_text(v) for v in value) if t)
         return joined or None
     if isinstance(value, dict):
+        if isinstance(value.get("url"), str) and isinstance(value.get("name"), str):  # an uploaded file, a signature
+            return f"{value['name']}: {value['url']}"
         if set(value) <= _NAME_PARTS:  # Jotform's full name: {"first": "Kenji", "last": "Sato"}
             return " ".join(t for t in (_text(value.get(k)) for k in _NAME_ORDER) if t) or None
         parts = [(k, _text(v)) for k, v in value.items()]

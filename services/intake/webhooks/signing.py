@@ -3,11 +3,12 @@
 import base64
 import hashlib
 import hmac
+import json
 from typing import Any
 
 from services.intake.domain.refused import Refused
 from services.intake.domain.standard_webhooks import SignatureError
-from services.intake.webhooks.payload import text
+from services.intake.webhooks.payload import load_json, text
 
 __all__ = [
     "SignatureError",
@@ -70,3 +71,14 @@ def delivery_id(container: dict[str, Any], key: str, name: str | None = None) ->
 def content_hash(body: bytes) -> str:
     """A delivery id for providers that send none: the same body is the same delivery."""
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def signed_variants(body: bytes) -> tuple[bytes, ...]:
+    """The bytes a sender may have signed: the raw body, and its compact re-serialisation, which is what the
+    verification examples of Webflow and Tally sign (`JSON.stringify(req.body)` of the parsed body). A body that is
+    not JSON has only its raw bytes."""
+    try:
+        compact = json.dumps(load_json(body), separators=(",", ":"), ensure_ascii=False).encode()
+    except (Refused, ValueError):
+        return (body,)
+    return (body,) if compact == body else (body, compact)

@@ -7,7 +7,15 @@ from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
 from services.intake.webhooks.payload import load_object, obj, objects, text
-from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, require, same
+from services.intake.webhooks.signing import (
+    SignatureError,
+    b64,
+    delivery_id,
+    hmac_sha256,
+    require,
+    same,
+    signed_variants,
+)
 
 
 class TallyAdapter(FormAdapter):
@@ -16,9 +24,9 @@ class TallyAdapter(FormAdapter):
     name = "tally"
 
     def verify(self, request: RawRequest, *, now: float) -> None:
-        """Compare the signature of the raw body."""
+        """Compare the signature of the raw body (or of its re-serialisation, which Tally's own example signs)."""
         given = require(request.headers.get("tally-signature"), "Tally-Signature")
-        if not same(b64(hmac_sha256(self.key, request.body)), given):
+        if not any(same(b64(hmac_sha256(self.key, signed)), given) for signed in signed_variants(request.body)):
             raise SignatureError("Tally-Signature does not match the body; check the signing secret")
 
     def parse(self, request: RawRequest) -> Parsed:
@@ -62,6 +70,15 @@ def _label(value: Any) -> str | None:
 
 def _value(field: dict[str, Any]) -> Any:
     value = field.get("value")
+    if field.get("type") == "MATRIX" and isinstance(value, dict):
+        rows = _texts(field.get("rows"), "data.fields[].rows")
+        columns = _texts(field.get("columns"), "data.fields[].columns")
+        return {
+            rows.get(row, row): [columns.get(c, c) if isinstance(c, str) else c for c in chosen]
+            if isinstance(chosen, list)
+            else chosen
+            for row, chosen in value.items()
+        }
     options = {
         text(o.get("id"), "options[].id"): o.get("text") for o in objects(field.get("options"), "data.fields[].options")
     }
@@ -70,3 +87,8 @@ def _value(field: dict[str, Any]) -> Any:
     if options and isinstance(value, str):
         return options.get(value, value)
     return value
+
+
+def _texts(value: Any, where: str) -> dict[str | None, Any]:
+    """A list of {id, text} (options, matrix rows and columns) as id -> text."""
+    return {text(o.get("id"), f"{where}[].id"): o.get("text") for o in objects(value, where)}

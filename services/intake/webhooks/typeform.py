@@ -40,7 +40,7 @@ class TypeformAdapter(FormAdapter):
             field = obj(item.get("field"), "answers[].field")
             field_id = text(field.get("id"), "answers[].field.id")
             ref = text(field.get("ref"), "answers[].field.ref") or refs.get(field_id)
-            kind = _KINDS.get(str(item.get("type")))
+            kind = _KINDS.get(str(item.get("type"))) or _KINDS.get(str(field.get("type")))
             answers.append(Answer(ref or field_id, _title(titles.get(field_id)), _value(item), kind))
         hidden = obj(response.get("hidden"), "form_response.hidden")
         form_id = text(response.get("form_id"), "form_response.form_id") or text(definition.get("id"), "definition.id")
@@ -60,8 +60,8 @@ class TypeformAdapter(FormAdapter):
         )
 
 
-# Typeform's answer types that say which field an answer is.
-_KINDS = {"email": "email", "phone_number": "phone"}
+# Typeform's answer and field types that say which field an answer is ("legal" is its terms-acceptance question).
+_KINDS = {"email": "email", "phone_number": "phone", "legal": "consent"}
 
 
 def _title(value: Any) -> str | None:

@@ -13,6 +13,7 @@ from services.intake.webhooks.signing import (
     number,
     require,
     same,
+    signed_variants,
 )
 
 _TOLERANCE_S = 300
@@ -28,7 +29,10 @@ class WebflowAdapter(FormAdapter):
         signature = require(request.headers.get("x-webflow-signature"), "x-webflow-signature")
         stamp = require(request.headers.get("x-webflow-timestamp"), "x-webflow-timestamp")
         fresh(number(stamp, "x-webflow-timestamp") / 1000, now, _TOLERANCE_S, "x-webflow-timestamp")
-        if not same(hmac_sha256(self.key, f"{stamp}:".encode() + request.body).hex(), signature):
+        if not any(
+            same(hmac_sha256(self.key, f"{stamp}:".encode() + signed).hex(), signature)
+            for signed in signed_variants(request.body)
+        ):
             raise SignatureError("x-webflow-signature does not match the body; check the app's client secret")
 
     def parse(self, request: RawRequest) -> Parsed:

@@ -52,13 +52,16 @@ class ZoomAdapter(FormAdapter):
         webinar = obj(payload.get("object"), "payload.object")
         webinar_id = text(webinar.get("id"), "payload.object.id") or text(webinar.get("uuid"), "object.uuid") or ""
         topic = text(webinar.get("topic"), "payload.object.topic")
+        # Meetings with registration send the same shapes under meeting.*; both are sessions a lead signs up to.
+        event = str(event).replace("meeting.", "webinar.", 1) if isinstance(event, str) else event
         if event == "webinar.registration_created":
             registrant = obj(webinar.get("registrant"), "payload.object.registrant")
             return Parsed(delivery, (self._registered(registrant, webinar_id, topic, body),))
         participant = obj(webinar.get("participant"), "payload.object.participant")
         email = text(participant.get("email"), "participant.email")
         if event == "webinar.participant_joined" and email:
-            return Parsed(delivery, joins=(WebinarJoin(webinar_id, email, when(participant.get("join_time"))),))
+            joined = participant.get("join_time") or participant.get("date_time")  # meeting events say date_time
+            return Parsed(delivery, joins=(WebinarJoin(webinar_id, email, when(joined)),))
         if event == "webinar.participant_left" and email:
             first, _, last = (text(participant.get("user_name"), "participant.user_name") or "").partition(" ")
             attended = submission(
