@@ -193,6 +193,7 @@ def quarantine_replay(
 ) -> None:
     """Map held deliveries again (with the fixed mapping) and accept those that now make a lead; the running
     intake publishes them. Fetch failures are queued to be fetched again by the running intake."""
+    from services.intake.domain import identity
     from services.intake.domain.mapping import FieldMapping
     from services.intake.webhooks.registry import build_adapters
     from services.rules import rules_path
@@ -203,6 +204,7 @@ def quarantine_replay(
         fields, _ = load_rules_section(mapping or rules_path(settings.rules), "intake", FieldMapping)
     except RulesError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
+    identity.configure(fields.identity)
     adapters = build_adapters(settings, fields)
 
     outcomes = asyncio.run(_with_quarantine(lambda quarantine: quarantine.replay(held_id, adapters)))

@@ -8,12 +8,14 @@ from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from services.intake import SERVICE
+from services.intake.api.identity import identity_router
 from services.intake.api.imports import imports_router
 from services.intake.api.quarantine import quarantine_router
 from services.intake.api.routes import intake_router
 from services.intake.api.webhook_lane import WebhookLane
 from services.intake.api.webhook_receiver import WebhookReceiver
 from services.intake.batching import AcceptBatcher
+from services.intake.domain import identity
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
 from services.intake.metrics import IntakeMetrics
@@ -33,6 +35,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake service, ready to serve."""
     mapping, _ = load_rules_section(rules_path(settings.rules), "intake", FieldMapping)
+    identity.configure(mapping.identity)
     runtime = build_runtime(SERVICE, settings)
     metrics = IntakeMetrics(runtime.metrics)
     runtime.commit_listeners.append(metrics.on_commit)
@@ -73,7 +76,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     held = quarantine_router(quarantine, runtime.tokens, adapters)
     return create_app(
         runtime,
-        [router, imports, held],
+        [router, imports, held, identity_router(runtime.unit_of_work, runtime.tokens)],
         inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
         title="leadflow intake",
         description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "

@@ -1,7 +1,9 @@
 """Stage a group of deliveries with a fixed number of statements, whatever the group's size."""
 
+from dataclasses import replace
+
 from services.intake.domain.capture import Submission
-from services.intake.persistence import repository
+from services.intake.persistence import identity_store, repository
 from services.intake.service import CaptureResult, accept_in, emit_submission
 from services.intake.webhooks.adapter import Parsed
 from shared.db.unit_of_work import UnitOfWork
@@ -12,6 +14,7 @@ async def accept_group(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list
     if not all(_plain(parsed) for _, parsed in group):
         return [await accept_in(uow, provider, parsed) for provider, parsed in group]
     session = uow.session
+    group = await _resolved(uow, group)
     originals = await repository.find_deliveries(session, [(p, parsed.delivery_id) for p, parsed in group])
     profiles = await repository.load_leads(
         session, sorted({str(s.lead_id) for _, parsed in group for s in parsed.submissions})
@@ -52,10 +55,33 @@ async def accept_group(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list
     return results
 
 
+async def _resolved(uow: UnitOfWork, group: list[tuple[str, Parsed]]) -> list[tuple[str, Parsed]]:
+    """The group with each submission pointed at the lead its address links to (a merge or a join), in one
+    query; addresses without a link keep the lead they derive."""
+    found = await identity_store.links(
+        uow.session, [key for _, parsed in group for s in parsed.submissions if (key := s.email_key)]
+    )
+    if not found:
+        return group
+    return [
+        (
+            provider,
+            replace(
+                parsed,
+                submissions=tuple(
+                    replace(s, resolved=found[s.email_key]) if s.email_key in found else s for s in parsed.submissions
+                ),
+            ),
+        )
+        for provider, parsed in group
+    ]
+
+
 def _plain(parsed: Parsed) -> bool:
     """Deliveries that need nothing but their own submissions (no webinar joins, no enrichment queue)."""
     return not parsed.joins and not parsed.pending and all(_self_contained(s) for s in parsed.submissions)
 
 
 def _self_contained(item: Submission) -> bool:
-    return not (item.minutes is None and "webinar_id" in item.answers)
+    # A source's own id may join two leads (services/intake/service.py resolve): that takes the one-by-one path.
+    return not (item.minutes is None and "webinar_id" in item.answers) and not item.external_id

@@ -3,14 +3,16 @@
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import SERVICE
+from services.intake import SERVICE, merging
+from services.intake.domain import identity
 from services.intake.domain.capture import Submission, to_activity, to_captured, to_outcome
 from services.intake.domain.profile import merge_profile
-from services.intake.persistence import repository
+from services.intake.persistence import identity_store, repository
 from services.intake.webhooks.adapter import Parsed
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.envelope import new_event
@@ -92,8 +94,28 @@ def log_committed(uow: UnitOfWork, provider: str) -> None:
         )
 
 
+async def resolve(uow: UnitOfWork, item: Submission) -> Submission:
+    """The submission with the lead its identity keys point to. One carrying both an address and a source's
+    id links the two; when each already had its own lead, the source's one is merged into the address's."""
+    keys = [key for key in (item.email_key, item.external_key) if key]
+    found = await identity_store.links(uow.session, keys)
+    exists: set[UUID] = set()
+    if len(keys) == 2:
+        exists = await identity_store.existing(uow.session, {found.get(k, identity.derived_id(k)) for k in keys})
+    decided = identity.resolve(item.email, item.external_key, found, exists, item.match)
+    await identity_store.link(uow.session, decided.links)
+    if decided.joins is not None:
+        try:
+            reason = f"the same {item.provider} id as a lead captured with an address"
+            await merging.merge(uow, decided.joins, decided.lead_id, reason=reason, by=SERVICE)
+        except merging.MergeError as exc:  # e.g. already merged elsewhere: the link alone is kept
+            log.warning("identity.join_skipped", lead_id=str(decided.joins), into=str(decided.lead_id), error=str(exc))
+    return replace(item, resolved=decided.lead_id)
+
+
 async def capture_one(uow: UnitOfWork, item: Submission) -> tuple[str, str]:
     """Store one submission and emit its events in the caller's unit of work; (event id, lead id)."""
+    item = await resolve(uow, item)
     lead_id = str(item.lead_id)
     existing = await repository.load_lead(uow.session, lead_id)
     if item.minutes is None and "webinar_id" in item.answers and item.email:

@@ -14,12 +14,15 @@ PRODUCERS = {
     "leads.scores": "scorer",
     "leads.stages": "qualifier",
     "opportunities": "qualifier",
+    "leads.identity": "intake",
 }
+# As each service's bootstrap subscribes (runtime.add_consumer).
 CONSUMERS = {
     "leads.intake": ["scorer", "qualifier"],
-    "leads.scores": ["qualifier"],
-    "leads.stages": ["forecast"],
-    "opportunities": ["forecast"],
+    "leads.scores": ["qualifier", "forecast"],
+    "leads.stages": ["scorer", "forecast"],
+    "opportunities": ["scorer", "forecast"],
+    "leads.identity": ["scorer", "qualifier", "forecast"],
 }
 
 

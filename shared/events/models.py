@@ -32,6 +32,8 @@ class EventType(StrEnum):
     OPPORTUNITY_OPENED = "opportunity.opened"
     OPPORTUNITY_UPDATED = "opportunity.updated"
     OPPORTUNITY_CLOSED = "opportunity.closed"
+    LEAD_MERGED = "lead.merged"
+    LEAD_UNMERGED = "lead.unmerged"
 
 
 class EventPayload(BaseModel):
@@ -247,6 +249,35 @@ class OpportunityClosed(OpportunitySnapshot):
     closed_at: datetime
 
 
+class LeadMerged(EventPayload):
+    """Two leads are one person: `lead_id` (the merged one) now counts as `into`. Keyed by the merged lead.
+
+    Services keep the merged lead's own data and only point it at `into`, so `lead.unmerged` can give it back;
+    anything later sent about the merged lead is applied to `into`.
+    """
+
+    event_type: ClassVar[EventType] = EventType.LEAD_MERGED
+
+    into: UUID
+    merge_id: UUID
+    carried: list[UUID] = Field(default_factory=list, description="leads merged into lead_id before, now into `into`")
+    reason: str
+    merged_by: str
+    merged_at: datetime
+
+
+class LeadUnmerged(EventPayload):
+    """A merge is undone: `lead_id` is its own lead again, apart from `from_lead`."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_UNMERGED
+
+    from_lead: UUID
+    merge_id: UUID
+    carried: list[UUID] = Field(default_factory=list, description="leads that follow lead_id back")
+    unmerged_by: str
+    unmerged_at: datetime
+
+
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     LeadCaptured,
     LeadActivity,
@@ -257,4 +288,6 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     OpportunityOpened,
     OpportunityUpdated,
     OpportunityClosed,
+    LeadMerged,
+    LeadUnmerged,
 )

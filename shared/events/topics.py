@@ -6,10 +6,12 @@ from shared.events.models import (
     EventPayload,
     LeadActivity,
     LeadCaptured,
+    LeadMerged,
     LeadOutcomeRecorded,
     LeadOwnerChanged,
     LeadScored,
     LeadStageChanged,
+    LeadUnmerged,
     OpportunityClosed,
     OpportunityOpened,
     OpportunityUpdated,
@@ -45,7 +47,13 @@ OPPORTUNITIES = Topic(
     (OpportunityOpened, OpportunityUpdated, OpportunityClosed),
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (LEADS_INTAKE, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES)
+LEADS_IDENTITY = Topic(
+    "leads.identity",
+    "Leads merged into another (the same person) and merges undone; keyed by the merged lead",
+    (LeadMerged, LeadUnmerged),
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (LEADS_INTAKE, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY)
 
 _TOPIC_BY_PAYLOAD = {payload: topic for topic in ALL_TOPICS for payload in topic.payloads}
 _TOPIC_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}

@@ -8,11 +8,12 @@ from uuid import UUID
 
 from pydantic_core import PydanticCustomError
 
+from services.intake.domain.identity import MatchRules, configured, derived_id, email_key, external_key
 from services.intake.domain.refused import Refused
 from shared.email import checked_email
 from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadOutcomeRecorded, Source
 from shared.events.vocabulary import ActivityType
-from shared.ids import lead_id_for, lead_id_for_external, normalise_email
+from shared.ids import normalise_email
 
 # Addresses at these domains say nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(
@@ -83,6 +84,10 @@ class Submission:
     engagement_only: bool = False
     outcome: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
+    # How addresses are matched (the rules file's intake.identity), and the lead the capture resolved it to
+    # (a link from an earlier join or merge); neither is something the person told us.
+    match: MatchRules = field(default_factory=configured, compare=False, repr=False)
+    resolved: UUID | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.email and not self.external_id:
@@ -102,12 +107,21 @@ class Submission:
 
     @cached_property
     def lead_id(self) -> UUID:
-        """From the normalised email; for email-less imports, from the source's own id (derived once: a
-        submission is asked for it by the profile, the events and the delivery record)."""
-        if self.email:
-            return lead_id_for(self.email)
-        assert self.external_id is not None
-        return lead_id_for_external(self.provider, self.external_id)
+        """The lead the capture resolved; else derived from the email's match key or, for email-less imports,
+        from the source's own id (derived once: the profile, the events and the delivery record all ask)."""
+        if self.resolved is not None:
+            return self.resolved
+        return derived_id(self.email_key or self.external_key or "")
+
+    @property
+    def email_key(self) -> str | None:
+        """The identity key of the address (see domain/identity.py)."""
+        return email_key(self.email, self.match) if self.email else None
+
+    @property
+    def external_key(self) -> str | None:
+        """The identity key of the source's own id."""
+        return external_key(self.provider, self.external_id) if self.external_id else None
 
 
 def submission(fields: dict[str, Any], **context: Any) -> Submission:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.intake.domain.identity import MatchRules
+
 # "What's your job title?" and "Please enter your email" mean the field their last words name.
 _QUESTION_WORDS = re.compile(r"^(what s |what is |whats |please enter |please provide |enter |provide )?(your )?")
 
@@ -47,6 +49,7 @@ class FieldMapping(BaseModel):
 
     labels: dict[str, list[str]] = Field(default_factory=dict)
     forms: dict[str, dict[str, str]] = Field(default_factory=dict)
+    identity: MatchRules = Field(default_factory=MatchRules)
 
     @field_validator("labels")
     @classmethod

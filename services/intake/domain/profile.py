@@ -30,7 +30,8 @@ def merge_profile(existing: Mapping[str, Any] | None, submission: Submission) ->
         if merged.get(name) in (None, "") or newer:
             merged[name] = str(value).strip()
     merged["email"] = submission.email or merged.get("email")
-    merged["external_id"] = merged.get("external_id") or submission.external_id
+    if not merged.get("external_id") and submission.external_id:
+        merged["external_id"], merged["external_provider"] = submission.external_id, submission.provider
     merged["company_domain"] = company_domain(submission.email)
     merged["first_seen_at"] = min(filter(None, [merged.get("first_seen_at"), submission.occurred_at]))
     merged["last_seen_at"] = max(filter(None, [last_seen, submission.occurred_at]))

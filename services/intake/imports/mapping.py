@@ -15,7 +15,8 @@ from shared.events.vocabulary import ActivityType
 
 
 class Identity(BaseModel):
-    """The column that says who a row is: an email, or (when there is none) the source's own id."""
+    """The columns that say who a row is: an email, the source's own id, or both (a row with both joins the lead
+    an earlier import knew only by that id to the person's email)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -24,8 +25,8 @@ class Identity(BaseModel):
 
     @model_validator(mode="after")
     def _one(self) -> "Identity":
-        if bool(self.email) == bool(self.external_id):
-            raise ValueError("identity needs exactly one of email or external_id")
+        if not self.email and not self.external_id:
+            raise ValueError("identity needs email, external_id or both")
         return self
 
 
@@ -62,7 +63,7 @@ class ImportMapping(BaseModel):
 
     def columns(self) -> set[str]:
         """Every column the mapping reads."""
-        named = {self.identity.email or self.identity.external_id or ""}
+        named = {c for c in (self.identity.email, self.identity.external_id) if c} or {""}
         named |= set(self.fields.values()) | set(self.answers.values())
         if self.occurred_at:
             named.add(self.occurred_at)
@@ -92,8 +93,8 @@ def read_row(row: Mapping[str, str | None], mapping: ImportMapping, *, imported_
     fields["answers"] = {key: v for key, column in mapping.answers.items() if (v := cell(column)) is not None}
     if mapping.identity.email:
         fields["email"] = cell(mapping.identity.email)
-    else:
-        fields["external_id"] = cell(mapping.identity.external_id or "")
+    if mapping.identity.external_id:
+        fields["external_id"] = cell(mapping.identity.external_id)
     outcome = None
     if mapping.outcome is not None:
         raw = cell(mapping.outcome.column)

@@ -174,6 +174,12 @@ async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) ->
     }
 
 
+async def find_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
+    """A lead's stored profile, unlocked (for reading only)."""
+    row = (await session.execute(select(leads).where(leads.c.lead_id == lead_id))).mappings().first()
+    return dict(row) if row else None
+
+
 @cache
 def _load_leads(dialect: str) -> Select[Any]:
     return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect)).order_by(leads.c.lead_id).with_for_update()

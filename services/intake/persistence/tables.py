@@ -12,6 +12,8 @@ leads = Table(
     Column("lead_id", String(36), primary_key=True),
     Column("email", String(320)),
     Column("external_id", String(200)),
+    Column("external_provider", String(50)),  # whose id external_id is: with it, the lead's identity key
+    Column("merged_into", String(36)),  # set while this lead is merged into another (see merges)
     Column("first_name", String(200)),
     Column("last_name", String(200)),
     Column("phone", String(50)),
@@ -96,4 +98,30 @@ quarantine = Table(
     Column("lead_id", String(36)),
     UniqueConstraint("provider", "delivery_key", name="uq_quarantine_provider"),
     Index("ix_quarantine_status", "status", "id"),
+)
+
+# Identity keys (an email's match key, a source's own id) that point at a lead other than the one they derive:
+# the address of a person first known by a source's id, or every key of a merged lead (domain/identity.py).
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("merge_id", String(36)),  # the merge that made the link; unmerging removes it
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every merge, with what it changed so that unmerging can give it back.
+merges = Table(
+    "merges",
+    metadata,
+    Column("merge_id", String(36), primary_key=True),
+    Column("source", String(36), nullable=False, index=True),
+    Column("survivor", String(36), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("merged_by", String(200), nullable=False),
+    Column("relinked", JSON, nullable=False),  # keys that pointed at source before: key -> earlier lead
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+    Column("unmerged_at", DateTime(timezone=True)),
+    Column("unmerged_by", String(200)),
 )
