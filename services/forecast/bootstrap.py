@@ -9,7 +9,7 @@ from services.forecast.api.routes import forecast_router
 from services.forecast.handlers import SUBSCRIPTION
 from services.forecast.metrics import ForecastMetrics
 from services.forecast.settings import ForecastSettings
-from shared.events.topics import LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES
+from shared.events.topics import LEADS_IDENTITY, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings)
-    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES], SUBSCRIPTION)
+    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES, LEADS_IDENTITY], SUBSCRIPTION)
     runtime.every(
         "metrics.forecast", settings.gauge_refresh_s, ForecastMetrics(runtime.metrics, runtime.database).refresh
     )

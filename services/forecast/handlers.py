@@ -6,8 +6,10 @@ from services.forecast.persistence import repository
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import (
+    LeadMerged,
     LeadScored,
     LeadStageChanged,
+    LeadUnmerged,
     OpportunityClosed,
     OpportunityOpened,
     OpportunitySnapshot,
@@ -36,6 +38,21 @@ async def on_scored(uow: UnitOfWork, event: Event) -> None:
     repository.projections(uow).segment(event.lead_id, payload.segment, payload.scored_at)
 
 
+async def on_merged(uow: UnitOfWork, event: Event) -> None:
+    """The same person counted once: the merged lead (and those it carried) leave the funnel."""
+    payload = event.payload
+    assert isinstance(payload, LeadMerged)
+    leads = [event.lead_id, *(str(c) for c in payload.carried)]
+    await repository.merged(uow.session, leads, str(payload.into), payload.merged_at)
+
+
+async def on_unmerged(uow: UnitOfWork, event: Event) -> None:
+    """A merge undone: the lead counts again."""
+    payload = event.payload
+    assert isinstance(payload, LeadUnmerged)
+    await repository.unmerged(uow.session, event.lead_id, [str(c) for c in payload.carried])
+
+
 class ProjectionBatch:
     """Nothing to read first (projections are written by key); the lead projections are saved once per batch."""
 
@@ -54,6 +71,8 @@ SUBSCRIPTION = Subscription(
         OpportunityClosed: on_opportunity,
         LeadStageChanged: on_stage_changed,
         LeadScored: on_scored,
+        LeadMerged: on_merged,
+        LeadUnmerged: on_unmerged,
     },
     batch=ProjectionBatch(),
 )

@@ -13,7 +13,7 @@ from services.qualifier.qualification import Qualifier
 from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
-from shared.events.topics import LEADS_INTAKE, LEADS_SCORES
+from shared.events.topics import LEADS_IDENTITY, LEADS_INTAKE, LEADS_SCORES
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -39,7 +39,7 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     qualifier = Qualifier(runtime.unit_of_work, rules)
     handlers = QualifierHandlers(qualifier)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES], handlers.subscription())
+    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES, LEADS_IDENTITY], handlers.subscription())
     metrics = QualifierMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)

@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
+from services.qualifier.merges import Merges
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import move
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
-from shared.events.models import LeadActivity, LeadCaptured, LeadScored
+from shared.events.models import LeadActivity, LeadCaptured, LeadMerged, LeadScored, LeadUnmerged
 from shared.events.vocabulary import LeadStage
 from shared.messaging.subscription import Subscription
 
@@ -21,16 +22,27 @@ class QualifierHandlers:
 
     def __init__(self, qualifier: Qualifier) -> None:
         self._qualifier = qualifier
+        self._merges = Merges(qualifier, self._lead_row)
 
     def subscription(self) -> Subscription:
         """Which handler applies which event type, with the batch's load and save around them."""
         return Subscription(
-            {LeadCaptured: self.on_captured, LeadActivity: self.on_activity, LeadScored: self.on_scored}, batch=self
+            {
+                LeadCaptured: self.on_captured,
+                LeadActivity: self.on_activity,
+                LeadScored: self.on_scored,
+                LeadMerged: self._merges.merged,
+                LeadUnmerged: self._merges.unmerged,
+            },
+            batch=self,
         )
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         """Read (and lock) every lead of a consumed batch in one query before its events are applied."""
-        await lead_rows(uow).preload(uow.session, [event.lead_id for event in events])
+        ids = [event.lead_id for event in events]
+        ids += [str(e.payload.into) for e in events if isinstance(e.payload, LeadMerged)]
+        ids += [str(e.payload.from_lead) for e in events if isinstance(e.payload, LeadUnmerged)]
+        await lead_rows(uow).preload(uow.session, ids)
 
     async def save(self, uow: UnitOfWork) -> None:
         """Write every lead the batch changed, and its transitions, in a few statements."""
@@ -89,13 +101,23 @@ class QualifierHandlers:
         )
 
     async def _lead(self, uow: UnitOfWork, event: Event, now: datetime) -> dict[str, Any]:
-        """The lead's row, created at stage `lead` the first time any event names it."""
+        """The lead's row, created at stage `lead` the first time any event names it; news about a merged lead
+        (sent before the merge, or arriving late) belongs to the lead it is merged into."""
+        lead = await self._lead_row(uow, event.lead_id, event.envelope.correlationid, now)
+        merged_into = lead.get("merged_into")
+        if merged_into:
+            return await self._lead_row(uow, merged_into, event.envelope.correlationid, now)
+        return lead
+
+    async def _lead_row(
+        self, uow: UnitOfWork, lead_id: str, correlation_id: str | None, now: datetime
+    ) -> dict[str, Any]:
         rows = lead_rows(uow)
-        lead = await rows.get(uow.session, event.lead_id)
+        lead = await rows.get(uow.session, lead_id)
         if lead is not None:
             return lead
         lead = {
-            "lead_id": event.lead_id,
+            "lead_id": lead_id,
             "stage": None,
             "mql": False,
             "stage_changed_at": now,
@@ -111,7 +133,7 @@ class QualifierHandlers:
             decided_by="qualifier",
             rules_version=self._qualifier.rules.version,
             now=now,
-            correlation_id=event.envelope.correlationid,
+            correlation_id=correlation_id,
         )
         return lead
 

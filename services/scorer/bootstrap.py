@@ -15,7 +15,7 @@ from services.scorer.metrics import ScorerMetrics
 from services.scorer.settings import ScorerSettings
 from services.scorer.sweeps import rescore_for_decay
 from services.scorer.training import train_model
-from shared.events.topics import LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES
+from shared.events.topics import LEADS_IDENTITY, LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -33,7 +33,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     runtime = build_runtime(SERVICE, settings)
     model = ActiveModel(runtime.database)
     handlers = ScorerHandlers(rules, version, model)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES], handlers.subscription())
+    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY], handlers.subscription())
     metrics = ScorerMetrics(runtime.metrics, runtime.database)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)

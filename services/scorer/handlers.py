@@ -19,9 +19,11 @@ from shared.events.envelope import Event, new_event
 from shared.events.models import (
     LeadActivity,
     LeadCaptured,
+    LeadMerged,
     LeadOutcomeRecorded,
     LeadOwnerChanged,
     LeadScored,
+    LeadUnmerged,
     OpportunityClosed,
 )
 from shared.events.vocabulary import OpportunityStatus
@@ -78,12 +80,25 @@ class PendingScores:
         return bool(self._leads)
 
     async def load(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
-        """The stored profiles of leads the batch will score."""
-        self._stored |= await repository.load_many(session, [i for i in lead_ids if i not in self._stored])
+        """The stored profiles of leads the batch will score, and of the leads merged ones point at."""
+        loaded = await repository.load_many(session, [i for i in lead_ids if i not in self._stored])
+        self._stored |= loaded
+        targets = {s.merged_into for s in loaded.values() if s.merged_into and s.merged_into not in self._stored}
+        if targets:
+            self._stored |= await repository.load_many(session, targets)
+
+    def _target(self, lead_id: str) -> str:
+        """A merged lead's news belongs to the lead it is merged into (it may arrive after the merge)."""
+        stored = self._stored.get(lead_id)
+        return stored.merged_into if stored is not None and stored.merged_into else lead_id
+
+    def rescore(self, lead_id: str, correlation_id: str | None) -> None:
+        """Score a lead again at the flush though nothing new happened to it (a merge changed what counts)."""
+        self._leads.setdefault(lead_id, _Touched()).correlation_id = correlation_id
 
     def note(self, event: Event, activity: Activity, seen: Profile | None = None) -> None:
         """Remember an event's activity (and what it says about the lead) for the flush."""
-        touched = self._leads.setdefault(event.lead_id, _Touched())
+        touched = self._leads.setdefault(self._target(event.lead_id), _Touched())
         if seen is not None:
             touched.seen = merge(touched.seen, seen)
         touched.activities.append((event.id, activity))
@@ -101,6 +116,7 @@ class PendingScores:
             [(lead_id, event_id, a) for lead_id, t in self._leads.items() for event_id, a in t.activities],
         )
         history = await repository.activities_of_many(session, self._leads)
+        history = {lead_id: history.get(lead_id, []) for lead_id in self._leads}
         now = datetime.now(UTC)
         lead_ids = list(self._leads)
         profiles = [
@@ -109,14 +125,10 @@ class PendingScores:
             else self._leads[lead_id].seen
             for lead_id in lead_ids
         ]
-        scores = [
-            score_lead(profile, history[lead_id], self._rules, now)
-            for lead_id, profile in zip(lead_ids, profiles, strict=True)
-        ]
-        features = [
-            lead_features(profile, history[lead_id], self._rules)
-            for lead_id, profile in zip(lead_ids, profiles, strict=True)
-        ]
+        # Leads merged into one count for it; each lead's own profile is what is saved.
+        scored_on, history = await repository.with_members(session, dict(zip(lead_ids, profiles, strict=True)), history)
+        scores = [score_lead(scored_on[lead_id], history[lead_id], self._rules, now) for lead_id in lead_ids]
+        features = [lead_features(scored_on[lead_id], history[lead_id], self._rules) for lead_id in lead_ids]
         scores = with_model(scores, features, self._model.model, self._model.version)
         await repository.save_many(
             session,
@@ -183,6 +195,8 @@ class ScorerHandlers:
                 LeadOutcomeRecorded: self.on_outcome,
                 OpportunityClosed: self.on_opportunity_closed,
                 LeadOwnerChanged: self.on_owner_changed,
+                LeadMerged: self.on_merged,
+                LeadUnmerged: self.on_unmerged,
             },
             batch=self,
         )
@@ -191,6 +205,11 @@ class ScorerHandlers:
         """Read the stored profiles of every lead the batch rescores, in one query."""
         rescored = (LeadCaptured, LeadActivity)
         ids = [event.lead_id for event in events if isinstance(event.payload, rescored)]
+        for event in events:
+            if isinstance(event.payload, LeadMerged):
+                ids.append(str(event.payload.into))
+            elif isinstance(event.payload, LeadUnmerged):
+                ids += [event.lead_id, str(event.payload.from_lead)]
         await self._pending(uow).load(uow.session, ids)
 
     async def save(self, uow: UnitOfWork) -> None:
@@ -226,6 +245,25 @@ class ScorerHandlers:
         assert isinstance(payload, OpportunityClosed)
         outcome = "won" if payload.status == OpportunityStatus.WON else "lost"
         await repository.record_outcome(uow.session, event.lead_id, outcome, "opportunity", payload.closed_at)
+
+    async def on_merged(self, uow: UnitOfWork, event: Event) -> None:
+        """The lead (and those merged into it before) now count for another: point them at it and rescore it.
+        The merged lead keeps its last score, out of the worklist."""
+        payload = event.payload
+        assert isinstance(payload, LeadMerged)
+        merged = [event.lead_id, *(str(c) for c in payload.carried)]
+        await repository.set_merged_into(uow.session, merged, str(payload.into))
+        self._pending(uow).rescore(str(payload.into), event.envelope.correlationid)
+
+    async def on_unmerged(self, uow: UnitOfWork, event: Event) -> None:
+        """The lead is its own again (those it carried follow it): rescore it and the lead it was part of."""
+        payload = event.payload
+        assert isinstance(payload, LeadUnmerged)
+        await repository.set_merged_into(uow.session, [event.lead_id], None)
+        await repository.set_merged_into(uow.session, [str(c) for c in payload.carried], event.lead_id)
+        pending = self._pending(uow)
+        pending.rescore(event.lead_id, event.envelope.correlationid)
+        pending.rescore(str(payload.from_lead), event.envelope.correlationid)
 
     async def on_owner_changed(self, uow: UnitOfWork, event: Event) -> None:
         """Who works the lead, for the worklist's owner filter."""

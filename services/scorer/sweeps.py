@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, update
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.features import lead_features
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.domain.scoring import Score, score_lead, with_model
+from services.scorer.domain.scoring import Activity, Profile, Score, score_lead, with_model
 from services.scorer.handlers import SOURCE, scored_payload
 from services.scorer.persistence import repository
 from services.scorer.persistence.repository import StoredScore
@@ -66,11 +66,12 @@ async def rescore_for_decay(
             if not page:
                 break
             after = max(page)
-            history = await repository.activities_of_many(unit.session, page)
+            page = {lead_id: stored for lead_id, stored in page.items() if not stored.merged_into}
+            scored_on, history = await _with_members(unit, page)
             now = clock()
             moved = []
             for lead_id, stored in page.items():
-                score = rescore(stored, score_lead(stored.profile, history[lead_id], rules, now))
+                score = rescore(stored, score_lead(scored_on[lead_id], history[lead_id], rules, now))
                 if score.segment != stored.segment or score.mql != stored.mql:
                     moved.append((lead_id, stored, score))
             written = await _write(unit, moved, now)
@@ -94,17 +95,27 @@ async def repredict(uow: UnitOfWorkFactory, rules: ScoringRules, active: ActiveM
             if not page:
                 break
             after = max(page)
-            history = await repository.activities_of_many(unit.session, page)
+            page = {lead_id: stored for lead_id, stored in page.items() if not stored.merged_into}
+            scored_on, history = await _with_members(unit, page)
             now = datetime.now(UTC)
             lead_ids = list(page)
             current = [_as_score(page[lead_id]) for lead_id in lead_ids]
-            features = [lead_features(page[i].profile, history[i], rules) for i in lead_ids]
+            features = [lead_features(scored_on[i], history[i], rules) for i in lead_ids]
             scores = with_model(current, features, active.model, active.version)
             written = await _write(unit, [(i, page[i], s) for i, s in zip(lead_ids, scores, strict=True)], now)
             await unit.commit()
             updated += len(written)
     log.info("scores.repredicted", leads=updated, model_version=active.version)
     return updated
+
+
+async def _with_members(
+    unit: UnitOfWork, page: dict[str, StoredScore]
+) -> tuple[dict[str, Profile], dict[str, list[Activity]]]:
+    """What each lead of a page is scored on: with the leads merged into it (a merged lead itself is skipped)."""
+    history = await repository.activities_of_many(unit.session, page)
+    own = {lead_id: stored.profile for lead_id, stored in page.items()}
+    return await repository.with_members(unit.session, own, {i: history.get(i, []) for i in page})
 
 
 def _as_score(stored: StoredScore) -> Score:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.forecast.domain.funnel import StageChange
@@ -11,6 +11,7 @@ from services.forecast.domain.history import Revision
 from services.forecast.persistence.tables import (
     lead_segments,
     lead_stages,
+    merged_leads,
     opportunities,
     opportunity_revisions,
     stage_changes,
@@ -144,6 +145,7 @@ async def stage_history(session: AsyncSession) -> list[StageChange]:
     rows = await session.execute(
         select(stage_changes, lead_segments.c.segment)
         .outerjoin(lead_segments, lead_segments.c.lead_id == stage_changes.c.lead_id)
+        .where(stage_changes.c.lead_id.not_in(select(merged_leads.c.lead_id)))
         .order_by(stage_changes.c.changed_at, stage_changes.c.id)
     )
     return [
@@ -162,5 +164,24 @@ async def stage_history(session: AsyncSession) -> list[StageChange]:
 
 async def stage_counts(session: AsyncSession) -> dict[LeadStage, int]:
     """Leads per current stage."""
-    rows = await session.execute(select(lead_stages.c.stage, func.count()).group_by(lead_stages.c.stage))
+    rows = await session.execute(
+        select(lead_stages.c.stage, func.count())
+        .where(lead_stages.c.lead_id.not_in(select(merged_leads.c.lead_id)))
+        .group_by(lead_stages.c.stage)
+    )
     return {LeadStage(stage): count for stage, count in rows.all()}
+
+
+async def merged(session: AsyncSession, lead_ids: list[str], into: str, at: datetime) -> None:
+    """These leads count as `into` now: out of the funnel while they are merged."""
+    rows = [{"lead_id": lead_id, "merged_into": into, "merged_at": at} for lead_id in sorted(lead_ids)]
+    await upsert_many(session, merged_leads, ["lead_id"], rows)
+
+
+async def unmerged(session: AsyncSession, lead_id: str, carried: list[str]) -> None:
+    """The lead counts again on its own; those it carried stay merged, into it again."""
+    await session.execute(delete(merged_leads).where(merged_leads.c.lead_id == lead_id))
+    if carried:
+        await session.execute(
+            update(merged_leads).where(merged_leads.c.lead_id.in_(sorted(carried))).values(merged_into=lead_id)
+        )

@@ -78,3 +78,12 @@ lead_stages = Table(
     Column("source", String(50)),
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
+
+# Leads merged into another (lead.merged) while they are: the same person is counted once in the funnel.
+merged_leads = Table(
+    "merged_leads",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("merged_into", String(36), nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+)

@@ -189,6 +189,7 @@ async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) ->
     ]
     return LeadOut(
         **LeadSummary.model_validate(lead).model_dump(),
+        merged_into=lead.get("merged_into"),
         frameworks=frameworks,
         evidence=[EvidenceOut.model_validate(e) for e in evidence],
         history=[TransitionOut.model_validate(t) for t in transitions],

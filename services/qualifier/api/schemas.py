@@ -60,6 +60,10 @@ class LeadSummary(BaseModel):
 class LeadOut(LeadSummary):
     """A lead's stage, owner, latest score, current framework results, evidence and full history."""
 
+    merged_into: str | None = Field(
+        None, description="the lead this one is merged into (lead.merged): it is left out of lists and counts there"
+    )
+
     frameworks: list[FrameworkOut]
     evidence: list[EvidenceOut]
     history: list[TransitionOut]

@@ -4,13 +4,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.domain.opportunity import Opportunity
-from services.qualifier.persistence.tables import evidence, leads, opportunities, owners, routing_positions, transitions
+from services.qualifier.persistence.tables import (
+    evidence,
+    leads,
+    merges,
+    opportunities,
+    owners,
+    routing_positions,
+    transitions,
+)
 from shared.db.database import aware
 from shared.db.matching import dialect_of
 from shared.db.upsert import upsert
@@ -109,7 +117,13 @@ async def list_leads(
     session: AsyncSession, *, stage: str | None, owner: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     """Leads filtered by stage and owner, most recently changed first."""
-    query = select(leads).order_by(leads.c.stage_changed_at.desc(), leads.c.lead_id).limit(limit).offset(offset)
+    query = (
+        select(leads)
+        .where(leads.c.merged_into.is_(None))
+        .order_by(leads.c.stage_changed_at.desc(), leads.c.lead_id)
+        .limit(limit)
+        .offset(offset)
+    )
     if stage is not None:
         query = query.where(leads.c.stage == stage)
     if owner is not None:
@@ -121,7 +135,7 @@ async def stalled_leads(session: AsyncSession, stages: list[str], before: dateti
     """Ids of leads in `stages` with no activity or evidence since `before`."""
     rows = await session.execute(
         select(leads.c.lead_id)
-        .where(leads.c.stage.in_(stages), leads.c.last_activity_at < before)
+        .where(leads.c.stage.in_(stages), leads.c.last_activity_at < before, leads.c.merged_into.is_(None))
         .order_by(leads.c.last_activity_at)
         .limit(limit)
     )
@@ -149,7 +163,7 @@ async def owner_loads(session: AsyncSession, open_stages: list[str]) -> dict[str
     """Open leads per owner."""
     rows = await session.execute(
         select(leads.c.owner, func.count())
-        .where(leads.c.owner.is_not(None), leads.c.stage.in_(open_stages))
+        .where(leads.c.owner.is_not(None), leads.c.stage.in_(open_stages), leads.c.merged_into.is_(None))
         .group_by(leads.c.owner)
     )
     return {owner: count for owner, count in rows.all()}
@@ -204,3 +218,19 @@ async def open_opportunities_of(session: AsyncSession, lead_id: str) -> list[UUI
         )
     )
     return [UUID(r) for r in rows.scalars()]
+
+
+async def record_merge(session: AsyncSession, values: dict[str, Any]) -> None:
+    """What a merge filled in and moved, to undo it."""
+    await upsert(
+        session, merges, {"merge_id": values["merge_id"]}, {k: v for k, v in values.items() if k != "merge_id"}
+    )
+
+
+async def take_merge(session: AsyncSession, merge_id: str) -> dict[str, Any] | None:
+    """A merge's record, removed (it is being undone)."""
+    row = (await session.execute(select(merges).where(merges.c.merge_id == merge_id))).mappings().first()
+    if row is None:
+        return None
+    await session.execute(delete(merges).where(merges.c.merge_id == merge_id))
+    return dict(row)

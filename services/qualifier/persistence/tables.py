@@ -24,6 +24,9 @@ leads = Table(
     Column("team", String(100)),
     Column("facts", JSON, nullable=False, default=dict),
     Column("last_activity_at", DateTime(timezone=True)),
+    # Set while the lead is merged into another (lead.merged): it leaves lists and sweeps, and news about it
+    # is applied to the lead it points at.
+    Column("merged_into", String(36), index=True),
     Index("ix_leads_stage", "stage"),
     Index("ix_leads_owner", "owner"),
 )
@@ -99,4 +102,17 @@ opportunities = Table(
         postgresql_where=text("status = 'open'"),
         sqlite_where=text("status = 'open'"),
     ),
+)
+
+# What each merge filled in on the lead that stayed and which opportunities it moved there, to give back on
+# lead.unmerged.
+merges = Table(
+    "merges",
+    metadata,
+    Column("merge_id", String(36), primary_key=True),
+    Column("source", String(36), nullable=False),
+    Column("survivor", String(36), nullable=False),
+    Column("filled", JSON, nullable=False),
+    Column("opportunities", JSON, nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
 )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.scorer.domain.model import NotEnoughOutcomes
@@ -36,10 +36,14 @@ class ScoreOut(BaseModel):
     factors: list[ScoreFactor]
     rules_version: str
     scored_at: datetime
+    merged_into: str | None = Field(
+        None, description="the lead this one is merged into: its score is frozen, and it counts for that lead"
+    )
 
 
 class WorklistOut(BaseModel):
-    """One page of leads, best first: by predicted conversion when a model is active, then by score."""
+    """One page of leads, best first: by predicted conversion when a model is active, then by score; merged leads
+    are left out (they count for the lead they were merged into)."""
 
     items: list[ScoreOut]
     limit: int
@@ -115,6 +119,7 @@ def scorer_router(
         query = (
             select(*_SCORE_COLUMNS)
             .outerjoin(owners, owners.c.lead_id == profiles.c.lead_id)
+            .where(profiles.c.merged_into.is_(None))
             .order_by(profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
             .limit(limit)
             .offset(offset)

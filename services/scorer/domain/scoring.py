@@ -3,7 +3,7 @@
 import math
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -32,6 +32,19 @@ class Profile:
     utm_source: str | None = None
     utm_medium: str | None = None
     answers: Mapping[str, str] = field(default_factory=dict)
+
+
+def combined(own: Profile, merged: Sequence[Profile]) -> Profile:
+    """A lead's profile with what the leads merged into it know filling its gaps; its own facts win."""
+    result = own
+    for other in merged:
+        gaps = {
+            name: value
+            for name, value in other.__dict__.items()
+            if name != "answers" and value is not None and getattr(result, name) is None
+        }
+        result = replace(result, **gaps, answers={**other.answers, **result.answers})
+    return result
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scorer.domain.scoring import Activity, Profile, Score
+from services.scorer.domain.scoring import Activity, Profile, Score, combined
 from services.scorer.persistence.tables import activities, outcomes, owners, profiles
 from shared.db.database import aware
 from shared.db.locks import lock_rows
@@ -38,6 +38,7 @@ class StoredScore:
     model_version: int | None
     factors: tuple[ScoreFactor, ...]
     stamp: Any  # scored_at exactly as stored: the optimistic check of sweeps compares it
+    merged_into: str | None = None
 
 
 def _stored(row: Any) -> StoredScore:
@@ -69,6 +70,7 @@ def _stored(row: Any) -> StoredScore:
         row["model_version"],
         tuple(ScoreFactor.model_validate(f) for f in row["factors"]),
         row["scored_at"],
+        row["merged_into"],
     )
 
 
@@ -101,11 +103,60 @@ async def load_many(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str,
 
 
 async def page(session: AsyncSession, after: str, limit: int) -> dict[str, StoredScore]:
-    """Profiles in lead_id order after `after`, for sweeps over every lead."""
+    """Profiles in lead_id order after `after`, for sweeps over every lead (merged ones included: callers skip
+    them, and `after` moves on past them)."""
     rows = await session.execute(
         select(profiles).where(profiles.c.lead_id > after).order_by(profiles.c.lead_id).limit(limit)
     )
     return {row["lead_id"]: _stored(row) for row in rows.mappings()}
+
+
+@cache
+def _members_of(dialect: str) -> Select[Any]:
+    return select(profiles.c.lead_id, profiles.c.merged_into).where(one_of(profiles.c.merged_into, "lead_ids", dialect))
+
+
+async def members_of(session: AsyncSession, lead_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The leads merged into each of these: lead -> merged leads (one query; most leads have none)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(lead_ids))):
+        rows = await session.execute(_members_of(dialect_of(session)), {"lead_ids": list(chunk)})
+        for row in rows:
+            found[row.merged_into].append(row.lead_id)
+    return dict(found)
+
+
+async def with_members(
+    session: AsyncSession, stored: dict[str, Profile], history: dict[str, list[Activity]]
+) -> tuple[dict[str, Profile], dict[str, list[Activity]]]:
+    """What each lead is scored on once the leads merged into it count: its profile with their facts filling its
+    gaps, and all their activities. Nothing is written: unmerging only has to clear the pointer."""
+    members = await members_of(session, stored)
+    if not members:
+        return stored, history
+    everyone = [m for merged in members.values() for m in merged]
+    their = await _profiles_unlocked(session, everyone)
+    their_history = await activities_of_many(session, everyone)
+    profiles_out, history_out = dict(stored), {lead: list(h) for lead, h in history.items()}
+    for lead_id, merged in members.items():
+        profiles_out[lead_id] = combined(stored[lead_id], [their[m] for m in merged if m in their])
+        joined = history_out.get(lead_id, []) + [a for m in merged for a in their_history.get(m, [])]
+        history_out[lead_id] = sorted(joined, key=lambda a: a.occurred_at)
+    return profiles_out, history_out
+
+
+async def _profiles_unlocked(session: AsyncSession, lead_ids: list[str]) -> dict[str, Profile]:
+    found: dict[str, Profile] = {}
+    for chunk in _chunks(sorted(set(lead_ids))):
+        rows = await session.execute(_profiles_of(dialect_of(session)), {"lead_ids": list(chunk)})
+        found |= {row["lead_id"]: _stored(row).profile for row in rows.mappings()}
+    return found
+
+
+async def set_merged_into(session: AsyncSession, lead_ids: Sequence[str], into: str | None) -> None:
+    """Point leads at the lead they are merged into, or (None) make them their own again."""
+    if lead_ids:
+        await session.execute(update(profiles).where(profiles.c.lead_id.in_(sorted(lead_ids))).values(merged_into=into))
 
 
 async def add_activities(session: AsyncSession, new: Sequence[tuple[str, str, Activity]]) -> None:

@@ -34,6 +34,9 @@ profiles = Table(
     Column("first_seen_at", DateTime(timezone=True)),
     Column("probability", Float),
     Column("model_version", Integer),
+    # Set while the lead is merged into another (lead.merged): its score is frozen and it leaves the worklist;
+    # its profile and activities count for the lead it points at.
+    Column("merged_into", String(36), index=True),
     Index("ix_profiles_segment_score", "segment", "score"),
     Index("ix_profiles_probability", "probability"),
 )
