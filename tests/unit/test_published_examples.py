@@ -202,3 +202,59 @@ async def test_facebook_retrieved_lead_becomes_the_right_lead() -> None:
     )
     assert (lead.email, lead.first_name, lead.last_name) == ("joe@example.com", "Joe", "Example")
     assert lead.occurred_at == datetime(2015, 2, 28, 8, 49, 14, tzinfo=UTC)
+
+
+# Variants a real form produces that the published examples lack. These are ours, built on the published
+# example by adding the answers Typeform's and Tally's documented answer types allow; not cited as theirs.
+
+
+def typeform_with(*answers: dict[str, Any], fields: tuple[dict[str, Any], ...] = (), **hidden: str) -> Any:
+    payload = published("typeform_example_payload")
+    response = payload["form_response"]
+    response["answers"] += list(answers)
+    response["definition"]["fields"] += list(fields)
+    if hidden:
+        response["hidden"] = hidden
+    return payload
+
+
+def test_typeform_second_email_phone_hidden_fields_other_choice_and_a_file() -> None:
+    payload = typeform_with(
+        {"type": "email", "email": "ops@cityhall.example", "field": {"id": "E2", "type": "email"}},
+        {"type": "phone_number", "phone_number": "+61 2 9374 4000", "field": {"id": "P1", "type": "phone_number"}},
+        {
+            "type": "choices",
+            "choices": {"labels": ["Parks"], "other": "Night buses"},
+            "field": {"id": "C1", "type": "multiple_choice"},
+        },
+        {
+            "type": "file_url",
+            "file_url": "https://api.typeform.com/forms/lT4Z3j/responses/x/fields/F1/files/plan.pdf",
+            "field": {"id": "F1", "type": "file_upload"},
+        },
+        fields=(
+            {"id": "E2", "title": "Who else should we copy?", "type": "email", "ref": "copy"},
+            {"id": "P1", "title": "Best number to reach you", "type": "phone_number", "ref": "phone"},
+            {"id": "C1", "title": "What should the city fix first?", "type": "multiple_choice", "ref": "fix"},
+            {"id": "F1", "title": "Attach a plan", "type": "file_upload", "ref": "plan"},
+        ),
+        utm_source="newsletter",
+        utm_campaign="city-survey",
+    )
+    lead = only(deliver("typeform", payload))
+    assert lead.email == "laura@example.com"  # the first email answer; the second stays an answer
+    assert lead.answers[answer_key("Who else should we copy?")] == "ops@cityhall.example"
+    assert lead.phone == "+61 2 9374 4000"
+    assert (lead.utm_source, lead.utm_campaign) == ("newsletter", "city-survey")
+    assert lead.answers[answer_key("What should the city fix first?")] == "Parks, Night buses"
+    assert lead.answers[answer_key("Attach a plan")].endswith("/files/plan.pdf")
+
+
+def test_tally_second_email_field_stays_an_answer() -> None:
+    payload = published("tally_example_event")
+    payload["data"]["fields"].append(
+        {"key": "question_extra", "label": "Assistant's email", "type": "INPUT_EMAIL", "value": "pa@example.com"}
+    )
+    lead = only(deliver("tally", payload))
+    assert lead.email == "alice@example.com"
+    assert lead.answers[answer_key("Assistant's email")] == "pa@example.com"

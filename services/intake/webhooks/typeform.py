@@ -73,8 +73,10 @@ def _value(item: dict[str, Any]) -> Any:
     if kind == "choice":
         choice = obj(item.get("choice"), "answers[].choice")
         return choice.get("label") or choice.get("other")
-    if kind == "choices":
-        return obj(item.get("choices"), "answers[].choices").get("labels")
+    if kind == "choices":  # several options, and what the person wrote under "Other"
+        choices = obj(item.get("choices"), "answers[].choices")
+        labels = choices.get("labels") if isinstance(choices.get("labels"), list) else []
+        return [*labels, choices["other"]] if choices.get("other") else labels or None
     for key in _VALUE_KEYS:
         if key in item:
             return item[key]
