@@ -6,7 +6,7 @@ from services.intake.domain.mapping import Answer
 from services.intake.webhooks.adapter import Parsed, RawRequest
 from services.intake.webhooks.base import FormAdapter
 from services.intake.webhooks.forms import activity_for, from_answers, when
-from services.intake.webhooks.payload import load_object, obj, objects, text
+from services.intake.webhooks.payload import items, load_object, obj, objects, text
 from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, require, same
 
 _VALUE_KEYS = ("email", "text", "phone_number", "number", "boolean", "date", "url", "file_url")
@@ -75,7 +75,7 @@ def _value(item: dict[str, Any]) -> Any:
         return choice.get("label") or choice.get("other")
     if kind == "choices":  # several options, and what the person wrote under "Other"
         choices = obj(item.get("choices"), "answers[].choices")
-        labels = choices.get("labels") if isinstance(choices.get("labels"), list) else []
+        labels: list[Any] = items(choices.get("labels"), "answers[].choices.labels") if "labels" in choices else []
         return [*labels, choices["other"]] if choices.get("other") else labels or None
     for key in _VALUE_KEYS:
         if key in item:
