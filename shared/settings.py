@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(0.5, gt=0, le=60)
     rate_limit_per_token: float = Field(200, gt=0, description="requests a second per API token, per process")
     rate_limit_per_provider: float = Field(2000, gt=0, description="webhook deliveries a second per provider")
+    rate_limit_failed_signatures: float = Field(
+        1, gt=0, description="webhook deliveries failing verification a second per client address (burst 30)"
+    )
     gauge_refresh_s: float = Field(10.0, gt=0, le=3600)
     outbox_retention_days: float = Field(
         7, gt=0, description="published outbox rows are kept this long (the window `leadflow replay` can resend)"

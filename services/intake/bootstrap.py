@@ -69,6 +69,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         provider_limiter=RateLimiter(settings.rate_limit_per_provider, int(settings.rate_limit_per_provider * 2)),
+        failure_limiter=RateLimiter(settings.rate_limit_failed_signatures, 30),
     )
     router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)

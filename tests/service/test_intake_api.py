@@ -243,3 +243,21 @@ async def test_an_authentic_delivery_that_cannot_become_a_lead_waits_in_quaranti
     # Still not a lead when replayed as it is: it stays held, with the reason.
     replayed = (await client.post("/v1/quarantine/replay", json={}, headers=bearer())).json()
     assert [(r["status"], "data.email" in r["reason"]) for r in replayed] == [("held", True)]
+
+
+async def test_strangers_failing_verification_cannot_spend_a_providers_allowance(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    async with running_service(
+        "intake", database_url, kafka_bootstrap, rate_limit_per_provider=1, rate_limit_failed_signatures=0.01
+    ) as (app, genuine, _s):
+        stranger = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 4000)), base_url="http://test"
+        )
+        junk = [signed_webhook(lead_payload(), secret="whsec_" + "A" * 32) for _ in range(40)]
+        statuses = [(await stranger.post("/v1/webhooks/generic", content=b, headers=h)).status_code for b, h in junk]
+        # 30 failures are allowed in a burst, then that address waits; the provider's bucket was never charged.
+        assert statuses[:30] == [401] * 30 and set(statuses[30:]) == {429}
+        body, headers = signed_webhook(lead_payload())
+        assert (await genuine.post("/v1/webhooks/generic", content=body, headers=headers)).status_code == 202
+        await stranger.aclose()

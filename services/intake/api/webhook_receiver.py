@@ -19,7 +19,7 @@ from services.intake.service import CaptureResult
 from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
 from services.intake.webhooks.payload import load_json
 from shared.http.problems import Problem
-from shared.http.rate_limit import RateLimiter
+from shared.http.rate_limit import RateLimiter, too_many
 from shared.metrics import Metrics
 
 
@@ -32,6 +32,7 @@ class Delivery:
     headers: dict[str, str]  # names lower-cased
     query: dict[str, str]
     body: AsyncIterator[bytes]
+    client: str = ""  # the sender's address, for limiting failed verifications
 
     @classmethod
     def from_asgi(cls, provider: str, scope: Scope, receive: Receive) -> "Delivery":
@@ -42,6 +43,7 @@ class Delivery:
             headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
             query=dict(QueryParams(scope["query_string"])),
             body=_body(receive),
+            client=(scope.get("client") or ("", 0))[0],
         )
 
 
@@ -67,6 +69,7 @@ class WebhookReceiver:
         *,
         max_body_bytes: int,
         provider_limiter: RateLimiter | None = None,
+        failure_limiter: RateLimiter | None = None,
     ) -> None:
         self.adapters = adapters
         self._batcher = batcher
@@ -74,6 +77,7 @@ class WebhookReceiver:
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
         self._provider_limiter = provider_limiter
+        self._failure_limiter = failure_limiter
 
     async def receive(self, delivery: Delivery) -> JSONResponse:
         """The response to one delivery (202 accepted, 200 for a handshake), counted by provider and status."""
@@ -84,8 +88,10 @@ class WebhookReceiver:
                 raise Problem(
                     404, "Not found", f"unknown provider {delivery.provider!r}; known: {sorted(self.adapters)}"
                 )
-            if self._provider_limiter is not None:
-                self._provider_limiter.check(delivery.provider, f"{delivery.provider} webhooks")
+            if self._failure_limiter is not None:
+                wait = self._failure_limiter.waiting(delivery.client)
+                if wait is not None:
+                    raise too_many("too many deliveries from this address failed verification", wait)
             response = await self._receive(delivery, adapter)
         except Problem as problem:
             self._metrics.webhook_requests.labels(label, str(problem.status)).inc()
@@ -108,7 +114,12 @@ class WebhookReceiver:
         try:
             adapter.verify(raw, now=time.time())
         except SignatureError as exc:
+            if self._failure_limiter is not None:
+                self._failure_limiter.retry_after(delivery.client)  # spends this address's allowance of failures
             raise Problem(401, "Unauthorized", str(exc)) from exc
+        # Charged only once the provider is proven: a stranger's junk cannot spend a provider's allowance.
+        if self._provider_limiter is not None:
+            self._provider_limiter.check(delivery.provider, f"{delivery.provider} webhooks")
         if content_type == "application/json":
             try:
                 load_json(body)  # its depth is bounded before the decoder sees it
