@@ -13,10 +13,26 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Digits joined by spaces, dashes or brackets; dots are left alone so addresses like 127.0.0.1 stay readable.
 _PHONE = re.compile(r"(?<![\w.:])\+?\d[\d ()-]{7,}\d(?![\w.:])")
 _PHONE_DIGITS = 9
+# Credentials a URL can carry: a user's password (postgresql://user:pw@host) and tokens in the query string
+# (Graph API's access_token, signatures, keys). httpx and SQLAlchemy put whole URLs into their error texts.
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&](?:access_token|token|api_key|apikey|key|secret|client_secret|password|pwd|signature|sig"
+    r"|appsecret_proof|code))=[^&#\s\"']*",
+    re.IGNORECASE,
+)
+
+
+def scrub_credentials(text: str) -> str:
+    """`text` with every URL's password and secret-bearing query parameters replaced by `***`."""
+    text = _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
+    return _SECRET_PARAM.sub(lambda m: m.group("name") + "=***", text)
 
 
 def redact(text: str) -> str:
-    """Replace emails by a short hash (still joinable across lines) and phone numbers by a marker."""
+    """Replace credentials in URLs by `***`, emails by a short hash (still joinable across lines) and phone numbers
+    by a marker."""
+    text = scrub_credentials(text)
     text = _EMAIL.sub(lambda m: "<email:" + hashlib.sha256(m.group().lower().encode()).hexdigest()[:10] + ">", text)
     return _PHONE.sub(lambda m: "<phone>" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group(), text)
 

@@ -48,7 +48,12 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     token = settings.facebook_access_token.get_secret_value() if settings.facebook_access_token else None
     hubspot_token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else None
     fetchers: dict[str, LeadFetcher] = {
-        "facebook": GraphLeadFetcher(settings.facebook_graph_url, token, http),
+        "facebook": GraphLeadFetcher(
+            settings.facebook_graph_url,
+            token,
+            http,
+            settings.webhook_secret_facebook.get_secret_value() if settings.webhook_secret_facebook else None,
+        ),
         "hubspot": HubSpotContactFetcher(settings.hubspot_api_url, hubspot_token, http),
     }
     enrichers = {

@@ -4,6 +4,8 @@ capture them.
 Pluggable: anything with `fetch(external_id)` can stand in for the Graph API fetcher.
 """
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +22,7 @@ from services.intake.webhooks.adapter import Parsed
 from services.intake.webhooks.forms import from_answers, when
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.vocabulary import ActivityType
+from shared.logging import scrub_credentials
 
 log = structlog.get_logger(__name__)
 _MAX_DELAY_S = 3600.0
@@ -41,19 +44,29 @@ class LeadFetcher(Protocol):
 
 
 class GraphLeadFetcher:
-    """Meta's Graph API: GET {base}/{leadgen_id}?fields=created_time,field_data."""
+    """Meta's Graph API: GET {base}/{leadgen_id}?fields=created_time,field_data, the page token in the
+    Authorization header (never in the URL, which error texts and proxies log) and, with the app secret, the
+    `appsecret_proof` Meta asks server calls to carry (HMAC-SHA256 of the token keyed by the app secret)."""
 
-    def __init__(self, base_url: str, access_token: str | None, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, base_url: str, access_token: str | None, client: httpx.AsyncClient, app_secret: str | None = None
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._token = access_token
         self._client = client
+        self._proof = (
+            hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+            if access_token and app_secret
+            else None
+        )
 
     async def fetch(self, external_id: str) -> FetchedLead:
         """One lead's field_data."""
         params = {"fields": "created_time,field_data,form_id"}
-        if self._token:
-            params["access_token"] = self._token
-        response = await self._client.get(f"{self._base_url}/{external_id}", params=params, timeout=10)
+        if self._proof:
+            params["appsecret_proof"] = self._proof
+        headers = {"authorization": f"Bearer {self._token}"} if self._token else {}
+        response = await self._client.get(f"{self._base_url}/{external_id}", params=params, headers=headers, timeout=10)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         fields = body.get("field_data")
@@ -113,12 +126,13 @@ class HubSpotContactFetcher:
 
 
 def _error(exc: Exception) -> str:
-    """What went wrong, without the request's query string: Meta's access token travels in it."""
+    """What went wrong, without the request's query string or any credential a URL in the text carries: the
+    error is logged and kept with the quarantined fetch."""
     if isinstance(exc, httpx.HTTPStatusError):
         return f"{exc.response.status_code} from {exc.request.url.copy_with(query=None)}"
     if isinstance(exc, httpx.RequestError):
         return f"{type(exc).__name__} reaching {exc.request.url.copy_with(query=None)}"
-    return str(exc)
+    return scrub_credentials(str(exc))
 
 
 class Enricher:

@@ -230,8 +230,14 @@ class FakeGraph:
         self.calls: list[str] = []
 
         @self.app.get("/v21.0/{leadgen_id}")
-        def lead(leadgen_id: str, access_token: str = "") -> Any:
-            self.calls.append(f"{leadgen_id}:{access_token}")
+        def lead(
+            leadgen_id: str, access_token: str = "", appsecret_proof: str = "", authorization: str = Header("")
+        ) -> Any:
+            # The token comes in the header, never in the URL; the proof is HMAC-SHA256(app secret, token).
+            token = authorization.removeprefix("Bearer ")
+            proof = hmac.new(SECRETS["facebook"].encode(), token.encode(), hashlib.sha256).hexdigest()
+            assert not access_token and appsecret_proof == proof
+            self.calls.append(f"{leadgen_id}:{token}")
             if self.fail or leadgen_id != "444444444444":
                 from fastapi.responses import JSONResponse
 
@@ -282,7 +288,11 @@ async def test_facebook_handshake_queue_and_enrichment(intake: Any, graph: tuple
     mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
     async with httpx.AsyncClient() as http:
         enricher = Enricher(
-            UnitOfWorkFactory(database), "facebook", GraphLeadFetcher(base, "page-token", http), mapping, held(database)
+            UnitOfWorkFactory(database),
+            "facebook",
+            GraphLeadFetcher(base, "page-token", http, SECRETS["facebook"]),
+            mapping,
+            held(database),
         )
         fake.fail = True
         assert await enricher.run_once() == 0
@@ -400,7 +410,7 @@ async def test_a_lead_fetch_that_keeps_failing_goes_to_quarantine_and_comes_back
     mapping, _ = load_rules_section(DEFAULT_RULES, "intake", FieldMapping)
     quarantine = held(database)
     async with httpx.AsyncClient() as http:
-        fetcher = GraphLeadFetcher(base, "page-token", http)
+        fetcher = GraphLeadFetcher(base, "page-token", http, SECRETS["facebook"])
         enricher = Enricher(UnitOfWorkFactory(database), "facebook", fetcher, mapping, quarantine, max_attempts=2)
         fake.fail = True
         for _ in range(2):

@@ -72,3 +72,27 @@ def test_ids_in_logs_are_not_taken_for_phone_numbers() -> None:
 
     event = redact_pii(None, "info", {"external_id": "444444444444", "error": "call 444 444 444 444", "event": "x"})
     assert event["external_id"] == "444444444444" and event["error"] == "call <phone>"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        (
+            "ConnectError reaching https://graph.facebook.com/v21.0/123?fields=x&access_token=EAAGm0PX4ZCps",
+            "https://graph.facebook.com/v21.0/123?fields=x&access_token=***",
+            "EAAGm0PX4ZCps",
+        ),
+        (
+            "could not connect: postgresql+asyncpg://leadflow:s3cr3t-pw@db.internal:5432/leadflow",
+            "postgresql+asyncpg://***@db.internal:5432/leadflow",
+            "s3cr3t-pw",
+        ),
+        ("GET /cb?code=4%2F0AX&state=ok HTTP/1.1", "/cb?code=***&state=ok", "4%2F0AX"),
+        ("webhook at https://x.io/hook?token=jf-url-token-8c21", "https://x.io/hook?token=***", "jf-url-token-8c21"),
+    ],
+)
+def test_credentials_in_urls_never_reach_a_log_line(text: str, kept: str, gone: str) -> None:
+    from shared.logging import redact, redact_pii
+
+    assert kept in redact(text) and gone not in redact(text)
+    assert gone not in str(redact_pii(None, "error", {"event": "fetch.failed", "error": text}))
