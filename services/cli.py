@@ -463,10 +463,12 @@ def _database(name: str) -> Database:
 def _settings(name: str):  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
+    from shared.settings import settings_errors
+
     try:
         return service(name).settings()
     except ValidationError as exc:
-        raise typer.BadParameter(f"invalid environment for {name}: {exc}") from exc
+        raise typer.BadParameter(f"invalid environment for {name}: {settings_errors(exc)}") from exc
 
 
 def main() -> None:

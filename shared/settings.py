@@ -3,12 +3,24 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.messaging.kafka_options import KafkaOptions, TopicShape
 
 Environment = Literal["development", "test", "production"]
+
+
+def settings_errors(exc: ValidationError) -> str:
+    """What is wrong with the environment, by variable and reason only: pydantic's own text repeats each input
+    value, and the values here are tokens, secrets and database passwords."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        name = f"LEADFLOW_{where.upper()}" if where else "settings"
+        parts.append(f"{name}: {error['msg']}")
+    return "; ".join(parts)
+
 
 # Values that must never protect a production deployment.
 _WEAK_TOKENS = {"", "changeme", "change-me", "secret", "dev", "token", "leadflow"}

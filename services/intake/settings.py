@@ -1,8 +1,12 @@
 """Intake's settings: webhook secrets per provider, Meta's Graph API, and limits on what it accepts."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
+from services.intake.domain.standard_webhooks import decode_secret
 from shared.settings import ServiceSettings
+
+# Shorter shared secrets are guessable; providers generate longer ones (Zoom 22, Typeform and Tally 32+).
+MIN_SECRET_LENGTH = 16
 
 PROVIDERS = ("generic", "typeform", "hubspot", "zoom", "calendly", "facebook", "jotform", "tally", "webflow")
 
@@ -35,6 +39,27 @@ class IntakeSettings(ServiceSettings):
     # Deliveries are the window in which a provider's retry is recognised as one: HubSpot retries a failed
     # delivery for up to three days, the longest schedule of the supported providers.
     delivery_retention_days: float = Field(30, ge=4)
+
+    @model_validator(mode="after")
+    def _secrets_that_protect(self) -> "IntakeSettings":
+        """Refuse at start what would protect nothing: an empty secret (an HMAC keyed by nothing verifies anyone's
+        signature), a malformed Standard Webhooks secret (every delivery would fail), and in production a short
+        one. The messages name the variable, never its value."""
+        for name in PROVIDERS:
+            secret = getattr(self, f"webhook_secret_{name}")
+            if secret is None:
+                continue
+            variable, value = f"LEADFLOW_WEBHOOK_SECRET_{name.upper()}", secret.get_secret_value()
+            if not value.strip():
+                raise ValueError(f"{variable} is empty: unset it to refuse {name} deliveries, or set the secret")
+            if name == "generic":
+                try:
+                    decode_secret(value)
+                except ValueError:
+                    raise ValueError(f"{variable} must be whsec_ followed by base64") from None
+            if self.environment == "production" and len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters; production refuses it")
+        return self
 
     def webhook_secrets(self) -> dict[str, str]:
         """Configured secret per provider."""

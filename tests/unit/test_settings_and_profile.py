@@ -96,3 +96,48 @@ def test_credentials_in_urls_never_reach_a_log_line(text: str, kept: str, gone: 
 
     assert kept in redact(text) and gone not in redact(text)
     assert gone not in str(redact_pii(None, "error", {"event": "fetch.failed", "error": text}))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"webhook_secret_typeform": "   "}, "LEADFLOW_WEBHOOK_SECRET_TYPEFORM is empty"),
+        ({"webhook_secret_generic": "whsec_not*base64*at-all"}, "LEADFLOW_WEBHOOK_SECRET_GENERIC must be whsec_"),
+        (
+            {"environment": "production", "api_token": "p" * 32, "webhook_secret_zoom": "zm-short-9"},
+            "LEADFLOW_WEBHOOK_SECRET_ZOOM is shorter than 16",
+        ),
+    ],
+)
+def test_webhook_secrets_that_protect_nothing_are_refused_at_start(overrides: dict[str, str], named: str) -> None:
+    from pydantic import ValidationError
+
+    from services.intake.settings import IntakeSettings
+    from shared.settings import settings_errors
+
+    with pytest.raises(ValidationError) as caught:
+        IntakeSettings(**overrides)  # type: ignore[arg-type]
+    message = settings_errors(caught.value)
+    assert named in message
+    for value in overrides.values():
+        if value not in ("production",):
+            assert value not in message  # the variable is named, its value never shown
+
+
+def test_a_long_secret_is_accepted_in_production() -> None:
+    from services.intake.settings import IntakeSettings
+
+    settings = IntakeSettings(environment="production", api_token="p" * 32, webhook_secret_zoom="z" * 22)
+    assert settings.webhook_secrets() == {"zoom": "z" * 22}
+
+
+def test_settings_errors_name_the_variable_without_its_value() -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import ServiceSettings, settings_errors
+
+    with pytest.raises(ValidationError) as caught:
+        ServiceSettings(database_url="mysql://leadflow:hunter2-db-pw@db/leadflow")
+    assert "hunter2-db-pw" in str(caught.value)  # pydantic's own text would print it
+    assert "hunter2-db-pw" not in settings_errors(caught.value)
+    assert "LEADFLOW_DATABASE_URL" in settings_errors(caught.value)
