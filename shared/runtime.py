@@ -196,7 +196,18 @@ def create_app(
 
     # FastAPI's native OpenTelemetry asks the global providers on every request whether they are configured
     # (environment lookups, ~6 % of intake's CPU under load); leadflow exports Prometheus metrics instead.
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, telemetry=NO_TELEMETRY)
+    # In production the API documents are not served (the generated copies are in docs/openapi/).
+    shown = runtime.settings.environment != "production"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
+        docs_url="/docs" if shown else None,
+        redoc_url="/redoc" if shown else None,
+        openapi_url="/openapi.json" if shown else None,
+    )
     install_problem_handlers(app)
     for middleware in inner_middleware:
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
@@ -205,6 +216,7 @@ def create_app(
         operations_router(
             runtime.metrics,
             {"database": runtime.database.reachable, "broker": runtime.broker.ping, "consumers": runtime.joined},
+            runtime.settings.metrics_token.get_secret_value() if runtime.settings.metrics_token else None,
         )
     )
     for router in routers:

@@ -84,6 +84,9 @@ class ServiceSettings(BaseSettings):
     run_jobs: bool = True  # false for replicas that should never run the periodic jobs (sweeps, gauges, retention)
     log_level: str = "INFO"
     log_json: bool = True
+    # /metrics carries revenue (closed-won, commit, P10-P90) and win rates: with a token, Prometheus must send it
+    # (`Authorization: Bearer …`); production requires one.
+    metrics_token: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -155,4 +158,10 @@ class ServiceSettings(BaseSettings):
         for token in tokens:
             if token.strip().lower() in _WEAK_TOKENS or len(token) < 24:
                 raise ValueError("production API tokens must be at least 24 random characters")
+        metrics = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if metrics.strip().lower() in _WEAK_TOKENS or len(metrics) < 24:
+            raise ValueError(
+                "production needs LEADFLOW_METRICS_TOKEN (24+ random characters): /metrics shows revenue and win "
+                "rates, and Prometheus sends the token as a bearer credential"
+            )
         return self

@@ -71,7 +71,12 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
     document = compose()
     # The spec allows top-level `x-` extension fields (we keep YAML anchors there); the generated models do not.
-    spec = ComposeSpecification.model_validate({k: v for k, v in document.items() if not k.startswith("x-")})
+    # They also predate secrets sourced from `environment` (docs.docker.com/reference/compose-file/secrets,
+    # "Example 2"): those are checked here and given to the models as the `file` source they know.
+    secrets = document.get("secrets", {})
+    assert all(set(s) == {"environment"} and s["environment"].startswith("LEADFLOW_") for s in secrets.values())
+    known = document | {"secrets": {name: {"file": f"./{name}"} for name in secrets}}
+    spec = ComposeSpecification.model_validate({k: v for k, v in known.items() if not k.startswith("x-")})
     assert set(spec.services or {}) >= set(SERVICE_NAMES)
     broken = document | {"services": document["services"] | {"intake": {"depends_on": {"kafka": {"condition": "up"}}}}}
     with pytest.raises(ValidationError):
@@ -141,7 +146,12 @@ def _promtool(*args: str) -> str:
 
 
 def test_prometheus_config_and_rules_are_valid() -> None:
-    assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
+    # --syntax-only: the scrape's bearer credential file exists only inside the compose container.
+    assert "SUCCESS" in _promtool("check", "config", "--syntax-only", "prometheus.yml")
+    scrape = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"][0]
+    secret = scrape["authorization"]["credentials_file"].rpartition("/")[2]
+    assert secret in compose()["services"]["prometheus"]["secrets"]
+    assert compose()["secrets"][secret] == {"environment": "LEADFLOW_METRICS_TOKEN"}
     assert "10 rules found" in _promtool("check", "rules", "alerts.yml")
 
 

@@ -54,6 +54,7 @@ def test_topic_shape_per_kind_of_topic() -> None:
             kafka_dead_letter_retention_ms=2_592_000_000,
             environment="production",
             api_token="x" * 32,
+            metrics_token="m" * 32,
         )
         .kafka_options()
         .topics

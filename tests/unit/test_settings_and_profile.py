@@ -15,7 +15,9 @@ def test_production_refuses_missing_or_weak_tokens() -> None:
         ServiceSettings(environment="production")
     with pytest.raises(ValidationError, match="at least 24"):
         ServiceSettings(environment="production", api_token="changeme")
-    ServiceSettings(environment="production", api_token="x" * 32)
+    with pytest.raises(ValidationError, match="LEADFLOW_METRICS_TOKEN"):
+        ServiceSettings(environment="production", api_token="x" * 32)  # /metrics shows revenue: a token too
+    ServiceSettings(environment="production", api_token="x" * 32, metrics_token="m" * 32)
 
 
 def test_unknown_database_driver_is_refused() -> None:
@@ -104,7 +106,12 @@ def test_credentials_in_urls_never_reach_a_log_line(text: str, kept: str, gone: 
         ({"webhook_secret_typeform": "   "}, "LEADFLOW_WEBHOOK_SECRET_TYPEFORM is empty"),
         ({"webhook_secret_generic": "whsec_not*base64*at-all"}, "LEADFLOW_WEBHOOK_SECRET_GENERIC must be whsec_"),
         (
-            {"environment": "production", "api_token": "p" * 32, "webhook_secret_zoom": "zm-short-9"},
+            {
+                "environment": "production",
+                "api_token": "p" * 32,
+                "metrics_token": "m" * 32,
+                "webhook_secret_zoom": "zm-short-9",
+            },
             "LEADFLOW_WEBHOOK_SECRET_ZOOM is shorter than 16",
         ),
     ],
@@ -127,7 +134,9 @@ def test_webhook_secrets_that_protect_nothing_are_refused_at_start(overrides: di
 def test_a_long_secret_is_accepted_in_production() -> None:
     from services.intake.settings import IntakeSettings
 
-    settings = IntakeSettings(environment="production", api_token="p" * 32, webhook_secret_zoom="z" * 22)
+    settings = IntakeSettings(
+        environment="production", api_token="p" * 32, metrics_token="m" * 32, webhook_secret_zoom="z" * 22
+    )
     assert settings.webhook_secrets() == {"zoom": "z" * 22}
 
 
@@ -141,3 +150,25 @@ def test_settings_errors_name_the_variable_without_its_value() -> None:
     assert "hunter2-db-pw" in str(caught.value)  # pydantic's own text would print it
     assert "hunter2-db-pw" not in settings_errors(caught.value)
     assert "LEADFLOW_DATABASE_URL" in settings_errors(caught.value)
+
+
+async def test_metrics_need_the_scrape_token_when_one_is_set() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.http.operations import operations_router
+    from shared.http.problems import install_problem_handlers
+    from shared.metrics import Metrics
+
+    async def ready() -> bool:
+        return True
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(operations_router(Metrics("test"), {"database": ready}, "m" * 32))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/metrics")).status_code == 401
+        assert (await client.get("/metrics", headers={"authorization": "Bearer wrong"})).status_code == 401
+        scraped = await client.get("/metrics", headers={"authorization": "Bearer " + "m" * 32})
+        assert scraped.status_code == 200 and "leadflow" in scraped.text
+        assert (await client.get("/healthz")).status_code == 200  # probes stay open
