@@ -13,7 +13,7 @@ from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
-from services.qualifier.service import NotFound
+from services.qualifier.service import MergedLead, NotFound
 from services.qualifier.transitions import move, save_opportunity, set_owner
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -232,6 +232,8 @@ class Qualifier:
         lead = await lead_rows(uow).get(uow.session, str(lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id} has reached the qualifier yet")
+        if lead.get("merged_into"):
+            raise MergedLead(lead_id, lead["merged_into"])
         return lead
 
 

@@ -20,6 +20,14 @@ class NotFound(LookupError):
     """The lead or opportunity named does not exist here."""
 
 
+class MergedLead(Exception):
+    """The lead is merged into another (lead.merged): what a rep records belongs on that one."""
+
+    def __init__(self, lead_id: object, into: str) -> None:
+        super().__init__(f"lead {lead_id} is merged into {into}; record it on that lead (or unmerge this one first)")
+        self.into = into
+
+
 class RevisionConflict(Exception):
     """The opportunity changed since the caller read it (or a lead already has an open one)."""
 
@@ -53,6 +61,8 @@ class OpportunityCommands:
             lead = await lead_rows(uow).get(uow.session, str(lead_id))  # locked: an automatic open waits
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
+            if lead.get("merged_into"):
+                raise MergedLead(lead_id, lead["merged_into"])
             open_ones = await repository.open_opportunities_of(uow.session, str(lead_id))
             if open_ones and (found := await repository.load_opportunity(uow.session, open_ones[0])) is not None:
                 raise RevisionConflict(

@@ -69,6 +69,14 @@ def test_a_merge_reaches_every_service_and_an_unmerge_gives_it_back(pipeline: Em
     assert lead["merged_into"] == survivor
     moved = get_json(f"{url(pipeline, 'qualifier')}/v1/opportunities/{opportunity}")
     assert moved["lead_id"] == survivor
+    # A rep recording on the merged lead is told where it belongs.
+    refused = httpx.post(
+        f"{url(pipeline, 'qualifier')}/v1/leads/{source}/evidence",
+        json={"evidence": {"pain": "routes planned by hand"}},
+        headers=bearer(),
+        timeout=10,
+    )
+    assert refused.status_code == 409 and refused.json()["merged_into"] == survivor
     # Forecast counts the person once.
     wait_until(lambda: funnel_leads(pipeline) == before - 1 or None, timeout_s=90, what="funnel without the merged")
     # What the merged address sends from now on is the survivor's.

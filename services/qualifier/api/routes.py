@@ -28,7 +28,7 @@ from services.qualifier.domain.stages import IllegalTransition
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.repository import StaleRevision
 from services.qualifier.qualification import OWNED_STAGES, Qualifier
-from services.qualifier.service import NotFound, OpportunityCommands, RevisionConflict
+from services.qualifier.service import MergedLead, NotFound, OpportunityCommands, RevisionConflict
 from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage
@@ -203,6 +203,8 @@ def _as_problems() -> Iterator[None]:
         yield
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
+    except MergedLead as exc:
+        raise Problem(409, "Conflict", str(exc), merged_into=exc.into) from exc
     except RevisionConflict as exc:
         current = exc.current
         raise Problem(
