@@ -261,3 +261,9 @@ async def test_strangers_failing_verification_cannot_spend_a_providers_allowance
         body, headers = signed_webhook(lead_payload())
         assert (await genuine.post("/v1/webhooks/generic", content=body, headers=headers)).status_code == 202
         await stranger.aclose()
+
+
+async def test_a_field_longer_than_its_column_is_a_422_naming_it(intake: Any) -> None:
+    client, _ = intake
+    response = await client.post("/v1/leads", json=lead_payload(company="C" * 301), headers=bearer())
+    assert response.status_code == 422 and "company" in response.text

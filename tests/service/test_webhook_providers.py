@@ -427,3 +427,23 @@ async def test_a_lead_fetch_that_keeps_failing_goes_to_quarantine_and_comes_back
         assert await enricher.run_once() == 1
     lead = next(e.payload for e in await events(database) if isinstance(e.payload, LeadCaptured))
     assert lead.contact.email == "tomas.novak@lumen-analytics.io"
+
+
+async def test_a_value_longer_than_its_column_is_quarantined_by_name_not_a_500(intake: Any) -> None:
+    client, _ = intake
+    payload = fixture("typeform")
+    payload["event_id"] = "01JELONGCOMPANYNAME000001"
+    company = next(a for a in payload["form_response"]["answers"] if a.get("text") == "Northwind Logistics")
+    company["text"] = "Northwind Logistics " * 16  # 320 characters; the columns keep 300
+    answered = await post(client, "typeform", payload)
+    assert answered.status_code == 202 and answered.json()["quarantined"] is True
+    assert "company is 319 characters; at most 300" in answered.json()["reason"]
+
+
+async def test_a_delivery_id_longer_than_its_column_is_still_one_delivery(intake: Any) -> None:
+    client, _ = intake
+    payload = fixture("typeform")
+    payload["event_id"] = "evt-" + "x" * 400  # a sender's id has no bound; the deliveries table keeps 200
+    first, retry = await post(client, "typeform", payload), await post(client, "typeform", payload)
+    assert first.status_code == retry.status_code == 202
+    assert retry.json()["duplicate"] is True and retry.json()["lead_id"] == first.json()["lead_id"]

@@ -15,19 +15,19 @@ class LeadIn(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=2000)
 
     email: Email
-    first_name: str | None = None
-    last_name: str | None = None
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=50)
-    job_title: str | None = None
-    company: str | None = None
+    job_title: str | None = Field(None, max_length=200)
+    company: str | None = Field(None, max_length=300)
     company_size: str | None = Field(None, max_length=50)
-    industry: str | None = None
+    industry: str | None = Field(None, max_length=200)
     country: str | None = Field(None, max_length=100)
     consent: bool | None = None
-    form_id: str | None = None
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
+    form_id: str | None = Field(None, max_length=200)
+    utm_source: str | None = Field(None, max_length=200)
+    utm_medium: str | None = Field(None, max_length=200)
+    utm_campaign: str | None = Field(None, max_length=200)
     activity: ActivityType = ActivityType.FORM_SUBMITTED
     occurred_at: datetime | None = Field(None, description="when the person submitted; defaults to now")
     answers: dict[str, str] = Field(default_factory=dict, description="free-text answers, kept for qualification")

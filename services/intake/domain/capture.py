@@ -57,6 +57,26 @@ class SubmissionError(Refused):
     """A submission that cannot become a lead; the message says what to fix."""
 
 
+# The longest value each lead field may have: the columns that keep it downstream (intake's, the scorer's and the
+# qualifier's tables). Longer was a database error, a 500 on every retry of the delivery until the provider
+# gave up: the lead was lost. Checked here, it is refused by name (a webhook's delivery waits in quarantine).
+FIELD_LIMITS = {
+    "first_name": 200,
+    "last_name": 200,
+    "job_title": 200,
+    "company": 300,
+    "company_size": 50,
+    "industry": 200,
+    "country": 100,
+    "phone": 50,
+    "external_id": 200,
+    "form_id": 200,
+    "utm_source": 200,
+    "utm_medium": 200,
+    "utm_campaign": 200,
+}
+
+
 @dataclass(frozen=True)
 class Submission:
     """What a person told us (or did), already mapped to leadflow's fields."""
@@ -102,6 +122,12 @@ class Submission:
             except PydanticCustomError as exc:
                 raise SubmissionError(f"email {self.email!r} is not a valid address", kind="invalid_email") from exc
             object.__setattr__(self, "email", normalise_email(address))
+        for name, limit in FIELD_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value.strip()) > limit:
+                raise SubmissionError(
+                    f"{name} is {len(value.strip())} characters; at most {limit} are kept", kind="invalid_field"
+                )
         if self.outcome not in (None, "won", "lost"):
             raise SubmissionError(f"outcome must be won or lost, not {self.outcome!r}", kind="invalid_field")
 

@@ -1,5 +1,6 @@
 """The contract every provider adapter fulfils, and what it hands to the capture service."""
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,6 +40,15 @@ class WebinarJoin:
     joined_at: datetime
 
 
+MAX_DELIVERY_ID = 200  # the deliveries table's column
+
+
+def bounded_id(value: str) -> str:
+    """A delivery id as stored: at most 200 characters, a longer one (a sender's id has no bound) by its hash, so
+    that it still names one delivery; before, a longer id was a database error on every retry."""
+    return value if len(value) <= MAX_DELIVERY_ID else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Parsed:
     """What one delivery carries."""
@@ -48,6 +58,9 @@ class Parsed:
     pending: tuple[PendingEnrichment, ...] = ()
     joins: tuple[WebinarJoin, ...] = ()
     reply: dict[str, Any] | None = field(default=None)  # a handshake answered at once; nothing is stored
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delivery_id", bounded_id(self.delivery_id))
 
 
 class WebhookAdapter(Protocol):
