@@ -4,7 +4,7 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -20,6 +20,7 @@ from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
 from shared.events.topics import ALL_TOPICS, Topic
 from shared.http.auth import TokenAuthority
+from shared.http.body_limit import BodyLimit
 from shared.http.operations import operations_router
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
@@ -163,10 +164,13 @@ def create_app(
     description: str,
     version: str = "1.0.0",
     inner_middleware: Sequence[Middleware] = (),
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The service's FastAPI app; its lifespan runs the broker connection, relay and consumers.
 
     `inner_middleware` runs inside the request metrics, so what it serves is counted and timed like a route.
+    Every request body is bounded by LEADFLOW_MAX_BODY_BYTES before routing and authentication; `body_limits`
+    gives path prefixes a larger bound (intake's imports).
     """
 
     @asynccontextmanager
@@ -211,6 +215,7 @@ def create_app(
     install_problem_handlers(app)
     for middleware in inner_middleware:
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes, overrides=body_limits)
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.include_router(
         operations_router(

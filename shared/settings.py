@@ -84,6 +84,8 @@ class ServiceSettings(BaseSettings):
     run_jobs: bool = True  # false for replicas that should never run the periodic jobs (sweeps, gauges, retention)
     log_level: str = "INFO"
     log_json: bool = True
+    # Every request body of every route, checked before routing and authentication (imports may be larger).
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     # /metrics carries revenue (closed-won, commit, P10-P90) and win rates: with a token, Prometheus must send it
     # (`Authorization: Bearer …`); production requires one.
     metrics_token: SecretStr | None = None

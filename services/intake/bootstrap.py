@@ -84,6 +84,8 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         runtime,
         [router, imports, held, identity_router(runtime.unit_of_work, runtime.tokens)],
         inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
+        # An import's file (and its multipart framing) may be larger than any other body.
+        body_limits={"/v1/imports": settings.max_import_bytes + 65_536},
         title="leadflow intake",
         description="Webhook receivers for forms and webinar tools, direct capture and bulk import; every "
         "accepted lead is published as lead.captured, every engagement as lead.activity.",

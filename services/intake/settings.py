@@ -31,7 +31,6 @@ class IntakeSettings(ServiceSettings):
     hubspot_enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
     public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
     # Backoff doubles from 5 s to an hour: 12 attempts span about 3.5 hours before the lead goes to quarantine.

@@ -267,3 +267,20 @@ async def test_a_field_longer_than_its_column_is_a_422_naming_it(intake: Any) ->
     client, _ = intake
     response = await client.post("/v1/leads", json=lead_payload(company="C" * 301), headers=bearer())
     assert response.status_code == 422 and "company" in response.text
+
+
+async def test_every_route_bounds_the_body_before_checking_the_token(database_url: str, kafka_bootstrap: str) -> None:
+    async with running_service("intake", database_url, kafka_bootstrap, max_body_bytes=4096) as (_, client, _s):
+        big = json.dumps(lead_payload() | {"answers": {"notes": "x" * 8000}}).encode()
+        declared = await client.post("/v1/leads", content=big, headers={"content-type": "application/json"})
+        assert declared.status_code == 413 and declared.headers["content-type"] == "application/problem+json"
+
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: counted as it streams
+            for start in range(0, len(big), 1000):
+                yield big[start : start + 1000]
+
+        streamed = await client.post("/v1/leads", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413 and "limit of 4096" in streamed.json()["detail"]
+        # Within the bound the route itself answers: without a token, 401.
+        small = await client.post("/v1/leads", json=lead_payload())
+        assert small.status_code == 401
