@@ -49,7 +49,7 @@ class Database:
 def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int, max_overflow: int) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # Plans are made for the table as it is now. asyncpg prepares every statement, and PostgreSQL keeps a generic
@@ -73,6 +73,8 @@ def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int, 
         max_overflow=max_overflow,
         pool_pre_ping=False,
         connect_args=connect_args,
+        # A failed statement's text is logged; its parameters are names, titles, answers and addresses.
+        hide_parameters=True,
     )
 
 

@@ -67,8 +67,18 @@ def problem_for(exc: Exception, path: str) -> JSONResponse:
             "the database is unreachable right now; nothing was stored, retry shortly",
             headers={"Retry-After": "2"},
         )
-    log.error("http.unhandled_error", path=path, exc_info=exc)
+    if isinstance(exc, DBAPIError):
+        # By type and SQLSTATE only: the driver's text quotes the statement's values (names, answers, addresses).
+        log.error("http.database_error", path=path, error=database_error(exc))
+    else:
+        log.error("http.unhandled_error", path=path, exc_info=exc)
     return problem_response(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+
+def database_error(exc: DBAPIError) -> str:
+    """A database error as it may be logged: the driver's exception type and the SQLSTATE, never its text."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return type(exc).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
 
 
 def _unreachable(exc: DBAPIError) -> bool:

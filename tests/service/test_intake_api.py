@@ -284,3 +284,27 @@ async def test_every_route_bounds_the_body_before_checking_the_token(database_ur
         # Within the bound the route itself answers: without a token, 401.
         small = await client.post("/v1/leads", json=lead_payload())
         assert small.status_code == 401
+
+
+async def test_a_failed_statement_is_logged_without_its_values(database_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from structlog.testing import capture_logs
+
+    from shared.http.problems import problem_for
+
+    database = Database(database_url, "public")
+    try:
+        async with database.session() as session:
+            with pytest.raises(DBAPIError) as caught:
+                await session.execute(text("SELECT 1 / 0 WHERE CAST(:who AS text) <> ''"), {"who": "Ana Lima"})
+        async with database.session() as session:
+            with pytest.raises(DBAPIError) as quoted:
+                await session.execute(text("SELECT CAST(:who AS integer)"), {"who": "Priya Raman, VP Sales"})
+    finally:
+        await database.dispose()
+    assert "Ana Lima" not in str(caught.value)  # hide_parameters: no [parameters: ...] in the text
+    assert "Priya Raman" in str(quoted.value)  # the driver's own text quotes the value...
+    with capture_logs() as logs:
+        assert problem_for(quoted.value, "/v1/leads").status_code == 500
+    assert "Priya Raman" not in str(logs) and "SQLSTATE" in logs[0]["error"]  # ...the log does not
