@@ -48,19 +48,30 @@ class IntakeSettings(ServiceSettings):
             secret = getattr(self, f"webhook_secret_{name}")
             if secret is None:
                 continue
-            variable, value = f"LEADFLOW_WEBHOOK_SECRET_{name.upper()}", secret.get_secret_value()
-            if not value.strip():
-                raise ValueError(f"{variable} is empty: unset it to refuse {name} deliveries, or set the secret")
-            if name == "generic":
-                try:
-                    decode_secret(value)
-                except ValueError:
-                    raise ValueError(f"{variable} must be whsec_ followed by base64") from None
-            if self.environment == "production" and len(value) < MIN_SECRET_LENGTH:
-                raise ValueError(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters; production refuses it")
+            variable = f"LEADFLOW_WEBHOOK_SECRET_{name.upper()}"
+            for value in secret.get_secret_value().split(","):  # several while one is rotated
+                if not value.strip():
+                    raise ValueError(f"{variable} is empty: unset it to refuse {name} deliveries, or set the secret")
+                if name == "generic":
+                    try:
+                        decode_secret(value.strip())
+                    except ValueError:
+                        raise ValueError(f"{variable} must be whsec_ followed by base64") from None
+                if self.environment == "production" and len(value.strip()) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"{variable} is shorter than {MIN_SECRET_LENGTH} characters; production refuses it"
+                    )
         return self
 
     def webhook_secrets(self) -> dict[str, str]:
-        """Configured secret per provider."""
+        """Configured secret per provider (the first, when several are given for a rotation)."""
+        return {name: secrets[0] for name, secrets in self.webhook_secret_lists().items()}
+
+    def webhook_secret_lists(self) -> dict[str, list[str]]:
+        """Every configured secret per provider: `new,old` while a provider's secret is rotated."""
         found = {name: getattr(self, f"webhook_secret_{name}") for name in PROVIDERS}
-        return {name: secret.get_secret_value() for name, secret in found.items() if secret is not None}
+        return {
+            name: [part.strip() for part in secret.get_secret_value().split(",")]
+            for name, secret in found.items()
+            if secret is not None
+        }
