@@ -148,7 +148,9 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         relay=relay,
         unit_of_work=UnitOfWorkFactory(database),
         tokens=TokenAuthority(
-            tokens, RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2))
+            tokens,
+            RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2)),
+            RateLimiter(settings.rate_limit_failed_auth, 30),
         ),
     )
 

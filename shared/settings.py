@@ -69,6 +69,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(0.5, gt=0, le=60)
     rate_limit_per_token: float = Field(200, gt=0, description="requests a second per API token, per process")
     rate_limit_per_provider: float = Field(2000, gt=0, description="webhook deliveries a second per provider")
+    rate_limit_failed_auth: float = Field(
+        1, gt=0, description="requests without a valid token a second per client address (burst 30)"
+    )
     rate_limit_failed_signatures: float = Field(
         1, gt=0, description="webhook deliveries failing verification a second per client address (burst 30)"
     )

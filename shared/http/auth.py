@@ -8,7 +8,7 @@ from enum import StrEnum
 from fastapi import Request
 
 from shared.http.problems import Problem
-from shared.http.rate_limit import RateLimiter
+from shared.http.rate_limit import RateLimiter, too_many
 
 
 class Scope(StrEnum):
@@ -27,8 +27,14 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leadflow"'}
 class TokenAuthority:
     """Knows which scopes each token grants; `admin` grants every scope."""
 
-    def __init__(self, tokens: Mapping[str, Iterable[str]], limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        tokens: Mapping[str, Iterable[str]],
+        limiter: RateLimiter | None = None,
+        failures: RateLimiter | None = None,
+    ) -> None:
         self._limiter = limiter
+        self._failures = failures  # wrong tokens per client address: guessing is slowed to the bucket's rate
         self._grants: list[tuple[bytes, frozenset[str]]] = []
         for token, scopes in tokens.items():
             granted = frozenset(scopes)
@@ -51,12 +57,17 @@ class TokenAuthority:
         """A FastAPI dependency refusing requests without a token granting `scope`."""
 
         def check(request: Request) -> None:
+            client = request.client.host if request.client else ""
+            if self._failures is not None and (wait := self._failures.waiting(client)) is not None:
+                raise too_many("too many requests from this address carried no valid token", wait)
             header = request.headers.get("authorization", "")
             kind, _, token = header.partition(" ")
-            if kind.lower() != "bearer" or not token.strip():
-                raise Problem(401, "Unauthorized", "send Authorization: Bearer <token>", headers=_CHALLENGE)
-            scopes = self.scopes_for(token.strip())
+            scopes = self.scopes_for(token.strip()) if kind.lower() == "bearer" and token.strip() else None
             if scopes is None:
+                if self._failures is not None:
+                    self._failures.retry_after(client)  # spends this address's allowance of failures
+                if kind.lower() != "bearer" or not token.strip():
+                    raise Problem(401, "Unauthorized", "send Authorization: Bearer <token>", headers=_CHALLENGE)
                 raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
             if scope.value not in scopes and Scope.ADMIN.value not in scopes:
                 raise Problem(403, "Forbidden", f"this token lacks the {scope.value!r} scope")

@@ -39,3 +39,19 @@ async def test_protected_routes_refuse_missing_token_and_wrong_scope(
             assert anonymous.headers["content-type"] == "application/problem+json"
             wrong = await client.request(method, path, json={}, headers=bearer(token_with(UNRELATED_SCOPE[name])))
             assert wrong.status_code == 403, (method, template, wrong.text)
+
+
+async def test_guessing_tokens_from_one_address_is_slowed(database_url: str, kafka_bootstrap: str) -> None:
+    import httpx
+
+    async with running_service("scorer", database_url, kafka_bootstrap, rate_limit_failed_auth=0.01) as (app, c, _):
+        guesser = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("198.51.100.7", 5000)), base_url="http://test"
+        )
+        statuses = [
+            (await guesser.get("/v1/worklist", headers=bearer(f"guess-{i:04d}-0123456789abcdef"))).status_code
+            for i in range(35)
+        ]
+        await guesser.aclose()
+        assert statuses[:30] == [401] * 30 and set(statuses[30:]) == {429}
+        assert (await c.get("/v1/worklist", headers=bearer())).status_code == 200  # other addresses are unaffected
