@@ -67,6 +67,8 @@ def problem_for(exc: Exception, path: str) -> JSONResponse:
             "the database is unreachable right now; nothing was stored, retry shortly",
             headers={"Retry-After": "2"},
         )
+    if isinstance(exc, DBAPIError) and _sqlstate(exc) in _NOT_TEXT:
+        return problem_response(422, "Invalid request", "a text field holds a NUL character or bytes that are not text")
     if isinstance(exc, DBAPIError):
         # By type and SQLSTATE only: the driver's text quotes the statement's values (names, answers, addresses).
         log.error("http.database_error", path=path, error=database_error(exc))
@@ -77,8 +79,17 @@ def problem_for(exc: Exception, path: str) -> JSONResponse:
 
 def database_error(exc: DBAPIError) -> str:
     """A database error as it may be logged: the driver's exception type and the SQLSTATE, never its text."""
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    sqlstate = _sqlstate(exc)
     return type(exc).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+
+
+# PostgreSQL's "not text" errors (a NUL in a string, bytes that are not UTF-8): the request's fault, not ours.
+_NOT_TEXT = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    found = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return str(found) if found else None
 
 
 def _unreachable(exc: DBAPIError) -> bool:

@@ -308,3 +308,12 @@ async def test_a_failed_statement_is_logged_without_its_values(database_url: str
     with capture_logs() as logs:
         assert problem_for(quoted.value, "/v1/leads").status_code == 500
     assert "Priya Raman" not in str(logs) and "SQLSTATE" in logs[0]["error"]  # ...the log does not
+
+
+async def test_a_nul_character_is_dropped_not_a_500(intake: Any) -> None:
+    client, database = intake
+    response = await client.post("/v1/leads", json=lead_payload(company="Acme\x00 Industries"), headers=bearer())
+    assert response.status_code == 202, response.text
+    async with database.session() as session:
+        company = await session.scalar(select(leads.c.company).where(leads.c.lead_id == response.json()["lead_id"]))
+    assert company == "Acme Industries"

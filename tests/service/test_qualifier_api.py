@@ -288,3 +288,14 @@ async def test_a_quiet_lead_goes_to_nurture_and_comes_back_with_new_activity(qua
         await uow.commit()
     back = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
     assert back["stage"] == "mql" and "re-engaged" in back["history"][-1]["reason"]
+
+
+async def test_a_nul_character_in_a_reps_note_is_a_422_not_a_500(qualifier: Any) -> None:
+    client, database = qualifier
+    lead_id = await capture(database, mql=True, title="Head of Operations", company=QUALIFIED_COMPANY)
+    response = await client.post(
+        f"/v1/leads/{lead_id}/evidence",
+        headers=bearer(token_with("leads:write")),
+        json={"evidence": {"need": "routing"}, "note": "called\x00back"},
+    )
+    assert response.status_code == 422 and "NUL" in response.json()["detail"]

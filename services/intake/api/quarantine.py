@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from services.intake.quarantine import HELD, Held, Quarantine
@@ -43,10 +43,14 @@ class HeldDetail(HeldOut):
     headers: dict[str, str]
 
 
+# The largest id the table's bigint holds: a larger one in a path was a database error, a 500.
+_MAX_ID = 2**63 - 1
+
+
 class ReplayIn(BaseModel):
     """Which held deliveries to replay; all of them when omitted."""
 
-    ids: list[int] | None = Field(None, max_length=10_000)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=10_000)
 
 
 class ReplayOut(BaseModel):
@@ -78,7 +82,7 @@ def quarantine_router(
         return [HeldOut.of(h) for h in found]
 
     @router.get("/{held_id}", response_model=HeldDetail, summary="One held delivery with its raw body")
-    async def get_held(held_id: int) -> HeldDetail:
+    async def get_held(held_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> HeldDetail:
         held = await quarantine.get(held_id)
         if held is None:
             raise Problem(404, "Not found", f"no quarantined delivery {held_id}")

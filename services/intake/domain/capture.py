@@ -110,6 +110,13 @@ class Submission:
     resolved: UUID | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        # NUL is not text to PostgreSQL (a 500 on every retry, found by the API fuzz test); it carries nothing.
+        for name, value in self.__dict__.items():
+            if isinstance(value, str) and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        if any("\x00" in k or "\x00" in v for k, v in self.answers.items()):
+            clean = {k.replace("\x00", ""): v.replace("\x00", "") for k, v in self.answers.items()}
+            object.__setattr__(self, "answers", clean)
         if not self.email and not self.external_id:
             raise SubmissionError(
                 "no email in the submission: map a question to `email` (rules file, intake.forms)", kind="no_email"
