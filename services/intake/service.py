@@ -33,20 +33,38 @@ class CaptureResult:
     pending: int = 0
 
 
-async def capture(uow_factory: UnitOfWorkFactory, submission: Submission, delivery_id: str | None) -> CaptureResult:
-    """Capture one submission (the direct API and imports)."""
+class IdempotencyMismatch(ValueError):
+    """An idempotency key used again with another request: not a retry, so not answered as one."""
+
+
+async def capture(
+    uow_factory: UnitOfWorkFactory,
+    submission: Submission,
+    delivery_id: str | None,
+    request_hash: str | None = None,
+) -> CaptureResult:
+    """Capture one submission (the direct API and imports); `request_hash` binds its delivery id to the request."""
     return await accept(
-        uow_factory, submission.provider, Parsed(delivery_id or "", (submission,)), dedupe=delivery_id is not None
+        uow_factory,
+        submission.provider,
+        Parsed(delivery_id or "", (submission,)),
+        dedupe=delivery_id is not None,
+        request_hash=request_hash,
     )
 
 
 async def accept(
-    uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool = True
+    uow_factory: UnitOfWorkFactory,
+    provider: str,
+    parsed: Parsed,
+    *,
+    dedupe: bool = True,
+    request_hash: str | None = None,
 ) -> CaptureResult:
     """Store a delivery's submissions and their events in one transaction; a retry gets the original answer."""
     for attempt in range(_CONFLICT_RETRIES):
         try:
-            return await _accept_once(uow_factory, provider, parsed, dedupe=dedupe)
+            return await _accept_once(uow_factory, provider, parsed, dedupe=dedupe, request_hash=request_hash)
         except IntegrityError:
             # A concurrent request inserted the same lead or delivery first; the next attempt sees it.
             if attempt == _CONFLICT_RETRIES - 1:
@@ -54,19 +72,25 @@ async def accept(
     raise AssertionError("unreachable")
 
 
-async def _accept_once(uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool) -> CaptureResult:
+async def _accept_once(
+    uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool, request_hash: str | None
+) -> CaptureResult:
     async with uow_factory() as uow:
-        result = await accept_in(uow, provider, parsed, dedupe=dedupe)
+        result = await accept_in(uow, provider, parsed, dedupe=dedupe, request_hash=request_hash)
         await uow.commit()
     log_committed(uow, provider)
     return result
 
 
-async def accept_in(uow: UnitOfWork, provider: str, parsed: Parsed, *, dedupe: bool = True) -> CaptureResult:
+async def accept_in(
+    uow: UnitOfWork, provider: str, parsed: Parsed, *, dedupe: bool = True, request_hash: str | None = None
+) -> CaptureResult:
     """Stage one delivery in the caller's unit of work (which commits it, alone or with others)."""
     if dedupe:
         original = await repository.find_delivery(uow.session, provider, parsed.delivery_id)
         if original is not None:
+            if original.request_hash and request_hash and original.request_hash != request_hash:
+                raise IdempotencyMismatch("this Idempotency-Key was used before with another request")
             return CaptureResult(original.event_id, original.lead_id, duplicate=True)
     for join in parsed.joins:
         await repository.record_join(uow.session, join)
@@ -78,7 +102,7 @@ async def accept_in(uow: UnitOfWork, provider: str, parsed: Parsed, *, dedupe: b
     for waiting in parsed.pending:
         pending += await repository.queue_enrichment(uow.session, provider, waiting)
     if dedupe:
-        record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None)
+        record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None, request_hash)
         await repository.record_delivery(uow.session, provider, parsed.delivery_id, record)
     return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)
 

@@ -126,10 +126,27 @@ async def test_direct_capture_validation_is_problem_json(intake: Any) -> None:
 async def test_idempotency_key_deduplicates_direct_capture(intake: Any) -> None:
     client, database = intake
     headers = bearer(token_with("leads:write")) | {"idempotency-key": "import-42"}
-    first = await client.post("/v1/leads", json=lead_payload(), headers=headers)
-    second = await client.post("/v1/leads", json=lead_payload(), headers=headers)
+    lead = lead_payload()
+    first = await client.post("/v1/leads", json=lead, headers=headers)
+    second = await client.post("/v1/leads", json=lead, headers=headers)
     assert second.json() == first.json() | {"duplicate": True}
     assert (await counts(database))[1] == 1
+
+
+async def test_an_idempotency_key_is_the_callers_and_bound_to_its_request(intake: Any) -> None:
+    client, database = intake
+    mine = bearer(token_with("leads:write")) | {"idempotency-key": "row-7"}
+    first = await client.post("/v1/leads", json=lead_payload("ann@acme-industries.com"), headers=mine)
+    assert first.status_code == 202
+    # The same key with another lead is not a retry: a 409, and nothing stored.
+    other = await client.post("/v1/leads", json=lead_payload("bob@acme-industries.com"), headers=mine)
+    assert other.status_code == 409 and "another request" in other.json()["detail"]
+    # Another caller's same key is that caller's own request.
+    theirs = await client.post(
+        "/v1/leads", json=lead_payload("cy@acme-industries.com"), headers=bearer() | {"idempotency-key": "row-7"}
+    )
+    assert theirs.status_code == 202 and theirs.json()["duplicate"] is False
+    assert (await counts(database))[1] == 2
 
 
 async def test_health_readiness_and_metrics_are_open(intake: Any) -> None:

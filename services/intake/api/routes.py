@@ -1,5 +1,6 @@
 """Intake's routes: decode, check, dispatch to the capture handler; nothing else."""
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -8,7 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from services.intake.api.schemas import CaptureAccepted, LeadIn
 from services.intake.api.webhook_receiver import Delivery, WebhookReceiver, accepted
 from services.intake.domain.capture import SubmissionError
-from services.intake.service import capture
+from services.intake.service import IdempotencyMismatch, capture
 from services.intake.webhooks.adapter import HandshakeRefused
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
@@ -29,14 +30,21 @@ def intake_router(
         response_model=CaptureAccepted,
         dependencies=[Depends(tokens.require(Scope.LEADS_WRITE))],
         summary="Capture a lead from an internal service",
+        responses={409: {"description": "the Idempotency-Key was used before, by this token, with another lead"}},
     )
     async def post_lead(
-        lead: LeadIn, idempotency_key: Annotated[str | None, Header(max_length=200)] = None
+        lead: LeadIn, request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None
     ) -> JSONResponse:
+        # A key is the caller's: scoped by its token (another caller's same key is another request) and bound
+        # to this request (the same key with another body is a 409, not the first answer again).
+        delivery_id = f"{_caller(request)}:{idempotency_key}" if idempotency_key else None
+        request_hash = hashlib.sha256(lead.model_dump_json().encode()).hexdigest()
         try:
-            result = await capture(uow, lead.to_submission("api"), idempotency_key)
+            result = await capture(uow, lead.to_submission("api"), delivery_id, request_hash)
         except SubmissionError as exc:
             raise Problem(422, "Invalid request", str(exc)) from exc
+        except IdempotencyMismatch as exc:
+            raise Problem(409, "Conflict", f"{exc}; use a new key for a new lead") from exc
         return accepted(result)
 
     @router.post(
@@ -76,3 +84,9 @@ def intake_router(
             raise Problem(403, "Forbidden", str(exc)) from exc
 
     return router
+
+
+def _caller(request: Request) -> str:
+    """Who sent the request, as a short digest of its bearer token (the dependency has checked the token)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return hashlib.sha256(token.encode()).hexdigest()[:16]

@@ -20,18 +20,19 @@ class DeliveryRecord:
 
     event_id: str | None
     lead_id: str | None
+    request_hash: str | None = None  # the request an idempotency key was first used with (direct capture)
 
 
 async def find_delivery(session: AsyncSession, provider: str, delivery_id: str) -> DeliveryRecord | None:
     """The original outcome of a delivery, if it was accepted before."""
     row = (
         await session.execute(
-            select(deliveries.c.event_id, deliveries.c.lead_id).where(
+            select(deliveries.c.event_id, deliveries.c.lead_id, deliveries.c.request_hash).where(
                 deliveries.c.provider == provider, deliveries.c.delivery_id == delivery_id
             )
         )
     ).first()
-    return DeliveryRecord(row.event_id, row.lead_id) if row else None
+    return DeliveryRecord(row.event_id, row.lead_id, row.request_hash) if row else None
 
 
 async def record_delivery(session: AsyncSession, provider: str, delivery_id: str, record: DeliveryRecord) -> None:
@@ -42,6 +43,7 @@ async def record_delivery(session: AsyncSession, provider: str, delivery_id: str
             delivery_id=delivery_id,
             event_id=record.event_id,
             lead_id=record.lead_id,
+            request_hash=record.request_hash,
             received_at=datetime.now(UTC),
         )
     )

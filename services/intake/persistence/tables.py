@@ -35,6 +35,7 @@ deliveries = Table(
     Column("delivery_id", String(200), primary_key=True),
     Column("event_id", String(36)),
     Column("lead_id", String(36)),
+    Column("request_hash", String(64)),  # a direct capture's request: its Idempotency-Key is bound to it
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index("ix_deliveries_received_at", "received_at"),  # retention deletes the oldest first
 )
