@@ -72,8 +72,7 @@ async def merge(uow: UnitOfWork, source: UUID, survivor: UUID, *, reason: str, b
     await identity_store.link(session, {key: survivor for key in links}, str(merge_id))
     # Leads merged into `source` before follow it, so that a merged lead always points at one that is not.
     carried = await identity_store.merged_into(session, str(source))
-    for lead_id in [str(source), *carried]:
-        await identity_store.set_merged_into(session, lead_id, str(survivor))
+    await identity_store.set_merged_into(session, [str(source), *carried], str(survivor))
     await identity_store.record_merge(
         session,
         {
@@ -86,20 +85,17 @@ async def merge(uow: UnitOfWork, source: UUID, survivor: UUID, *, reason: str, b
             "merged_at": now,
         },
     )
-    event = new_event(
-        LeadMerged(
-            lead_id=source,
-            into=survivor,
-            merge_id=merge_id,
-            carried=[UUID(c) for c in carried],
-            reason=reason,
-            merged_by=by,
-            merged_at=now,
-        ),
-        source=SOURCE,
+    followers = [UUID(c) for c in carried]
+    merged = LeadMerged(
+        lead_id=source,
+        into=survivor,
+        merge_id=merge_id,
+        carried=followers,
+        reason=reason,
+        merged_by=by,
+        merged_at=now,
     )
-    uow.emit(event)
-    return MergeOutcome(merge_id, source, survivor, tuple(UUID(c) for c in carried), event.id)
+    return _announced(uow, merged, survivor, followers)
 
 
 async def unmerge(uow: UnitOfWork, source: UUID, *, by: str) -> MergeOutcome:
@@ -110,26 +106,28 @@ async def unmerge(uow: UnitOfWork, source: UUID, *, by: str) -> MergeOutcome:
         raise MergeError(409, f"lead {source} is not merged into another lead")
     links: dict[str, str | None] = active["relinked"]["links"]
     await identity_store.unlink(session, [key for key, earlier in links.items() if earlier is None])
-    for key, earlier in links.items():
-        if earlier is not None:
-            await identity_store.link(session, {key: UUID(earlier)})
+    await identity_store.link(session, {key: UUID(earlier) for key, earlier in links.items() if earlier is not None})
     carried: list[str] = active["relinked"]["carried"]
-    await identity_store.set_merged_into(session, str(source), None)
-    for lead_id in carried:
-        await identity_store.set_merged_into(session, lead_id, str(source))
+    await identity_store.set_merged_into(session, [str(source)], None)
+    await identity_store.set_merged_into(session, carried, str(source))
     now = datetime.now(UTC)
     await identity_store.close_merge(session, active["merge_id"], by, now)
-    survivor, merge_id = UUID(active["survivor"]), UUID(active["merge_id"])
-    event = new_event(
-        LeadUnmerged(
-            lead_id=source,
-            from_lead=survivor,
-            merge_id=merge_id,
-            carried=[UUID(c) for c in carried],
-            unmerged_by=by,
-            unmerged_at=now,
-        ),
-        source=SOURCE,
+    survivor, followers = UUID(active["survivor"]), [UUID(c) for c in carried]
+    unmerged = LeadUnmerged(
+        lead_id=source,
+        from_lead=survivor,
+        merge_id=UUID(active["merge_id"]),
+        carried=followers,
+        unmerged_by=by,
+        unmerged_at=now,
     )
+    return _announced(uow, unmerged, survivor, followers)
+
+
+def _announced(
+    uow: UnitOfWork, payload: LeadMerged | LeadUnmerged, survivor: UUID, followers: list[UUID]
+) -> MergeOutcome:
+    """Emit the merge's event in the unit of work and say what was done."""
+    event = new_event(payload, source=SOURCE)
     uow.emit(event)
-    return MergeOutcome(merge_id, source, survivor, tuple(UUID(c) for c in carried), event.id)
+    return MergeOutcome(payload.merge_id, payload.lead_id, survivor, tuple(followers), event.id)

@@ -71,9 +71,10 @@ async def merged_into(session: AsyncSession, lead_id: str) -> list[str]:
     return [row.lead_id for row in rows]
 
 
-async def set_merged_into(session: AsyncSession, lead_id: str, into: str | None) -> None:
-    """Mark a lead merged into another, or (None) its own again."""
-    await session.execute(update(leads).where(leads.c.lead_id == lead_id).values(merged_into=into))
+async def set_merged_into(session: AsyncSession, lead_ids: list[str], into: str | None) -> None:
+    """Mark leads merged into another, or (None) their own again, in one statement."""
+    if lead_ids:
+        await session.execute(update(leads).where(leads.c.lead_id.in_(sorted(lead_ids))).values(merged_into=into))
 
 
 async def record_merge(session: AsyncSession, values: dict[str, Any]) -> None:
