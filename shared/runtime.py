@@ -136,9 +136,6 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
     )
-    tokens = dict(settings.api_tokens)
-    if settings.api_token is not None:
-        tokens[settings.api_token.get_secret_value()] = ["admin"]
     return Runtime(
         name=name,
         settings=settings,
@@ -148,7 +145,7 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         relay=relay,
         unit_of_work=UnitOfWorkFactory(database),
         tokens=TokenAuthority(
-            tokens,
+            settings.token_grants(),
             RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2)),
             RateLimiter(settings.rate_limit_failed_auth, 30),
         ),

@@ -1,11 +1,13 @@
 """Settings common to every service, read from the environment once, in the composition root."""
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.http.auth import TokenAuthority, TokenGrant
 from shared.messaging.kafka_options import KafkaOptions, TopicShape
 
 Environment = Literal["development", "test", "production"]
@@ -20,6 +22,16 @@ def settings_errors(exc: ValidationError) -> str:
         name = f"LEADFLOW_{where.upper()}" if where else "settings"
         parts.append(f"{name}: {error['msg']}")
     return "; ".join(parts)
+
+
+class ApiToken(BaseModel):
+    """One entry of LEADFLOW_API_TOKENS: `{"<name>": {"token": …, "scopes": […], "integration": false}}`."""
+
+    model_config = {"extra": "forbid"}
+
+    token: SecretStr
+    scopes: list[str] = Field(min_length=1)
+    integration: bool = Field(False, description="may name the person it acts for in x-actor")
 
 
 # Values that must never protect a production deployment.
@@ -45,8 +57,9 @@ class ServiceSettings(BaseSettings):
     # at most pool + overflow (README, "Connection budget").
     database_pool_size: int = Field(5, ge=1, le=200)
     database_max_overflow: int = Field(5, ge=0, le=200)
-    api_token: SecretStr | None = None
-    api_tokens: dict[str, list[str]] = Field(default_factory=dict)
+    api_token: SecretStr | None = None  # the operator's admin token, named "admin" in the audit trail
+    # Named tokens; the older `{"<token>": [scopes]}` shape is still read, each named by a digest of its token.
+    api_tokens: dict[str, ApiToken | list[str]] = Field(default_factory=dict)
     rules: str | None = None
     topic_partitions: int = Field(3, ge=1, le=256)
     # Kafka as a cluster (README, "Running on a production Kafka"): security for every client, topic shape.
@@ -120,6 +133,21 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"LEADFLOW_{name.upper()}: no file at {path}")
         return self
 
+    def token_grants(self) -> list[TokenGrant]:
+        """Every configured API token with its name and scopes."""
+        grants = []
+        if self.api_token is not None:
+            grants.append(TokenGrant("admin", self.api_token.get_secret_value(), frozenset({"admin"})))
+        for key, entry in self.api_tokens.items():
+            if isinstance(entry, ApiToken):
+                grants.append(
+                    TokenGrant(key, entry.token.get_secret_value(), frozenset(entry.scopes), entry.integration)
+                )
+            else:  # the key is the token itself: name it without revealing it
+                name = "token-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+                grants.append(TokenGrant(name, key, frozenset(entry)))
+        return grants
+
     def kafka_options(self) -> KafkaOptions:
         """How this service reaches Kafka and shapes its topics."""
         return KafkaOptions(
@@ -153,11 +181,18 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _tokens_are_usable(self) -> "ServiceSettings":
+        try:
+            TokenAuthority(self.token_grants())
+        except ValueError as exc:
+            raise ValueError(f"LEADFLOW_API_TOKENS: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _no_weak_secrets_in_production(self) -> "ServiceSettings":
         if self.environment != "production":
             return self
-        tokens = [self.api_token.get_secret_value()] if self.api_token else []
-        tokens += list(self.api_tokens)
+        tokens = [grant.token for grant in self.token_grants()]
         if not tokens:
             raise ValueError("production needs LEADFLOW_API_TOKEN or LEADFLOW_API_TOKENS")
         for token in tokens:

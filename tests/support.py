@@ -16,18 +16,29 @@ from services.intake.domain.standard_webhooks import sign
 T = TypeVar("T")
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
-SCOPED_TOKENS = {
-    "test-leads-read-0123456789abcdef": ["leads:read"],
-    "test-leads-write-0123456789abcdef": ["leads:write"],
-    "test-opps-write-0123456789abcdef": ["opportunities:write"],
-    "test-forecast-read-0123456789abcdef": ["forecast:read"],
+# LEADFLOW_API_TOKENS as an operator writes it: the name is who acts in the audit trail.
+SCOPED_TOKENS: dict[str, dict[str, Any]] = {
+    "dashboard": {"token": "test-leads-read-0123456789abcdef", "scopes": ["leads:read"]},
+    "sam.rep": {"token": "test-leads-write-0123456789abcdef", "scopes": ["leads:write"]},
+    "deal-desk": {"token": "test-opps-write-0123456789abcdef", "scopes": ["opportunities:write"]},
+    "finance": {"token": "test-forecast-read-0123456789abcdef", "scopes": ["forecast:read"]},
+    "crm-sync": {
+        "token": "test-crm-sync-0123456789abcdef",
+        "scopes": ["leads:write", "opportunities:write"],
+        "integration": True,
+    },
 }
 GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def token_with(scope: str) -> str:
     """A test token granting exactly `scope`."""
-    return next(token for token, scopes in SCOPED_TOKENS.items() if scopes == [scope])
+    return next(str(t["token"]) for t in SCOPED_TOKENS.values() if t["scopes"] == [scope])
+
+
+def token_named(name: str) -> str:
+    """The secret of the test token called `name`."""
+    return str(SCOPED_TOKENS[name]["token"])
 
 
 def bearer(token: str = ADMIN_TOKEN) -> dict[str, str]:

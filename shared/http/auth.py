@@ -1,18 +1,25 @@
-"""Bearer tokens with scopes; tokens are kept only as SHA-256 digests and compared in constant time."""
+"""Named bearer tokens with scopes; tokens are kept only as SHA-256 digests and compared in constant time.
+
+A token's name is who acts: the audit trail records it, never a name the caller claims. An integration token
+(a CRM sync, a chat bot) acts for people the service cannot know, so it may add a display name in `x-actor`;
+the trail then reads `<display> via <token name>`.
+"""
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Request
 
 from shared.http.problems import Problem
 from shared.http.rate_limit import RateLimiter, too_many
 
 
 class Scope(StrEnum):
-    """What a token may do (DESIGN.md section 5)."""
+    """What a token may do (docs/architecture.md, "HTTP")."""
 
     LEADS_WRITE = "leads:write"
     LEADS_READ = "leads:read"
@@ -21,7 +28,34 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
+@dataclass(frozen=True)
+class TokenGrant:
+    """One configured token: its name (the audit actor), its secret, its scopes, and whether it is an integration."""
+
+    name: str
+    token: str
+    scopes: frozenset[str]
+    integration: bool = False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a request's token says is calling."""
+
+    name: str
+    scopes: frozenset[str]
+    integration: bool
+
+    def actor(self, display: str | None) -> str:
+        """The audit actor: the token's name; an integration may say for whom it acts."""
+        shown = (display or "").strip()
+        if self.integration and shown:
+            return f"{shown} via {self.name}"
+        return self.name
+
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leadflow"'}
+ACTOR_HEADER = "x-actor"
 
 
 class TokenAuthority:
@@ -29,52 +63,75 @@ class TokenAuthority:
 
     def __init__(
         self,
-        tokens: Mapping[str, Iterable[str]],
+        grants: Iterable[TokenGrant],
         limiter: RateLimiter | None = None,
         failures: RateLimiter | None = None,
     ) -> None:
         self._limiter = limiter
         self._failures = failures  # wrong tokens per client address: guessing is slowed to the bucket's rate
-        self._grants: list[tuple[bytes, frozenset[str]]] = []
-        for token, scopes in tokens.items():
-            granted = frozenset(scopes)
-            unknown = granted - {s.value for s in Scope}
+        self._grants: list[tuple[bytes, Caller]] = []
+        names: set[str] = set()
+        for grant in grants:
+            unknown = grant.scopes - {s.value for s in Scope}
             if unknown:
-                raise ValueError(f"unknown scopes {sorted(unknown)}; known: {[s.value for s in Scope]}")
-            self._grants.append((_digest(token), granted))
+                raise ValueError(f"token {grant.name!r}: unknown scopes {sorted(unknown)}; known: {list(Scope)}")
+            if grant.name in names:
+                raise ValueError(f"two tokens are named {grant.name!r}: the audit trail could not tell them apart")
+            names.add(grant.name)
+            self._grants.append((_digest(grant.token), Caller(grant.name, grant.scopes, grant.integration)))
 
-    def scopes_for(self, token: str) -> frozenset[str] | None:
-        """The token's scopes, or None when the token is unknown."""
+    def caller_for(self, token: str) -> Caller | None:
+        """The token's caller, or None when the token is unknown."""
         digest = _digest(token)
-        found: frozenset[str] | None = None
-        for known, scopes in self._grants:
+        found: Caller | None = None
+        for known, caller in self._grants:
             # Compare against every grant so timing does not reveal which one matched.
             if hmac.compare_digest(known, digest):
-                found = scopes
+                found = caller
         return found
 
-    def require(self, scope: Scope) -> Callable[[Request], None]:
-        """A FastAPI dependency refusing requests without a token granting `scope`."""
+    def require(self, scope: Scope) -> Callable[[Request], Caller]:
+        """A FastAPI dependency refusing requests without a token granting `scope`; it gives the caller."""
 
-        def check(request: Request) -> None:
+        def check(request: Request) -> Caller:
             client = request.client.host if request.client else ""
             if self._failures is not None and (wait := self._failures.waiting(client)) is not None:
                 raise too_many("too many requests from this address carried no valid token", wait)
-            header = request.headers.get("authorization", "")
-            kind, _, token = header.partition(" ")
-            scopes = self.scopes_for(token.strip()) if kind.lower() == "bearer" and token.strip() else None
-            if scopes is None:
+            kind, _, token = request.headers.get("authorization", "").partition(" ")
+            token = token.strip()
+            caller = self.caller_for(token) if kind.lower() == "bearer" and token else None
+            if caller is None:
                 if self._failures is not None:
                     self._failures.retry_after(client)  # spends this address's allowance of failures
-                if kind.lower() != "bearer" or not token.strip():
+                if kind.lower() != "bearer" or not token:
                     raise Problem(401, "Unauthorized", "send Authorization: Bearer <token>", headers=_CHALLENGE)
                 raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
-            if scope.value not in scopes and Scope.ADMIN.value not in scopes:
-                raise Problem(403, "Forbidden", f"this token lacks the {scope.value!r} scope")
+            if scope.value not in caller.scopes and Scope.ADMIN.value not in caller.scopes:
+                raise Problem(403, "Forbidden", f"token {caller.name!r} lacks the {scope.value!r} scope")
             if self._limiter is not None:
-                self._limiter.check(_digest(token.strip()).hex(), "this token")
+                self._limiter.check(caller.name, "this token")
+            return caller
 
         return check
+
+    def actor(self, scope: Scope) -> Callable[[Request], str]:
+        """A dependency like `require` that gives the audit actor of the request."""
+        check = self.require(scope)
+
+        def actor(
+            request: Request,
+            display: Annotated[
+                str | None,
+                Header(
+                    alias=ACTOR_HEADER,
+                    max_length=200,
+                    description="for integration tokens only: the person the integration acts for (audit trail)",
+                ),
+            ] = None,
+        ) -> str:
+            return check(request).actor(display)
+
+        return actor
 
 
 def _digest(token: str) -> bytes:

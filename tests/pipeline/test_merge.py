@@ -49,7 +49,7 @@ def test_a_merge_reaches_every_service_and_an_unmerge_gives_it_back(pipeline: Em
 
     merged = httpx.post(
         f"{url(pipeline, 'intake')}/v1/leads/{source}/merge",
-        json={"into": survivor, "reason": "same person, work and home address", "merged_by": "ops"},
+        json={"into": survivor, "reason": "same person, work and home address"},
         headers=bearer(),
         timeout=10,
     )

@@ -13,7 +13,7 @@ from shared.db.metadata import OUTBOX
 from shared.ids import lead_id_for, lead_id_for_external
 from tests.service.conftest import running_service
 from tests.service.test_imports import finished, upload
-from tests.support import bearer, lead_payload, token_with
+from tests.support import bearer, lead_payload, token_named, token_with
 
 WRITE, READ = bearer(token_with("leads:write")), bearer(token_with("leads:read"))
 
@@ -81,8 +81,10 @@ async def test_merge_then_unmerge_by_hand(intake: Any) -> None:
     ann = await capture(client, "ann@acme-industries.com")
     ann_home = await capture(client, "ann.smith@fastmail.com")
 
+    # The ledger names the token's owner; a person's token cannot claim to be someone else.
+    claimed = WRITE | {"x-actor": "the.ceo"}
     response = await client.post(
-        f"/v1/leads/{ann_home}/merge", json={"into": ann, "reason": "same person", "merged_by": "ops@x"}, headers=WRITE
+        f"/v1/leads/{ann_home}/merge", json={"into": ann, "reason": "same person"}, headers=claimed
     )
     assert response.status_code == 200, response.text
     merge = response.json()
@@ -91,12 +93,17 @@ async def test_merge_then_unmerge_by_hand(intake: Any) -> None:
     assert await capture(client, "ann.smith+news@fastmail.com") == ann
     identity = (await client.get(f"/v1/leads/{ann_home}/identity", headers=READ)).json()
     assert identity["merged_into"] == ann and identity["merges"][0]["reason"] == "same person"
+    assert identity["merges"][0]["merged_by"] == "sam.rep"
 
     again = await client.post(f"/v1/leads/{ann_home}/merge", json={"into": ann}, headers=WRITE)
     assert again.status_code == 409 and "already merged" in again.json()["detail"]
 
-    undone = await client.post(f"/v1/leads/{ann_home}/unmerge", json={"unmerged_by": "ops@x"}, headers=WRITE)
+    # An integration token acts for people leadflow does not know: it may say for whom.
+    crm = bearer(token_named("crm-sync")) | {"x-actor": "kim.ops"}
+    undone = await client.post(f"/v1/leads/{ann_home}/unmerge", headers=crm)
     assert undone.status_code == 200, undone.text
+    history = (await client.get(f"/v1/leads/{ann_home}/identity", headers=READ)).json()["merges"]
+    assert history[0]["unmerged_by"] == "kim.ops via crm-sync"
     assert await capture(client, "ann.smith@fastmail.com") == ann_home
     events = await published(database, "leads.identity")
     assert [(e["type"], e["key"]) for e in events] == [

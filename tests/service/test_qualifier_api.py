@@ -19,7 +19,7 @@ from shared.events.envelope import decode, new_event
 from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadScored, Source
 from shared.events.vocabulary import ActivityType, Segment
 from tests.service.conftest import running_service
-from tests.support import bearer, token_with
+from tests.support import bearer, token_named, token_with
 
 
 @pytest.fixture
@@ -166,7 +166,8 @@ async def test_evidence_makes_a_prospect_with_an_owner_then_an_opportunity(quali
     three_stage = next(f for f in lead["frameworks"] if f["framework"] == "three_stage")
     assert three_stage["stages"] == {"organisation": "pass", "opportunity": "unknown", "stakeholder": "pass"}
 
-    write = bearer(token_with("leads:write")) | {"x-actor": "sam.rep"}
+    # The audit trail names the token ("sam.rep"); a person's token cannot claim another name in x-actor.
+    write = bearer(token_with("leads:write")) | {"x-actor": "the.ceo"}
     need = await client.post(
         f"/v1/leads/{lead_id}/evidence",
         headers=write,
@@ -211,13 +212,14 @@ async def test_hard_fail_disqualifies_with_reasons(qualifier: Any) -> None:
 async def test_override_is_audited_and_illegal_moves_refused(qualifier: Any) -> None:
     client, database = qualifier
     lead_id = await capture(database)
-    write = bearer(token_with("leads:write")) | {"x-actor": "kim.manager"}
+    # An integration token may say for whom it acts; the trail keeps both names.
+    write = bearer(token_named("crm-sync")) | {"x-actor": "kim.manager"}
     moved = await client.post(
         f"/v1/leads/{lead_id}/stage", headers=write, json={"stage": "nurture", "reason": "asked us to call back in Q3"}
     )
     assert moved.status_code == 200 and moved.json()["stage"] == "nurture"
     step = moved.json()["history"][-1]
-    assert step["decided_by"] == "kim.manager (override)" and "call back in Q3" in step["reason"]
+    assert step["decided_by"] == "kim.manager via crm-sync (override)" and "call back in Q3" in step["reason"]
     illegal = await client.post(
         f"/v1/leads/{lead_id}/stage", headers=write, json={"stage": "customer", "reason": "x" * 5}
     )

@@ -1,11 +1,20 @@
+from typing import Annotated
+
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from shared.http.auth import Scope, TokenAuthority
+from shared.http.auth import Scope, TokenAuthority, TokenGrant
 from shared.http.problems import install_problem_handlers
+from shared.settings import ServiceSettings
 
-AUTHORITY = TokenAuthority({"reader": ["leads:read"], "boss": ["admin"]})
+AUTHORITY = TokenAuthority(
+    [
+        TokenGrant("dashboard", "reader", frozenset({"leads:read"})),
+        TokenGrant("ops", "boss", frozenset({"admin"})),
+        TokenGrant("crm-sync", "crm", frozenset({"leads:write"}), integration=True),
+    ]
+)
 
 
 def client() -> httpx.AsyncClient:
@@ -19,6 +28,10 @@ def client() -> httpx.AsyncClient:
     @api.get("/forecast", dependencies=[Depends(AUTHORITY.require(Scope.FORECAST_READ))])
     def forecast() -> dict[str, bool]:
         return {"ok": True}
+
+    @api.post("/act")
+    def act(actor: Annotated[str, Depends(AUTHORITY.actor(Scope.LEADS_WRITE))]) -> dict[str, str]:
+        return {"actor": actor}
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://test")
 
@@ -48,7 +61,51 @@ async def test_right_scope_and_admin_pass() -> None:
 
 def test_unknown_scope_in_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scopes"):
-        TokenAuthority({"x": ["leads:delete"]})
+        TokenAuthority([TokenGrant("x", "x", frozenset({"leads:delete"}))])
+
+
+def test_two_tokens_with_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two tokens are named 'ops'"):
+        TokenAuthority([TokenGrant("ops", "a", frozenset({"admin"})), TokenGrant("ops", "b", frozenset({"admin"}))])
+
+
+@pytest.mark.parametrize(
+    ("token", "claimed", "actor"),
+    [
+        ("boss", None, "ops"),
+        ("boss", "the.ceo", "ops"),  # a person's token acts as its own name whatever the header says
+        ("crm", None, "crm-sync"),
+        ("crm", "kim.manager", "kim.manager via crm-sync"),
+    ],
+)
+async def test_the_audit_actor_is_the_token_name(token: str, claimed: str | None, actor: str) -> None:
+    headers = {"authorization": f"Bearer {token}"} | ({"x-actor": claimed} if claimed else {})
+    async with client() as c:
+        response = await c.post("/act", headers=headers)
+    assert response.status_code == 200 and response.json() == {"actor": actor}
+
+
+async def test_the_actor_dependency_checks_the_scope() -> None:
+    async with client() as c:
+        response = await c.post("/act", headers={"authorization": "Bearer reader", "x-actor": "x"})
+    assert response.status_code == 403 and "'dashboard' lacks the 'leads:write' scope" in response.json()["detail"]
+
+
+def test_named_tokens_and_the_older_shape_are_read_from_the_environment() -> None:
+    settings = ServiceSettings(
+        api_token="a" * 32,
+        api_tokens={
+            "crm-sync": {"token": "c" * 32, "scopes": ["leads:write"], "integration": True},
+            "d" * 32: ["leads:read"],  # the shape before names: the key is the token
+        },
+    )
+    grants = {g.name: g for g in settings.token_grants()}
+    assert grants["admin"].token == "a" * 32 and grants["admin"].scopes == {"admin"}
+    assert grants["crm-sync"].integration and grants["crm-sync"].scopes == {"leads:write"}
+    legacy = next(g for g in grants.values() if g.token == "d" * 32)
+    assert legacy.name.startswith("token-") and "d" * 8 not in legacy.name  # named without revealing it
+    with pytest.raises(ValueError, match="LEADFLOW_API_TOKENS"):
+        ServiceSettings(api_tokens={"ops": {"token": "x" * 32, "scopes": ["leads:delete"]}})
 
 
 def test_token_bucket_refills_at_its_rate() -> None:

@@ -1,6 +1,7 @@
 """Merging two leads that are one person, undoing it, and what a lead's identity history is."""
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
@@ -19,13 +20,6 @@ class MergeIn(BaseModel):
 
     into: UUID = Field(description="the lead that stays; the one in the path points at it from now on")
     reason: str = Field("merged by hand", min_length=1, max_length=500)
-    merged_by: str = Field("api", min_length=1, max_length=200, description="who decided, for the ledger")
-
-
-class UnmergeIn(BaseModel):
-    """Who undoes the merge."""
-
-    unmerged_by: str = Field("api", min_length=1, max_length=200)
 
 
 class MergeOut(BaseModel):
@@ -62,14 +56,16 @@ class IdentityOut(BaseModel):
 def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter:
     """Merge and unmerge need leads:write; the history needs leads:read."""
     router = APIRouter(prefix="/v1/leads", tags=["identity"])
+    # The ledger's "by" is the token's name (an integration token may add for whom it acts), never a body field.
+    writer = Annotated[str, Depends(tokens.actor(Scope.LEADS_WRITE))]
 
-    async def run(work: str, lead_id: UUID, body: MergeIn | UnmergeIn) -> MergeOut:
+    async def run(work: str, lead_id: UUID, body: MergeIn | None, actor: str) -> MergeOut:
         try:
             async with uow() as unit:
-                if isinstance(body, MergeIn):
-                    done = await merging.merge(unit, lead_id, body.into, reason=body.reason, by=body.merged_by)
+                if body is not None:
+                    done = await merging.merge(unit, lead_id, body.into, reason=body.reason, by=actor)
                 else:
-                    done = await merging.unmerge(unit, lead_id, by=body.unmerged_by)
+                    done = await merging.unmerge(unit, lead_id, by=actor)
                 await unit.commit()
         except merging.MergeError as exc:
             raise Problem(exc.status, "Not found" if exc.status == 404 else "Conflict", str(exc)) from exc
@@ -86,22 +82,20 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
     @router.post(
         "/{lead_id}/merge",
         response_model=MergeOut,
-        dependencies=[Depends(tokens.require(Scope.LEADS_WRITE))],
         summary="Merge this lead into another that is the same person (lead.merged)",
         responses={404: {"description": "a lead intake has not captured"}, 409: {"description": "already merged"}},
     )
-    async def merge_lead(lead_id: UUID, body: MergeIn) -> MergeOut:
-        return await run("merged", lead_id, body)
+    async def merge_lead(lead_id: UUID, body: MergeIn, actor: writer) -> MergeOut:
+        return await run("merged", lead_id, body, actor)
 
     @router.post(
         "/{lead_id}/unmerge",
         response_model=MergeOut,
-        dependencies=[Depends(tokens.require(Scope.LEADS_WRITE))],
         summary="Undo the merge that holds this lead (lead.unmerged)",
         responses={409: {"description": "the lead is not merged"}},
     )
-    async def unmerge_lead(lead_id: UUID, body: UnmergeIn | None = None) -> MergeOut:
-        return await run("unmerged", lead_id, body or UnmergeIn())
+    async def unmerge_lead(lead_id: UUID, actor: writer) -> MergeOut:
+        return await run("unmerged", lead_id, None, actor)
 
     @router.get(
         "/{lead_id}/identity",

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.qualifier.api.schemas import (
     EvidenceIn,
@@ -35,8 +35,6 @@ from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
 
-Actor = Annotated[str, Header(alias="x-actor", max_length=200, description="who is acting, for the audit trail")]
-
 
 def qualifier_router(
     database: Database, tokens: TokenAuthority, commands: OpportunityCommands, qualifier: Qualifier
@@ -44,9 +42,11 @@ def qualifier_router(
     """Lead reads and commands, and opportunity commands."""
     router = APIRouter(prefix="/v1", tags=["qualifier"])
     read = [Depends(tokens.require(Scope.LEADS_READ))]
-    write_leads = [Depends(tokens.require(Scope.LEADS_WRITE))]
     write = [Depends(tokens.require(Scope.OPPORTUNITIES_WRITE))]
-    admin = [Depends(tokens.require(Scope.ADMIN))]
+    # Commands that leave an audit trail take their actor from the token (and so check it once).
+    leads_writer = Annotated[str, Depends(tokens.actor(Scope.LEADS_WRITE))]
+    opportunities_writer = Annotated[str, Depends(tokens.actor(Scope.OPPORTUNITIES_WRITE))]
+    admin_actor = Annotated[str, Depends(tokens.actor(Scope.ADMIN))]
 
     @router.get("/leads", response_model=LeadPage, dependencies=read, summary="Leads by stage and owner")
     async def list_leads(
@@ -70,10 +70,9 @@ def qualifier_router(
     @router.post(
         "/leads/{lead_id}/evidence",
         response_model=LeadOut,
-        dependencies=write_leads,
         summary="Record evidence (pain, budget, authority, timeline, …) and re-qualify",
     )
-    async def post_evidence(lead_id: UUID, body: EvidenceIn, actor: Actor = "api") -> LeadOut:
+    async def post_evidence(lead_id: UUID, body: EvidenceIn, actor: leads_writer) -> LeadOut:
         with _as_problems():
             await qualifier.record_evidence(lead_id, body.evidence, note=body.note, actor=actor)
         return await _lead_view(database, qualifier, lead_id)
@@ -81,10 +80,9 @@ def qualifier_router(
     @router.post(
         "/leads/{lead_id}/stage",
         response_model=LeadOut,
-        dependencies=write_leads,
         summary="Move a lead by hand (legal transitions only; audited)",
     )
-    async def override_stage(lead_id: UUID, body: StageOverride, actor: Actor = "api") -> LeadOut:
+    async def override_stage(lead_id: UUID, body: StageOverride, actor: leads_writer) -> LeadOut:
         with _as_problems():
             await qualifier.override(lead_id, body.stage, reason=body.reason, actor=actor)
         return await _lead_view(database, qualifier, lead_id)
@@ -98,10 +96,9 @@ def qualifier_router(
     @router.delete(
         "/owners/{owner}",
         response_model=Reassigned,
-        dependencies=admin,
         summary="Remove an owner and reassign its open leads by the routing rules",
     )
-    async def remove_owner(owner: str, actor: Actor = "api") -> Reassigned:
+    async def remove_owner(owner: str, actor: admin_actor) -> Reassigned:
         with _as_problems():
             moved = await qualifier.remove_owner(owner, actor=actor)
         return Reassigned(owner=owner, reassigned=moved)
@@ -123,10 +120,9 @@ def qualifier_router(
         "/opportunities",
         response_model=OpportunityOut,
         status_code=201,
-        dependencies=write,
         summary="Open an opportunity for a lead",
     )
-    async def open_opportunity(body: OpportunityIn, actor: Actor = "api") -> OpportunityOut:
+    async def open_opportunity(body: OpportunityIn, actor: opportunities_writer) -> OpportunityOut:
         with _as_problems():
             created = await commands.open(
                 lead_id=body.lead_id,
@@ -156,10 +152,11 @@ def qualifier_router(
     @router.post(
         "/opportunities/{opportunity_id}/close",
         response_model=OpportunityOut,
-        dependencies=write,
         summary="Close an opportunity won or lost",
     )
-    async def close_opportunity(opportunity_id: UUID, body: OpportunityClose, actor: Actor = "api") -> OpportunityOut:
+    async def close_opportunity(
+        opportunity_id: UUID, body: OpportunityClose, actor: opportunities_writer
+    ) -> OpportunityOut:
         with _as_problems():
             closed = await commands.close(
                 opportunity_id,
