@@ -159,6 +159,7 @@ def main() -> None:
         env = {
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "LEADFLOW_ENVIRONMENT": "development",  # `serve` takes itself for production unless told
             "LEADFLOW_LOG_LEVEL": "WARNING",
             "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
             "PATH": "/usr/bin:/bin",

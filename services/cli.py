@@ -48,10 +48,19 @@ def serve(
     name: ServiceName,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="port; default 8000-8003 by service")] = None,
+    environment: Annotated[
+        str,
+        typer.Option(
+            envvar="LEADFLOW_ENVIRONMENT",
+            help="production (the default) refuses weak tokens and hides the docs; `leadflow dev` runs development",
+        ),
+    ] = "production",
 ) -> None:
     """Run one service (API and consumers) in this process, for production."""
     spec = _spec(name)
-    settings = _settings(spec.name)
+    # A service started by hand is taken for a deployment: forgetting a variable must not open /docs or accept
+    # a weak token. The embedded pipeline (`leadflow dev`, the tests) says development itself.
+    settings = _settings(spec.name, environment=environment)
     configure_logging(settings.log_level, json=settings.log_json)
     try:
         application = spec.build_app(settings)
@@ -460,13 +469,13 @@ def _database(name: str) -> Database:
     return Database(settings.database_url, settings.database_schema or name)
 
 
-def _settings(name: str):  # type: ignore[no-untyped-def]
+def _settings(name: str, **overrides: object):  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
     from shared.settings import settings_errors
 
     try:
-        return service(name).settings()
+        return service(name).settings(**overrides)
     except ValidationError as exc:
         raise typer.BadParameter(f"invalid environment for {name}: {settings_errors(exc)}") from exc
 

@@ -172,3 +172,17 @@ async def test_metrics_need_the_scrape_token_when_one_is_set() -> None:
         scraped = await client.get("/metrics", headers={"authorization": "Bearer " + "m" * 32})
         assert scraped.status_code == 200 and "leadflow" in scraped.text
         assert (await client.get("/healthz")).status_code == 200  # probes stay open
+
+
+def test_serve_is_production_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service started by hand with a forgotten variable must not run with development's open docs."""
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    for name in ("LEADFLOW_ENVIRONMENT", "LEADFLOW_API_TOKEN", "LEADFLOW_API_TOKENS", "LEADFLOW_METRICS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    refused = CliRunner().invoke(app, ["serve", "forecast"], env={"LEADFLOW_API_TOKEN": "short"})
+    assert refused.exit_code == 2
+    assert "production API tokens must be at least 24 random characters" in refused.output
+    assert "short" not in refused.output.replace("shorter", "")  # the value itself is never printed
