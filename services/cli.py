@@ -376,7 +376,9 @@ def train() -> None:
     async def run() -> None:
         try:
             typer.echo("training on recorded outcomes…")
-            result = await train_model(UnitOfWorkFactory(database), rules, ActiveModel(database))
+            result = await train_model(
+                UnitOfWorkFactory(database), rules, ActiveModel(database, settings.model_signer())
+            )
         except (NotEnoughOutcomes, TrainingInProgress) as exc:
             typer.echo(f"not trained: {exc}", err=True)
             raise typer.Exit(1) from exc

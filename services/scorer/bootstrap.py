@@ -31,7 +31,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     """The scorer service, ready to serve."""
     rules, version = load_rules(settings)
     runtime = build_runtime(SERVICE, settings)
-    model = ActiveModel(runtime.database)
+    model = ActiveModel(runtime.database, settings.model_signer())
     handlers = ScorerHandlers(rules, version, model)
     runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY], handlers.subscription())
     metrics = ScorerMetrics(runtime.metrics, runtime.database)

@@ -74,7 +74,7 @@ async def train_model(uow: UnitOfWorkFactory, rules: ScoringRules, active: Activ
         trained = await asyncio.to_thread(train, found, rules.model, active.model)
         activated = trained.better
         report = report_of(trained, activated)
-        blob = await asyncio.to_thread(trained.model.to_bytes)
+        blob = active.signer.sign(await asyncio.to_thread(trained.model.to_bytes))
         async with uow.database.session() as session, session.begin():
             version = await model_store.store(
                 session,

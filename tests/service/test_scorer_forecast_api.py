@@ -7,6 +7,7 @@ from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
+from services.scorer.model_signing import DEVELOPMENT_KEY, ModelSigner
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import new_event
@@ -41,7 +42,7 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
     async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
         database = Database(s.database_url, s.database_schema)
         rules, version = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)
-        handlers = ScorerHandlers(rules, version, ActiveModel(database)).subscription()
+        handlers = ScorerHandlers(rules, version, ActiveModel(database, ModelSigner([DEVELOPMENT_KEY]))).subscription()
         now = datetime.now(UTC)
         exec_id, student_id = uuid.uuid4(), uuid.uuid4()
         await apply(

@@ -13,6 +13,7 @@ from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import ScorerHandlers
+from services.scorer.model_signing import DEVELOPMENT_KEY, ModelSigner
 from services.scorer.persistence import model_store
 from services.scorer.persistence.tables import models
 from services.scorer.sweeps import rescore_for_decay
@@ -41,7 +42,7 @@ RULES, VERSION = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)
 
 async def apply(database: Database, payloads: list[EventPayload]) -> None:
     """Apply events as the consumer does: in batches, in one unit of work each."""
-    model = ActiveModel(database)
+    model = ActiveModel(database, ModelSigner([DEVELOPMENT_KEY]))
     await model.refresh()  # as the service does every model_refresh_s: loads the active version from the database
     subscription = ScorerHandlers(RULES, VERSION, model).subscription()
     factory = UnitOfWorkFactory(database)
@@ -138,6 +139,32 @@ async def test_model_trains_activates_and_ranks_the_worklist(database_url: str, 
         mine = (await client.get("/v1/worklist?owner=ana", headers=reader)).json()["items"]
         assert [item["lead_id"] for item in mine] == [str(fresh)]
         assert mine[0]["owner"] == "ana" and mine[0]["probability"] > 0.5 and mine[0]["model_version"] == 1
+
+
+async def test_only_signed_models_are_loaded(database_url: str, kafka_bootstrap: str) -> None:
+    """A joblib artefact runs code when loaded: one not signed with the scorer's key is never unpickled."""
+    async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        await apply(database, history(300)[0])
+        trained = await client.post("/v1/model/train", headers=bearer())
+        assert trained.status_code == 201 and trained.json()["status"] == "active"
+
+        ours = ActiveModel(database, ModelSigner([DEVELOPMENT_KEY]))
+        await ours.refresh()
+        assert ours.model is not None
+        stranger = ActiveModel(database, ModelSigner(["another-installation-key-0123456789"]))
+        await stranger.refresh()
+        assert stranger.model is None and stranger.refused == trained.json()["version"]
+
+        # A row written by anyone but a scorer (a bare pickle, as before signing) is refused the same way.
+        async with database.session() as session, session.begin():
+            stored = await model_store.artifact(session, trained.json()["version"])
+            bare = stored[len(b"LFM1") + 32 :]
+            version = await model_store.store(
+                session, status="active", trained_at=datetime.now(UTC), algorithm="x", report={}, blob=bare
+            )
+        await ours.refresh()
+        assert ours.refused == version and ours.version == trained.json()["version"]  # keeps the signed one
 
 
 async def test_decay_moves_a_quiet_lead_down_and_says_so(database_url: str, kafka_bootstrap: str) -> None:
