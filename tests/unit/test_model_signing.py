@@ -1,5 +1,7 @@
 """Model artefacts are loaded only when signed with a key the scorer holds."""
 
+from typing import Any
+
 import pytest
 
 from services.scorer.model_signing import ModelSigner, UntrustedModel
@@ -29,7 +31,7 @@ def test_rotation_signs_with_the_new_key_and_still_reads_the_old() -> None:
 
 
 def test_production_needs_a_key_of_its_own() -> None:
-    tokens = {"api_token": "a" * 32, "metrics_token": "m" * 32}
+    tokens: dict[str, Any] = {"api_token": "a" * 32, "metrics_token": "m" * 32}
     with pytest.raises(ValueError, match="LEADFLOW_MODEL_SIGNING_KEY"):
         ScorerSettings(environment="production", **tokens)
     with pytest.raises(ValueError, match="LEADFLOW_MODEL_SIGNING_KEY"):
