@@ -19,12 +19,11 @@ from services.intake.domain import identity
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
 from services.intake.metrics import IntakeMetrics
-from services.intake.persistence.tables import deliveries
+from services.intake.persistence.retention import intake_retention
 from services.intake.quarantine import KINDS, Quarantine
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path
-from shared.db.retention import Retention
 from shared.http.rate_limit import RateLimiter
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
@@ -64,7 +63,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     }
     runtime.every("enrichment.facebook", settings.enrichment_interval_s, enrichers["facebook"].run_once)
     runtime.every("enrichment.hubspot", settings.hubspot_enrichment_interval_s, enrichers["hubspot"].run_once)
-    runtime.retention.append(Retention(deliveries, deliveries.c.received_at, settings.delivery_retention_days))
+    runtime.retention.extend(intake_retention(settings))
 
     receiver = WebhookReceiver(
         adapters,

@@ -38,6 +38,9 @@ class IntakeSettings(ServiceSettings):
     # Deliveries are the window in which a provider's retry is recognised as one: HubSpot retries a failed
     # delivery for up to three days, the longest schedule of the supported providers.
     delivery_retention_days: float = Field(30, ge=4)
+    # Quarantined deliveries keep a person's raw answers: an unresolved one is deleted this long after it was last
+    # seen (fix and replay before then), finished imports with their row errors too.
+    quarantine_retention_days: float = Field(90, ge=1)
 
     @model_validator(mode="after")
     def _secrets_that_protect(self) -> "IntakeSettings":

@@ -48,7 +48,7 @@ async def prune(
             total += count
             if count < batch:
                 break
-        removed[rule.table.name] = total
+        removed[rule.table.name] = removed.get(rule.table.name, 0) + total  # a table may have several rules
     if any(removed.values()):
         log.info("retention.pruned", **removed)
     return removed

@@ -2,15 +2,19 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from services.intake.persistence.tables import deliveries, leads
+from services.intake.persistence.retention import intake_retention
+from services.intake.persistence.tables import deliveries, leads, quarantine
+from services.intake.settings import IntakeSettings
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
+from shared.db.retention import prune
 from shared.ids import lead_id_for
 from tests.service.conftest import running_service
 from tests.support import bearer, lead_payload, signed_webhook, token_with
@@ -334,3 +338,35 @@ async def test_a_nul_character_is_dropped_not_a_500(intake: Any) -> None:
     async with database.session() as session:
         company = await session.scalar(select(leads.c.company).where(leads.c.lead_id == response.json()["lead_id"]))
     assert company == "Acme Industries"
+
+
+async def test_raw_quarantined_bodies_are_deleted_when_their_time_is_up(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    """A quarantined body is a person's raw answers: replayed ones go with the delivery window, unresolved ones
+    after LEADFLOW_QUARANTINE_RETENTION_DAYS, fresh ones stay."""
+    async with running_service(
+        "intake", database_url, kafka_bootstrap, delivery_retention_days=30, quarantine_retention_days=60
+    ) as (_, client, settings):
+        database = Database(settings.database_url, settings.database_schema)
+        for first_name in ("Old", "Replayed", "Fresh"):
+            data = {k: v for k, v in lead_payload(first_name=first_name).items() if k != "email"}
+            body, headers = signed_webhook(data)
+            assert (await client.post("/v1/webhooks/generic", content=body, headers=headers)).json()["quarantined"]
+        now = datetime.now(UTC)
+        async with database.session() as session, session.begin():
+            ids = (await session.execute(select(quarantine.c.id).order_by(quarantine.c.id))).scalars().all()
+            await session.execute(
+                update(quarantine).where(quarantine.c.id == ids[0]).values(last_seen_at=now - timedelta(days=61))
+            )
+            await session.execute(
+                update(quarantine)
+                .where(quarantine.c.id == ids[1])
+                .values(status="replayed", replayed_at=now - timedelta(days=31), last_seen_at=now - timedelta(days=31))
+            )
+        assert isinstance(settings, IntakeSettings)
+        removed = await prune(database, intake_retention(settings))
+        assert removed["quarantine"] == 2
+        left = (await client.get("/v1/quarantine", headers=bearer())).json()
+        assert [h["id"] for h in left] == [ids[2]]
+        await database.dispose()
