@@ -27,7 +27,7 @@ from shared.db.database import Database, aware
 from shared.db.locks import lock_connection, lock_key, try_lock
 from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import OUTBOX, OUTBOX_CHANNEL
-from shared.messaging.broker import Broker
+from shared.messaging.broker import Broker, ensure_topics
 from shared.messaging.headers import event_headers
 from shared.metrics import Metrics
 
@@ -133,6 +133,11 @@ class OutboxRelay:
         self._backlog_checked_at = 0.0
         self._lock_key = relay_lock_key(database.schema)
         self.publishing = False  # this process's relay holds the lock: its own commits wake it in memory
+        # Broker.connect created the topics. After the broker was away it may have come back empty (a lost
+        # cluster, Tansu's memory): the topics are made again, in the configured shape, before anything is sent
+        # to them. Sent first, they would be auto-created with the broker's defaults (Kafka) or written without a
+        # topic whose later creation resets the partitions' offsets under the records (Tansu: records lost).
+        self._topics_checked = True
 
     def wake(self, _events: object = None) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -156,6 +161,7 @@ class OutboxRelay:
                             delay = 0.2
                             await self._wait_for_work()
             except (KafkaError, OSError, OperationalError, DBAPIError, TimeoutError) as exc:
+                self._topics_checked = self._topics_checked and not isinstance(exc, KafkaError | OSError)
                 log.warning("outbox.publish_failed", error=str(exc), retry_in_s=delay)
                 await self._refresh_backlog_now()
                 await asyncio.sleep(delay)
@@ -213,6 +219,9 @@ class OutboxRelay:
         producer = self._broker.producer
         now = datetime.now(UTC)
         rows = (await connection.execute(_UNSENT, {"limit": self._batch_size, "now": now})).all()
+        if rows and not self._topics_checked:
+            await ensure_topics(self._broker.options, {row.topic for row in rows})  # raises while still away
+            self._topics_checked = True
         sent: dict[int, asyncio.Future[object]] = {}
         refusals: list[Refusal] = []
         blocked: set[str] = set()  # keys with a row refused in this batch: their later rows wait for the next
@@ -250,6 +259,7 @@ class OutboxRelay:
             # When nothing got through the broker itself is away: the loop backs off, and the rows keep their
             # place instead of each waiting out a delay of its own after the broker is back.
             broker_away = not published and not any(r.permanent for r in refusals)
+            self._topics_checked = self._topics_checked and not broker_away
             await self._record_refusals(connection, refusals, {row.id: row for row in rows}, now, delay=not broker_away)
         await self._refresh_backlog(connection)
         for row in published:

@@ -21,7 +21,8 @@ def lossy(
 ) -> Iterator[tuple[EmbeddedPipeline, EmbeddedBroker]]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         pytest.skip("losing the broker needs the embedded one")
-    broker = EmbeddedBroker(free_port())
+    workdir = tmp_path_factory.mktemp("lossy")
+    broker = EmbeddedBroker(free_port(), log_file=workdir / "logs" / "broker.log")  # kept with the services' logs
     broker.start()
     env = dict(os.environ) | {
         "DATABASE_URL": module_database_url,
@@ -29,7 +30,7 @@ def lossy(
         "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
         "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
     }
-    running = EmbeddedPipeline(tmp_path_factory.mktemp("lossy"), port_base=free_port(), env=env)
+    running = EmbeddedPipeline(workdir, port_base=free_port(), env=env)
     try:
         running.start(log=Printer())
         yield running, broker

@@ -2,14 +2,20 @@
 
 import asyncio
 import contextlib
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy import func, insert, select, text
 
+from services.embedded.broker import EmbeddedBroker, free_port
+from services.intake.bootstrap import MIGRATIONS
 from services.intake.persistence.tables import deliveries
-from shared.db import jobs
+from shared.db import jobs, migrations
 from shared.db.database import Database
 from shared.db.locks import lock_connection, lock_key
 from shared.db.metadata import INBOX, OUTBOX
@@ -19,6 +25,7 @@ from shared.events.envelope import Event, new_event
 from shared.events.models import Contact, LeadCaptured, Source
 from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
+from shared.messaging.kafka_options import KafkaOptions, TopicShape
 from shared.messaging.outbox_admin import held_rows, retry_parked
 from shared.messaging.relay import OutboxRelay
 from shared.metrics import Metrics
@@ -207,3 +214,64 @@ async def test_retention_prunes_only_what_served_its_purpose(plumbing: Plumbing)
     async with database.session() as session:
         left = await session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
     assert left == 2
+
+
+async def test_after_the_broker_comes_back_empty_the_relay_makes_its_topics_before_sending(
+    database_url: str,
+) -> None:
+    """Sent to a topic the broker no longer has, events are auto-created into the broker's default shape (Kafka)
+    or written where the topic's later creation resets the offsets under them (Tansu: consumers never see them).
+    The relay makes the topic in the configured shape first, and every event sent after the loss can be read."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("losing the broker needs the embedded one")
+    schema = f"loss_{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url, schema)
+    database = Database(database_url, schema)
+    embedded = EmbeddedBroker(free_port())
+    embedded.start()
+    options = KafkaOptions(embedded.bootstrap_servers, topics=TopicShape(partitions=5))
+    broker = Broker(options, "test")
+    try:
+        await broker.connect([LEADS_INTAKE.name])
+        relay = OutboxRelay(database, broker, Metrics("test"), batch_size=100, poll_interval_s=0.1)
+        await emit(database, [captured_event() for _ in range(3)])
+        assert await relay.publish_batch() == 3
+        embedded.stop()  # every topic gone
+        after = [captured_event() for _ in range(40)]
+        await emit(database, after)
+        with contextlib.suppress(KafkaError, OSError, TimeoutError):
+            await relay.publish_batch()  # the broker is away: nothing is marked sent
+        embedded.start()  # the same address, empty
+
+        async def sent() -> bool:
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await relay.publish_batch()
+            return len(await published(database, [e.id for e in after])) == len(after)
+
+        await eventually(sent, timeout_s=60, what="the events sent after the loss")
+        admin = AIOKafkaAdminClient(**options.client())
+        await admin.start()
+        try:
+            described = await admin.describe_topics([LEADS_INTAKE.name])
+        finally:
+            await admin.close()
+        assert len(described[0]["partitions"]) == 5
+        assert await readable(options, LEADS_INTAKE.name) >= {e.id for e in after}
+    finally:
+        await broker.close()
+        embedded.stop()
+        await database.dispose()
+
+
+async def readable(options: KafkaOptions, topic: str) -> set[str]:
+    """The event ids a consumer reading the topic from its start gets."""
+    consumer = AIOKafkaConsumer(topic, **options.client(), auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    ids: set[str] = set()
+    try:
+        while batches := await consumer.getmany(timeout_ms=1500):
+            for records in batches.values():
+                ids |= {dict(r.headers)["ce_id"].decode() for r in records}
+    finally:
+        await consumer.stop()
+    return ids
