@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from services.forecast.domain.history import Revision
+    from services.intake.erasure import Erasure
     from services.intake.quarantine import Quarantine
     from services.qualifier.whatif import Plan
     from shared.messaging.kafka_options import KafkaOptions
@@ -98,6 +99,38 @@ def replay(
 
     count = asyncio.run(run())
     typer.echo(f"{name}: {count} events queued for publishing again; the running service's relay sends them")
+
+
+@app.command()
+def erase(
+    email: Annotated[str, typer.Argument(help="the person's email address")],
+    by: Annotated[str, typer.Option(help="who asks, for the record (person.erased carries it)")] = "leadflow erase",
+) -> None:
+    """Erase a person: intake deletes their leads and raw deliveries and announces person.erased, which every
+    service applies (the running intake's relay publishes it)."""
+    from services.intake.erasure import NobodyToErase, erase_person
+    from shared.db.unit_of_work import UnitOfWorkFactory
+
+    database = _database("intake")
+
+    async def run() -> "Erasure":
+        try:
+            async with UnitOfWorkFactory(database)() as unit:
+                done = await erase_person(unit, email, by=by)
+                await unit.commit()
+                return done
+        finally:
+            await database.dispose()
+
+    try:
+        done = asyncio.run(run())
+    except NobodyToErase as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"erased {len(done.lead_ids)} lead(s) ({', '.join(map(str, done.lead_ids))}) and {done.raw_rows} raw row(s); "
+        "person.erased is queued for the other services"
+    )
 
 
 outbox_app = typer.Typer(

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from services.intake import SERVICE
+from services.intake.api.erasure import erasure_router
 from services.intake.api.identity import identity_router
 from services.intake.api.imports import imports_router
 from services.intake.api.quarantine import quarantine_router
@@ -81,7 +82,13 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     held = quarantine_router(quarantine, runtime.tokens, adapters)
     return create_app(
         runtime,
-        [router, imports, held, identity_router(runtime.unit_of_work, runtime.tokens)],
+        [
+            router,
+            imports,
+            held,
+            identity_router(runtime.unit_of_work, runtime.tokens),
+            erasure_router(runtime.unit_of_work, runtime.tokens),
+        ],
         inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
         # An import's file (and its multipart framing) may be larger than any other body.
         body_limits={"/v1/imports": settings.max_import_bytes + 65_536},

@@ -6,13 +6,15 @@ from typing import Any
 
 from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
 from services.qualifier.merges import Merges
+from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import move
 from shared.db.database import aware
+from shared.db.erasure import forget
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
-from shared.events.models import LeadActivity, LeadCaptured, LeadMerged, LeadScored, LeadUnmerged
+from shared.events.models import LeadActivity, LeadCaptured, LeadMerged, LeadScored, LeadUnmerged, PersonErased
 from shared.events.vocabulary import LeadStage
 from shared.messaging.subscription import Subscription
 
@@ -33,6 +35,7 @@ class QualifierHandlers:
                 LeadScored: self.on_scored,
                 LeadMerged: self._merges.merged,
                 LeadUnmerged: self._merges.unmerged,
+                PersonErased: self.on_erased,
             },
             batch=self,
         )
@@ -73,6 +76,15 @@ class QualifierHandlers:
         details = {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql}
         await self._learn(uow, event, lambda f: with_score(f, payload), details, activity_at=None)
 
+    async def on_erased(self, uow: UnitOfWork, event: Event) -> None:
+        """The person asked to be forgotten: their facts, evidence and history go, and so do the stage and
+        opportunity events this service published about them; opportunities keep their amounts, unnamed."""
+        payload = event.payload
+        assert isinstance(payload, PersonErased)
+        lead_rows(uow).forget(event.lead_id)
+        await repository.erase(uow.session, [event.lead_id])
+        await forget(uow, [event.lead_id], payload.erased_at)
+
     async def _learn(
         self,
         uow: UnitOfWork,
@@ -82,6 +94,8 @@ class QualifierHandlers:
         *,
         activity_at: datetime | None,
     ) -> None:
+        if lead_rows(uow).erased(event.lead_id):
+            return  # erased earlier in this batch
         now = datetime.now(UTC)
         lead = await self._lead(uow, event, now)
         lead["facts"] = update(lead.get("facts") or {})

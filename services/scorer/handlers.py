@@ -14,6 +14,7 @@ from services.scorer.domain.rules import ScoringRules
 from services.scorer.domain.scoring import Activity, Profile, Score, score_lead, with_model
 from services.scorer.persistence import repository
 from services.scorer.persistence.repository import ScoreRow, StoredScore
+from shared.db.erasure import forget
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
 from shared.events.models import (
@@ -25,6 +26,7 @@ from shared.events.models import (
     LeadScored,
     LeadUnmerged,
     OpportunityClosed,
+    PersonErased,
 )
 from shared.events.vocabulary import OpportunityStatus
 from shared.messaging.subscription import Subscription
@@ -74,6 +76,7 @@ class PendingScores:
         self._model = model
         self._leads: dict[str, _Touched] = {}
         self._stored: dict[str, StoredScore] = {}
+        self._erased: set[str] = set()  # erased in this batch: later events of the batch must not bring them back
 
     def unsaved(self) -> bool:
         """Whether noted events wait for `save`."""
@@ -94,10 +97,19 @@ class PendingScores:
 
     def rescore(self, lead_id: str, correlation_id: str | None) -> None:
         """Score a lead again at the flush though nothing new happened to it (a merge changed what counts)."""
-        self._leads.setdefault(lead_id, _Touched()).correlation_id = correlation_id
+        if lead_id not in self._erased:
+            self._leads.setdefault(lead_id, _Touched()).correlation_id = correlation_id
+
+    def forget(self, lead_id: str) -> None:
+        """Drop what the batch noted of an erased lead, and what it would note later."""
+        self._erased.add(lead_id)
+        self._leads.pop(lead_id, None)
+        self._stored.pop(lead_id, None)
 
     def note(self, event: Event, activity: Activity, seen: Profile | None = None) -> None:
         """Remember an event's activity (and what it says about the lead) for the flush."""
+        if self._target(event.lead_id) in self._erased:
+            return
         touched = self._leads.setdefault(self._target(event.lead_id), _Touched())
         if seen is not None:
             touched.seen = merge(touched.seen, seen)
@@ -197,6 +209,7 @@ class ScorerHandlers:
                 LeadOwnerChanged: self.on_owner_changed,
                 LeadMerged: self.on_merged,
                 LeadUnmerged: self.on_unmerged,
+                PersonErased: self.on_erased,
             },
             batch=self,
         )
@@ -264,6 +277,15 @@ class ScorerHandlers:
         pending = self._pending(uow)
         pending.rescore(event.lead_id, event.envelope.correlationid)
         pending.rescore(str(payload.from_lead), event.envelope.correlationid)
+
+    async def on_erased(self, uow: UnitOfWork, event: Event) -> None:
+        """The person asked to be forgotten: their profile, scores, activities and outcomes go (so the next
+        training cannot learn from them), and so do the lead.scored events this service published about them."""
+        payload = event.payload
+        assert isinstance(payload, PersonErased)
+        self._pending(uow).forget(event.lead_id)
+        await repository.erase(uow.session, [event.lead_id])
+        await forget(uow, [event.lead_id], payload.erased_at)
 
     async def on_owner_changed(self, uow: UnitOfWork, event: Event) -> None:
         """Who works the lead, for the worklist's owner filter."""

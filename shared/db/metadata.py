@@ -35,6 +35,7 @@ def new_metadata() -> MetaData:
     inbox_table(metadata)
     jobs_table(metadata)
     consumer_positions_table(metadata)
+    erased_leads_table(metadata)
     return metadata
 
 
@@ -102,6 +103,16 @@ def consumer_positions_table(metadata: MetaData) -> Table:
     )
 
 
+def erased_leads_table(metadata: MetaData) -> Table:
+    """Leads whose person was erased, and when: what still arrives about them from before is ignored."""
+    return Table(
+        "erased_leads",
+        metadata,
+        Column("lead_id", String(36), primary_key=True),
+        Column("erased_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 def inbox_table(metadata: MetaData) -> Table:
     """Ids of events a consumer group already applied, written with the state they caused."""
     return Table(
@@ -124,3 +135,4 @@ OUTBOX = outbox_table(MetaData())
 INBOX = inbox_table(MetaData())
 JOBS = jobs_table(MetaData())
 CONSUMER_POSITIONS = consumer_positions_table(MetaData())
+ERASED_LEADS = erased_leads_table(MetaData())

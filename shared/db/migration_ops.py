@@ -98,3 +98,18 @@ def downgrade_messaging_tables_v2() -> None:
         batch.drop_column("retry_at")
         batch.drop_column("last_error")
         batch.drop_column("correlation_id")
+
+
+def create_erased_leads_v1() -> None:
+    """The record of erased leads every service keeps (shared.db.erasure)."""
+    op.create_table(
+        "erased_leads",
+        sa.Column("lead_id", sa.String(36), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("lead_id", name="pk_erased_leads"),
+    )
+
+
+def drop_erased_leads_v1() -> None:
+    """Undo create_erased_leads_v1."""
+    op.drop_table("erased_leads")

@@ -1,6 +1,6 @@
 """The one place a transaction commits: domain rows, outbox rows and inbox rows together."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from functools import cache
 from types import TracebackType
@@ -79,6 +79,10 @@ class UnitOfWork:
     def emit(self, event: Event) -> None:
         """Queue an event to be written to the outbox in this transaction."""
         self._pending.append(event)
+
+    def discard(self, lead_ids: Collection[str], *, keep: Callable[[Event], bool]) -> None:
+        """Drop the events queued for these leads in this transaction, but those `keep` says (an erasure)."""
+        self._pending = [e for e in self._pending if e.lead_id not in lead_ids or keep(e)]
 
     def state(self, key: str, factory: Callable[[], S]) -> S:
         """This transaction's batch state under `key`, made on first use; its owner saves it before the commit."""

@@ -34,6 +34,7 @@ class EventType(StrEnum):
     OPPORTUNITY_CLOSED = "opportunity.closed"
     LEAD_MERGED = "lead.merged"
     LEAD_UNMERGED = "lead.unmerged"
+    PERSON_ERASED = "person.erased"
 
 
 class EventPayload(BaseModel):
@@ -278,6 +279,19 @@ class LeadUnmerged(EventPayload):
     unmerged_at: datetime
 
 
+class PersonErased(EventPayload):
+    """A person asked to be forgotten: every service deletes what it holds of `lead_id` and the events it
+    published about it, and ignores what still arrives about it from before `erased_at`. Keyed by the lead.
+
+    The event names no one: the lead id is all that is left (docs/architecture.md, "Erasure").
+    """
+
+    event_type: ClassVar[EventType] = EventType.PERSON_ERASED
+
+    erased_at: datetime
+    erased_by: str
+
+
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     LeadCaptured,
     LeadActivity,
@@ -290,4 +304,5 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     OpportunityClosed,
     LeadMerged,
     LeadUnmerged,
+    PersonErased,
 )

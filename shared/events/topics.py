@@ -15,6 +15,7 @@ from shared.events.models import (
     OpportunityClosed,
     OpportunityOpened,
     OpportunityUpdated,
+    PersonErased,
 )
 
 
@@ -49,8 +50,8 @@ OPPORTUNITIES = Topic(
 
 LEADS_IDENTITY = Topic(
     "leads.identity",
-    "Leads merged into another (the same person) and merges undone; keyed by the merged lead",
-    (LeadMerged, LeadUnmerged),
+    "Leads merged into another (the same person), merges undone, and people erased; keyed by the lead concerned",
+    (LeadMerged, LeadUnmerged, PersonErased),
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (LEADS_INTAKE, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY)

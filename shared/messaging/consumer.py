@@ -11,8 +11,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from shared.db.database import Database
+from shared.db.erasure import still_erased
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import Event, EventDecodeError, decode
+from shared.events.models import PersonErased
 from shared.events.topics import Topic, topic_named
 from shared.messaging.broker import Broker, ensure_topics
 from shared.messaging.positions import StartCheck
@@ -96,6 +98,7 @@ class ConsumerLoop:
         self._joined = False
         self._start_check = StartCheck(self._database, group, metrics)
         self._position_written: dict[tuple[str, int], float] = {}
+        self._erases = PersonErased in subscription.handlers  # services that hold personal data keep erasures
         for topic in self._topics:  # exported at 0 from the start, so the first regression shows in increase()
             metrics.offset_regressions.labels(group, topic.name)
 
@@ -248,6 +251,15 @@ class ConsumerLoop:
                     continue
                 seen.add(event.id)  # a repeat within the batch is a duplicate too
                 applied.append(event)
+            if self._erases and applied:
+                # What still arrives about an erased person from before the erasure must not bring them back.
+                ignored = await still_erased(uow.session, applied)
+                if ignored:
+                    for event in applied:
+                        if event.id in ignored:
+                            uow.mark_processed(self.group, event)
+                            skipped.append(event)
+                    applied = [event for event in applied if event.id not in ignored]
             await self._subscription.apply(uow, applied)
             for event in applied:
                 uow.mark_processed(self.group, event)

@@ -42,6 +42,19 @@ class LeadRows:
         self._new: dict[str, dict[str, Any]] = {}
         self._changed: dict[str, dict[str, Any]] = {}
         self._transitions: list[dict[str, Any]] = []
+        self._erased: set[str] = set()
+
+    def forget(self, lead_id: str) -> None:
+        """An erased lead: what the batch would write of it is dropped, and nothing more is taken for it."""
+        self._erased.add(lead_id)
+        self._rows[lead_id] = None
+        self._new.pop(lead_id, None)
+        self._changed.pop(lead_id, None)
+        self._transitions = [t for t in self._transitions if t["lead_id"] != lead_id]
+
+    def erased(self, lead_id: str) -> bool:
+        """Whether the lead was erased in this batch."""
+        return lead_id in self._erased
 
     async def preload(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
         """Read every named lead not cached yet, in one query per chunk (absent ones are remembered as absent)."""

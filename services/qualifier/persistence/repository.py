@@ -234,3 +234,14 @@ async def take_merge(session: AsyncSession, merge_id: str) -> dict[str, Any] | N
         return None
     await session.execute(delete(merges).where(merges.c.merge_id == merge_id))
     return dict(row)
+
+
+async def erase(session: AsyncSession, lead_ids: list[str]) -> None:
+    """Delete what the qualifier holds of these leads (facts, evidence, history, merges); their opportunities
+    stay for the revenue they were, named no longer."""
+    for table in (evidence, transitions, leads):
+        await session.execute(delete(table).where(table.c.lead_id.in_(lead_ids)))
+    await session.execute(delete(merges).where(merges.c.source.in_(lead_ids) | merges.c.survivor.in_(lead_ids)))
+    await session.execute(
+        update(opportunities).where(opportunities.c.lead_id.in_(lead_ids)).values(name="(erased)", close_reason=None)
+    )

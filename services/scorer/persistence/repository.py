@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score, combined
@@ -259,3 +259,9 @@ async def labelled(session: AsyncSession) -> list[tuple[StoredScore, str, list[A
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+async def erase(session: AsyncSession, lead_ids: Sequence[str]) -> None:
+    """Delete everything the scorer holds of these leads: profile and score, owner, outcomes, activities."""
+    for table in (activities, outcomes, owners, profiles):
+        await session.execute(delete(table).where(table.c.lead_id.in_(list(lead_ids))))
