@@ -344,11 +344,14 @@ def import_file(
     mapping: Annotated[Path, typer.Option(help="the mapping file (YAML)", exists=True, dir_okay=False)],
     url: Annotated[str, typer.Option(help="intake's base URL")] = "http://127.0.0.1:8000",
     token: Annotated[str | None, typer.Option(envvar="LEADFLOW_API_TOKEN", help="a token with leads:write")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="seconds to follow the import before leaving it to run (exit code 2)")
+    ] = 3600,
 ) -> None:
     """Import leads from a CSV through intake's import API, with a progress bar and a row error report."""
     from services.intake.importer import upload_and_follow
 
-    raise typer.Exit(upload_and_follow(file, mapping, url.rstrip("/"), token))
+    raise typer.Exit(upload_and_follow(file, mapping, url.rstrip("/"), token, timeout_s=timeout))
 
 
 @app.command()

@@ -19,6 +19,7 @@ from services.intake.batching import AcceptBatcher
 from services.intake.domain import identity
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
+from services.intake.imports.runner import ImportWorkers
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.retention import intake_retention
 from services.intake.quarantine import KINDS, Quarantine
@@ -77,7 +78,10 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         failure_limiter=RateLimiter(settings.rate_limit_failed_signatures, 30),
     )
     router = intake_router(runtime.unit_of_work, runtime.tokens, receiver)
-    imports = imports_router(runtime.unit_of_work, runtime.tokens, max_import_bytes=settings.max_import_bytes)
+    workers = ImportWorkers(runtime.unit_of_work)
+    # Imports whose runner stopped (a restart, a crash, a replica gone) go on where they were.
+    runtime.every("imports.resume", settings.import_resume_interval_s, workers.resume_stale)
+    imports = imports_router(runtime.unit_of_work, runtime.tokens, workers)
     webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
     held = quarantine_router(quarantine, runtime.tokens, adapters)
     return create_app(

@@ -8,10 +8,12 @@ import httpx
 import typer
 
 
-def upload_and_follow(file: Path, mapping: Path, url: str, token: str | None) -> int:
-    """Upload, show progress until done, write FILE.errors.csv when rows failed; the exit code."""
+def upload_and_follow(file: Path, mapping: Path, url: str, token: str | None, *, timeout_s: float = 3600) -> int:
+    """Upload, show progress until done or `timeout_s`, write FILE.errors.csv when rows failed; the exit code
+    (2 when it is still running: the import goes on in intake, and resumes there after a restart)."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=url, headers=headers, timeout=min(120.0, timeout_s)) as client:
         with file.open("rb") as data:
             response = client.post(
                 "/v1/imports", files={"file": (file.name, data, "text/csv")}, data={"mapping": mapping.read_text()}
@@ -26,8 +28,15 @@ def upload_and_follow(file: Path, mapping: Path, url: str, token: str | None) ->
                 job = client.get(f"/v1/imports/{job['import_id']}").json()
                 bar.update(job["processed"] - done)
                 done = job["processed"]
-                if job["status"] != "running":
+                if job["status"] not in ("staging", "running"):
                     break
+                if time.monotonic() > deadline:
+                    typer.echo(
+                        f"\nstill running after {timeout_s:.0f} s ({job['processed']} of {job['total']} rows); it goes "
+                        f"on in intake: GET {url}/v1/imports/{job['import_id']}",
+                        err=True,
+                    )
+                    return 2
                 time.sleep(0.5)
     typer.echo(
         f"{job['status']}: {job['accepted']} imported, {job['duplicates']} already there, {job['failed']} failed "

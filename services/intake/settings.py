@@ -32,6 +32,7 @@ class IntakeSettings(ServiceSettings):
     public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
+    import_resume_interval_s: float = Field(30, gt=0, le=3600, description="how often stopped imports are resumed")
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
     # Backoff doubles from 5 s to an hour: 12 attempts span about 3.5 hours before the lead goes to quarantine.
     enrichment_max_attempts: int = Field(12, ge=1, le=100)

@@ -1,16 +1,23 @@
 """Bulk import through the API: progress, a row error report, outcomes, idempotence."""
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+import yaml
+from sqlalchemy import func, select, update
 
+from services.intake.imports import runner
+from services.intake.imports.mapping import ImportMapping
+from services.intake.persistence.tables import import_chunks, imports
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
+from shared.db.unit_of_work import UnitOfWorkFactory
 from tests.service.conftest import running_service
 from tests.support import bearer, shared_data, token_with
 
@@ -51,7 +58,7 @@ async def upload(client: httpx.AsyncClient, csv_text: str, mapping: str = MAPPIN
 async def finished(client: httpx.AsyncClient, import_id: str) -> dict[str, Any]:
     for _ in range(200):
         job = (await client.get(f"/v1/imports/{import_id}", headers=bearer(token_with("leads:read")))).json()
-        if job["status"] != "running":
+        if job["status"] not in ("staging", "running"):
             return job  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError("import did not finish")
@@ -123,3 +130,58 @@ def test_the_shipped_xeducation_mapping_reads_the_real_file() -> None:
     assert len(rows.rows) == 9240
     leaky = {"Tags", "Lead Quality", "Lead Profile", "Last Notable Activity", "Asymmetrique Activity Score"}
     assert not leaky & mapping.columns()
+
+
+async def test_an_import_whose_runner_stopped_goes_on_where_it_was(intake: Any) -> None:
+    """A restart mid-import: the chunks already imported are gone with their transaction, the rest wait; a
+    replica resumes once the heartbeat is old, and every row is counted once."""
+    client, database = intake
+    uow = UnitOfWorkFactory(database)
+    rows = "".join(f"p{i}@northwind.com,P{i},Analyst,Northwind,US,,Won\n" for i in range(600))
+    mapping = ImportMapping.model_validate(yaml.safe_load(MAPPING))
+    import_id = await runner.stage(
+        uow, mapping, MAPPING, "big.csv", io.BytesIO((CSV.splitlines()[0] + "\n" + rows).encode())
+    )
+    assert await count(database, import_chunks) == 3  # 250 + 250 + 100, nothing imported yet
+    assert await runner._next_chunk(uow, import_id, mapping, datetime.now(UTC))  # the runner got this far
+    workers = runner.ImportWorkers(uow)
+    assert await workers.resume_stale() == 0  # its heartbeat is fresh: it may still be running
+    later = datetime.now(UTC) + runner.STALE_AFTER + timedelta(seconds=1)
+    assert await workers.resume_stale(now=later) == 1
+    assert await workers.resume_stale(now=later) == 0  # claimed once
+    job = await finished(client, import_id)
+    assert (job["status"], job["total"], job["processed"], job["accepted"]) == ("done", 600, 600, 600)
+    assert await count(database, import_chunks) == 0
+
+
+async def test_an_upload_interrupted_while_stored_is_marked_failed(intake: Any) -> None:
+    client, database = intake
+    uow = UnitOfWorkFactory(database)
+    mapping = ImportMapping.model_validate(yaml.safe_load(MAPPING))
+    import_id = await runner.stage(uow, mapping, MAPPING, "export.csv", io.BytesIO(CSV.encode()))
+    async with database.session() as session, session.begin():
+        await session.execute(update(imports).where(imports.c.import_id == import_id).values(status="staging"))
+    later = datetime.now(UTC) + runner.STALE_AFTER + timedelta(seconds=1)
+    assert await runner.ImportWorkers(uow).resume_stale(now=later) == 1
+    job = (await client.get(f"/v1/imports/{import_id}", headers=bearer())).json()
+    assert job["status"] == "failed" and "upload again" in job["errors"][-1]["error"]
+    assert await count(database, import_chunks) == 0
+
+
+async def test_a_file_that_turns_out_not_to_be_utf8_is_refused_whole(intake: Any) -> None:
+    client, database = intake
+    rows = "".join(f"q{i}@northwind.com,Q{i},Analyst,Northwind,US,,Won\n" for i in range(400))
+    data = (CSV + rows).encode() + b"\xff\xfe,broken\n"
+    response = await client.post(
+        "/v1/imports",
+        headers=bearer(token_with("leads:write")),
+        files={"file": ("export.csv", data, "text/csv")},
+        data={"mapping": MAPPING},
+    )
+    assert response.status_code == 422 and "not UTF-8" in response.json()["detail"]
+    assert await event_types(database) == [] and await count(database, import_chunks) == 0
+
+
+async def count(database: Database, table: Any) -> int:
+    async with database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)

@@ -1,6 +1,5 @@
 """Bulk import routes: upload a CSV with its mapping, then follow the progress."""
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -39,10 +38,9 @@ class ImportOut(BaseModel):
     finished_at: datetime | None
 
 
-def imports_router(uow: UnitOfWorkFactory, tokens: TokenAuthority, *, max_import_bytes: int) -> APIRouter:
-    """POST /v1/imports and GET /v1/imports/{id}."""
+def imports_router(uow: UnitOfWorkFactory, tokens: TokenAuthority, workers: runner.ImportWorkers) -> APIRouter:
+    """POST /v1/imports and GET /v1/imports/{id}; the upload's size is bounded before routing (body limits)."""
     router = APIRouter(prefix="/v1", tags=["imports"])
-    running: set[asyncio.Task[None]] = set()
 
     @router.post(
         "/imports",
@@ -56,17 +54,11 @@ def imports_router(uow: UnitOfWorkFactory, tokens: TokenAuthority, *, max_import
         mapping: Annotated[str, Form(description="the mapping, YAML (see deploy/imports/xeducation.yaml)")],
     ) -> ImportOut:
         rules = _mapping(mapping)
-        data = await file.read(max_import_bytes + 1)
-        if len(data) > max_import_bytes:
-            raise Problem(413, "Payload too large", f"the file exceeds the limit of {max_import_bytes} bytes")
         try:
-            rows = runner.read_csv(data, rules)
+            import_id = await runner.stage(uow, rules, mapping, file.filename, file.file)
         except runner.ImportRefused as exc:
             raise Problem(422, "Invalid request", str(exc)) from exc
-        import_id = await runner.start(uow, rules, file.filename, len(rows.rows))
-        task = asyncio.create_task(runner.run(uow, import_id, rules, rows.rows), name=f"import.{import_id}")
-        running.add(task)
-        task.add_done_callback(running.discard)
+        workers.start(import_id, rules)
         return await _view(uow, import_id)
 
     @router.get(

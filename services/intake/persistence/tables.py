@@ -68,6 +68,21 @@ imports = Table(
     Column("errors", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    # What a replica needs to go on with an import another one started (imports/runner.py): the mapping, and
+    # when its runner last showed progress.
+    Column("mapping", Text),
+    Column("heartbeat_at", DateTime(timezone=True)),
+)
+
+# An import's rows not imported yet, in chunks, stored as the upload is read: deleted in the transaction that
+# imports them, so a restart goes on with the next one.
+import_chunks = Table(
+    "import_chunks",
+    metadata,
+    Column("import_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("first_row", Integer, nullable=False),
+    Column("rows", JSON, nullable=False),
 )
 
 webinar_joins = Table(
