@@ -74,12 +74,48 @@ def serve(
 def migrate(
     names: Annotated[list[str] | None, typer.Argument(help="services to migrate; all when omitted")] = None,
     revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    roles: Annotated[
+        bool,
+        typer.Option(
+            help="then give each service a role of its own, limited to its schema (password from "
+            "LEADFLOW_DB_ROLE_PASSWORD_<SERVICE>); run as the schemas' owner"
+        ),
+    ] = False,
 ) -> None:
     """Apply each service's Alembic migrations to its own schema (or SQLite file)."""
-    for name in names or list(SERVICE_NAMES):
+    import os
+
+    from shared.db.roles import grant_service_role, role_name
+
+    chosen = names or list(SERVICE_NAMES)
+    passwords = {name: os.environ.get(f"LEADFLOW_DB_ROLE_PASSWORD_{name.upper()}", "") for name in chosen}
+    missing = [f"LEADFLOW_DB_ROLE_PASSWORD_{name.upper()}" for name, password in passwords.items() if not password]
+    if roles and missing:
+        raise typer.BadParameter(f"--roles needs {', '.join(missing)}")
+    for name in chosen:
         spec = _spec(name)
-        spec.migrate(_settings(name), revision)
+        # Migrating needs the database only: the checks that guard a serving production service (its tokens,
+        # the scorer's model key) are the services' own, not the migrator's.
+        settings = _settings(name, environment="development")
+        spec.migrate(settings, revision)
         typer.echo(f"{name}: migrated to {revision}")
+        if roles:
+            database = Database(settings.database_url, settings.database_schema or name)
+
+            async def grant(database: Database = database, name: str = name) -> None:
+                try:
+                    async with database.engine.begin() as connection:
+                        await grant_service_role(
+                            connection,
+                            schema=database.schema or name,
+                            role=role_name(name),
+                            password=passwords[name],
+                        )
+                finally:
+                    await database.dispose()
+
+            asyncio.run(grant())
+            typer.echo(f"{name}: role {role_name(name)} may use schema {settings.database_schema or name} only")
 
 
 @app.command()

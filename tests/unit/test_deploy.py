@@ -28,7 +28,16 @@ def test_services_wait_for_healthy_infrastructure_and_migrations() -> None:
         assert deps["migrate"]["condition"] == "service_completed_successfully"
     for name in ("kafka", "postgres", "prometheus", "grafana"):
         assert "healthcheck" in services[name], name
-    assert services["migrate"]["command"] == ["migrate"]
+    assert services["migrate"]["command"] == ["migrate", "--roles"]
+
+
+def test_each_service_connects_as_its_own_role() -> None:
+    services = compose()["services"]
+    for name in SERVICE_NAMES:
+        url = services[name]["environment"]["DATABASE_URL"]
+        assert url.startswith(f"postgresql+asyncpg://leadflow_{name}:"), name
+        assert f"LEADFLOW_DB_ROLE_PASSWORD_{name.upper()}" in services["migrate"]["environment"]
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://leadflow:")
 
 
 def test_kafka_runs_in_kraft_mode() -> None:
