@@ -10,8 +10,11 @@ from typing import Any
 import structlog
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# Digits joined by spaces, dashes or brackets; dots are left alone so addresses like 127.0.0.1 stay readable.
-_PHONE = re.compile(r"(?<![\w.:])\+?\d[\d ()-]{7,}\d(?![\w.:])")
+# Digits joined by spaces, dashes or brackets (after `tel:` too); dotted groups (555.123.4567) separately, so
+# addresses like 127.0.0.1 stay readable.
+_PHONE = re.compile(r"(?:(?<=tel:)|(?<![\w.:]))\+?\(?\d[\d ()-]{7,}\d(?![\w.:])")
+_DOTTED_PHONE = re.compile(r"(?<![\w.])\+?\d{1,4}(?:\.\d{2,4}){2,4}(?![\w.])")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _PHONE_DIGITS = 9
 # Credentials a URL can carry: a user's password (postgresql://user:pw@host) and tokens in the query string
 # (Graph API's access_token, signatures, keys). httpx and SQLAlchemy put whole URLs into their error texts.
@@ -34,15 +37,32 @@ def redact(text: str) -> str:
     by a marker."""
     text = scrub_credentials(text)
     text = _EMAIL.sub(lambda m: "<email:" + hashlib.sha256(m.group().lower().encode()).hexdigest()[:10] + ">", text)
-    return _PHONE.sub(lambda m: "<phone>" if sum(c.isdigit() for c in m.group()) >= _PHONE_DIGITS else m.group(), text)
+    text = _PHONE.sub(_phone, text)
+    return _DOTTED_PHONE.sub(lambda m: m.group() if _IPV4.fullmatch(m.group()) else _phone(m), text)
+
+
+def _phone(match: re.Match[str]) -> str:
+    return "<phone>" if sum(c.isdigit() for c in match.group()) >= _PHONE_DIGITS else match.group()
+
+
+def _redacted(value: Any, key: str) -> Any:
+    # Ids are not personal: a provider's numeric id (a Meta leadgen id) would otherwise read as a phone number.
+    if key == "timestamp" or key.endswith(("_id", "_ids")):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return type(value)(_redacted(v, key) for v in value)
+    return value
 
 
 def redact_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: no email or phone number reaches a log line, whoever logs it."""
+    """structlog processor: no email or phone number reaches a log line, whoever logs it, however deep in the
+    event it sits (a dict of answers, a list of rows)."""
     for key, value in event.items():
-        # Ids are not personal: a provider's numeric id (a Meta leadgen id) would otherwise read as a phone number.
-        if isinstance(value, str) and key != "timestamp" and not key.endswith("_id"):
-            event[key] = redact(value)
+        event[key] = _redacted(value, key)
     return event
 
 

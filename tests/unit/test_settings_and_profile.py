@@ -65,15 +65,48 @@ def test_logs_never_carry_emails_or_phone_numbers() -> None:
     assert line == redact("email 'priya.raman@northwind.com' is bad; call <phone>")  # same person, same hash
     event = redact_pii(None, "info", {"event": "x", "error": "ana@x.io", "lead_id": "6f1c"})
     assert "ana@x.io" not in event["error"] and event["lead_id"] == "6f1c"
-    kept = "bind on 127.0.0.1:8000 at 2026-11-27, lead 660737, order 12345678"
+    kept = "bind on 127.0.0.1:8000 and 192.168.100.200 at 2026-11-27 (2026.11.27), lead 660737, order 12345678, v1.2.3"
     assert redact(kept) == kept
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+1 (555) 123-4567",
+        "(555) 123 4567",
+        "555-123-4567",
+        "555.123.4567",
+        "+1.555.123.4567",
+        "+15551234567",
+        "tel:+15551234567",
+        "+44 20 7946 0321",
+        "0049 30 12345678",
+        "+33 1 23 45 67 89",
+        "+91 98765 43210",
+    ],
+)
+def test_phone_numbers_as_people_write_them_never_reach_a_log_line(phone: str) -> None:
+    from shared.logging import redact_pii
+
+    digits = "".join(c for c in phone if c.isdigit())
+    event = redact_pii(
+        None,
+        "info",
+        {"event": "x", "error": f"bad phone {phone}!", "row": {"answers": {"Phone": phone}, "tags": [phone]}},
+    )
+    assert digits[-7:] not in "".join(c for c in str(event) if c.isdigit()), event
 
 
 def test_ids_in_logs_are_not_taken_for_phone_numbers() -> None:
     from shared.logging import redact_pii
 
-    event = redact_pii(None, "info", {"external_id": "444444444444", "error": "call 444 444 444 444", "event": "x"})
+    event = redact_pii(
+        None,
+        "info",
+        {"external_id": "444444444444", "lead_ids": ["555555555555"], "error": "call 444 444 444 444", "event": "x"},
+    )
     assert event["external_id"] == "444444444444" and event["error"] == "call <phone>"
+    assert event["lead_ids"] == ["555555555555"]
 
 
 @pytest.mark.parametrize(
