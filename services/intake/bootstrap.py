@@ -20,6 +20,7 @@ from services.intake.domain import identity
 from services.intake.domain.mapping import FieldMapping
 from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
 from services.intake.imports.runner import ImportWorkers
+from services.intake.lead_ids import adopt
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.retention import intake_retention
 from services.intake.quarantine import KINDS, Quarantine
@@ -38,6 +39,11 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     mapping, _ = load_rules_section(rules_path(settings.rules), "intake", FieldMapping)
     identity.configure(mapping.identity)
     runtime = build_runtime(SERVICE, settings)
+    # Ids are derived as before until this process has adopted the installation's secret (lead_ids.adopt).
+    identity.use_keyed_ids(None)
+    if settings.lead_id_key is not None:
+        secret = settings.lead_id_key.get_secret_value().strip().encode()
+        runtime.on_start.append(lambda: adopt(runtime.database, secret))
     metrics = IntakeMetrics(runtime.metrics)
     runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)

@@ -32,6 +32,8 @@ class IntakeSettings(ServiceSettings):
     public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
+    # Lead ids as an HMAC under this installation secret (services/intake/lead_ids.py); required in production.
+    lead_id_key: SecretStr | None = None
     import_resume_interval_s: float = Field(30, gt=0, le=3600, description="how often stopped imports are resumed")
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)
     # Backoff doubles from 5 s to an hour: 12 attempts span about 3.5 hours before the lead goes to quarantine.
@@ -42,6 +44,18 @@ class IntakeSettings(ServiceSettings):
     # Quarantined deliveries keep a person's raw answers: an unresolved one is deleted this long after it was last
     # seen (fix and replay before then), finished imports with their row errors too.
     quarantine_retention_days: float = Field(90, ge=1)
+
+    @model_validator(mode="after")
+    def _lead_ids_that_reveal_nothing(self) -> "IntakeSettings":
+        key = self.lead_id_key.get_secret_value() if self.lead_id_key else ""
+        if self.lead_id_key is not None and not key.strip():
+            raise ValueError("LEADFLOW_LEAD_ID_KEY is empty: unset it, or set the installation's secret")
+        if self.environment == "production" and len(key.strip()) < 32:
+            raise ValueError(
+                "production needs LEADFLOW_LEAD_ID_KEY (32+ random characters): without it a lead id is the UUIDv5 "
+                "of the address, and anyone holding ids can tell whether a known address is a lead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets_that_protect(self) -> "IntakeSettings":

@@ -27,9 +27,9 @@ async def running_service(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, ServiceSettings]]:
     """Migrate a fresh schema, start the app's lifespan, and give back a client."""
     spec = service(name)
+    overrides.setdefault("database_schema", f"{name}_{uuid.uuid4().hex[:8]}")  # a given one: a second app on it
     settings = spec.settings(
         database_url=database_url,
-        database_schema=f"{name}_{uuid.uuid4().hex[:8]}",
         kafka_bootstrap_servers=kafka_bootstrap,
         api_token=ADMIN_TOKEN,
         api_tokens=SCOPED_TOKENS,

@@ -143,6 +143,7 @@ def test_credentials_in_urls_never_reach_a_log_line(text: str, kept: str, gone: 
                 "environment": "production",
                 "api_token": "p" * 32,
                 "metrics_token": "m" * 32,
+                "lead_id_key": "k" * 32,
                 "webhook_secret_zoom": "zm-short-9",
             },
             "LEADFLOW_WEBHOOK_SECRET_ZOOM is shorter than 16",
@@ -168,7 +169,11 @@ def test_a_long_secret_is_accepted_in_production() -> None:
     from services.intake.settings import IntakeSettings
 
     settings = IntakeSettings(
-        environment="production", api_token="p" * 32, metrics_token="m" * 32, webhook_secret_zoom="z" * 22
+        environment="production",
+        api_token="p" * 32,
+        metrics_token="m" * 32,
+        lead_id_key="k" * 32,
+        webhook_secret_zoom="z" * 22,
     )
     assert settings.webhook_secrets() == {"zoom": "z" * 22}
 

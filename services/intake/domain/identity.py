@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.ids import lead_id_for, lead_id_for_external, normalise_email
+from shared.ids import keyed_lead_id, lead_id_for, lead_id_for_external, normalise_email
 
 
 class MatchRules(BaseModel):
@@ -46,12 +46,19 @@ class MatchRules(BaseModel):
 
 DEFAULT_MATCH = MatchRules()
 _configured: list[MatchRules] = [DEFAULT_MATCH]
+_secret: list[bytes | None] = [None]
 
 
 def configure(rules: MatchRules) -> None:
     """Set the rules this intake process matches by (at start, from the rules file's intake.identity): every
     replica reads the same file, so every replica derives the same lead for an address."""
     _configured[0] = rules
+
+
+def use_keyed_ids(secret: bytes | None) -> None:
+    """Derive lead ids under this installation secret from now on (None: the public UUIDv5 derivation). Set by
+    intake once the leads made before are linked to their ids (services/intake/lead_ids.py)."""
+    _secret[0] = secret
 
 
 def configured() -> MatchRules:
@@ -85,6 +92,8 @@ def external_key(provider: str, external_id: str) -> str:
 
 def derived_id(key: str) -> UUID:
     """The lead id a key gives when nothing links it elsewhere."""
+    if _secret[0] is not None:
+        return keyed_lead_id(_secret[0], key)
     kind, _, rest = key.partition(":")
     if kind == "email":
         return lead_id_for(rest)

@@ -141,3 +141,12 @@ merges = Table(
     Column("unmerged_at", DateTime(timezone=True)),
     Column("unmerged_by", String(200)),
 )
+
+# The installation secrets lead ids have been derived under (by fingerprint), each adopted once: every lead made
+# before was linked to its id (services/intake/lead_ids.py).
+identity_keys = Table(
+    "identity_keys",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("adopted_at", DateTime(timezone=True), nullable=False),
+)
