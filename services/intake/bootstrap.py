@@ -44,7 +44,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     if settings.lead_id_key is not None:
         secret = settings.lead_id_key.get_secret_value().strip().encode()
         runtime.on_start.append(lambda: adopt(runtime.database, secret))
-    metrics = IntakeMetrics(runtime.metrics)
+    metrics = IntakeMetrics(runtime.metrics, [*settings.webhook_secrets(), "api"])
     runtime.commit_listeners.append(metrics.on_commit)
     adapters = build_adapters(settings, mapping)
     quarantine = Quarantine(runtime.unit_of_work, runtime.metrics)

@@ -99,8 +99,9 @@ class ConsumerLoop:
         self._start_check = StartCheck(self._database, group, metrics)
         self._position_written: dict[tuple[str, int], float] = {}
         self._erases = PersonErased in subscription.handlers  # services that hold personal data keep erasures
-        for topic in self._topics:  # exported at 0 from the start, so the first regression shows in increase()
+        for topic in self._topics:  # exported at 0 from the start, so the first one shows in increase()
             metrics.offset_regressions.labels(group, topic.name)
+            metrics.dead_letters.labels(group, topic.name)
 
     @property
     def joined(self) -> bool:

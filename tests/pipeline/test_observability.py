@@ -212,3 +212,17 @@ def test_prometheus_scrapes_the_pipeline_and_sees_new_leads(busy_pipeline: Embed
     assert len(rules) == 10
     # Real traffic, no fault: nothing should be firing except possibly nothing at all.
     assert not [r["name"] for r in rules if r.get("state") == "firing"]
+
+
+def test_counters_an_alert_reads_with_increase_exist_before_their_first_event(busy_pipeline: EmbeddedPipeline) -> None:
+    """increase() sees nothing of a series that appears with its first event: the first dead letter or the
+    first regression would never alert, and "no leads since the deploy" would read as no data."""
+    texts = scrape(busy_pipeline)
+    for consumer in ("scorer", "qualifier", "forecast"):
+        assert f'leadflow_dead_letters_total{{consumer="{consumer}",topic="leads.identity"}} 0.0' in texts[consumer]
+        assert (
+            f'leadflow_consumer_offset_regressions_total{{consumer="{consumer}",topic="leads.identity"}}'
+            in (texts[consumer])
+        )
+    assert 'leadflow_leads_captured_total{provider="api"}' in texts["intake"]
+    assert 'leadflow_leads_captured_total{provider="generic"}' in texts["intake"]

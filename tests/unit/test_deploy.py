@@ -161,8 +161,21 @@ def test_prometheus_config_and_rules_are_valid() -> None:
     secret = scrape["authorization"]["credentials_file"].rpartition("/")[2]
     assert secret in compose()["services"]["prometheus"]["secrets"]
     assert compose()["secrets"][secret] == {"environment": "LEADFLOW_METRICS_TOKEN"}
-    assert "10 rules found" in _promtool("check", "rules", "alerts.yml")
+    assert "11 rules found" in _promtool("check", "rules", "alerts.yml")
 
 
 def test_alert_rules_fire_when_and_only_when_they_should() -> None:
     assert "SUCCESS" in _promtool("test", "rules", "tests/alerts_test.yml")
+
+
+def test_every_alert_says_what_it_means_and_links_its_runbook() -> None:
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    runbooks = (ROOT / "docs/runbooks.md").read_text()
+    sections = {line[3:].strip().lower() for line in runbooks.splitlines() if line.startswith("## ")}
+    alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    assert len(alerts) >= 11
+    for rule in alerts:
+        notes = rule["annotations"]
+        assert notes.get("summary") and notes.get("description"), rule["alert"]
+        page, _, anchor = notes["runbook_url"].partition("#")
+        assert page == "docs/runbooks.md" and anchor == rule["alert"].lower() and anchor in sections, rule["alert"]
