@@ -60,6 +60,9 @@ class Runtime:
         s = self.settings
         self.retention.extend(messaging_retention(s.outbox_retention_days, s.inbox_retention_days))
         self.every("retention", s.retention_interval_s, lambda: prune(self.database, self.retention), at_start=False)
+        # Measured from the table in every replica on a schedule of their own: a gauge set only after a send froze
+        # (usually at 0) through the broker outage it should show, and standby replicas exported 0.
+        self.every("outbox.gauges", s.gauge_refresh_s, self.relay.refresh_gauges, each_replica=True)
 
     async def joined(self) -> bool:
         """Every consumer of this process is in its group, so what is published now gets consumed now."""

@@ -159,7 +159,7 @@ class OutboxRelay:
                 if isinstance(exc, KafkaError | OSError):
                     await self._broker.abandon()
                 log.warning("outbox.publish_failed", error=str(exc), retry_in_s=delay)
-                await self._refresh_backlog_now()
+                await self.refresh_gauges()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -314,8 +314,9 @@ class OutboxRelay:
         self._backlog_checked_at = now
         await backlog_gauges(connection, self._metrics)
 
-    async def _refresh_backlog_now(self) -> None:
-        """While publishing fails the gauges must still move: an outage is when the backlog grows."""
+    async def refresh_gauges(self) -> None:
+        """Measure the outbox gauges from the table, whether or not anything can be sent: an outage is when the
+        backlog grows. Every replica runs it (Runtime), so none exports a stale or zero value."""
         with contextlib.suppress(OperationalError, DBAPIError, OSError, TimeoutError):
             async with self._database.engine.connect() as connection:
                 await backlog_gauges(connection, self._metrics)

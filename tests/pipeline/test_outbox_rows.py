@@ -275,3 +275,21 @@ async def readable(options: KafkaOptions, topic: str) -> set[str]:
     finally:
         await consumer.stop()
     return ids
+
+
+async def test_outbox_gauges_move_while_the_broker_is_away(database_url: str) -> None:
+    """The backlog grows in an outage: the gauges come from the table on their own schedule, not from sending."""
+    schema = f"gauge_{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url, schema)
+    database = Database(database_url, schema)
+    metrics = Metrics("test")
+    relay = OutboxRelay(database, Broker("127.0.0.1:1", "test"), metrics, batch_size=100, poll_interval_s=0.1)
+    try:
+        await emit(database, [captured_event() for _ in range(3)])
+        async with database.session() as session, session.begin():
+            await session.execute(OUTBOX.update().values(created_at=datetime.now(UTC) - timedelta(minutes=7)))
+        await relay.refresh_gauges()  # no broker was ever reached
+        assert metrics.registry.get_sample_value("leadflow_outbox_backlog_events") == 3
+        assert (metrics.registry.get_sample_value("leadflow_outbox_oldest_age_seconds") or 0) >= 420
+    finally:
+        await database.dispose()

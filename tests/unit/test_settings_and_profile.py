@@ -224,3 +224,12 @@ def test_serve_is_production_unless_told(monkeypatch: pytest.MonkeyPatch) -> Non
     assert refused.exit_code == 2
     assert "production API tokens must be at least 24 random characters" in refused.output
     assert "short" not in refused.output.replace("shorter", "")  # the value itself is never printed
+
+
+def test_every_replica_measures_its_outbox_on_a_schedule_of_its_own() -> None:
+    from shared.runtime import build_runtime
+    from shared.settings import ServiceSettings
+
+    runtime = build_runtime("intake", ServiceSettings(gauge_refresh_s=7))
+    jobs = {name: interval for name, interval, _ in runtime.periodic}
+    assert jobs["outbox.gauges"] == 7
