@@ -179,3 +179,27 @@ def test_every_alert_says_what_it_means_and_links_its_runbook() -> None:
         assert notes.get("summary") and notes.get("description"), rule["alert"]
         page, _, anchor = notes["runbook_url"].partition("#")
         assert page == "docs/runbooks.md" and anchor == rule["alert"].lower() and anchor in sections, rule["alert"]
+
+
+def test_deployments_survive_a_real_cluster() -> None:
+    """What a real cluster needs that a single docker host does not (#17)."""
+    resources = [doc for _, doc in k8s_resources()]
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for doc in resources:
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    scaled = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in by_kind["HorizontalPodAutoscaler"].values()}
+    for name, deployment in by_kind["Deployment"].items():
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert name not in scaled or "replicas" not in deployment["spec"], f"{name}: the HPA owns the scale"
+        tmp = next(m for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
+        assert next(v for v in pod["volumes"] if v["name"] == tmp["name"])["emptyDir"]["sizeLimit"]
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+        assert pod["automountServiceAccountToken"] is False
+        account = by_kind["ServiceAccount"][pod["serviceAccountName"]]
+        assert account["automountServiceAccountToken"] is False
+        assert name in by_kind["PodDisruptionBudget"] and name in by_kind["NetworkPolicy"]
+        assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    webhooks = by_kind["Ingress"]["leadflow-webhooks"]["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in webhooks] == [("/v1/webhooks", "leadflow-intake")]
