@@ -144,17 +144,15 @@ def erase(
 ) -> None:
     """Erase a person: intake deletes their leads and raw deliveries and announces person.erased, which every
     service applies (the running intake's relay publishes it)."""
-    from services.intake.erasure import NobodyToErase, erase_person
+    from services.intake.erasure import NobodyToErase
+    from services.intake.erasure import erase as erase_person
     from shared.db.unit_of_work import UnitOfWorkFactory
 
     database = _database("intake")
 
     async def run() -> "Erasure":
         try:
-            async with UnitOfWorkFactory(database)() as unit:
-                done = await erase_person(unit, email, by=by)
-                await unit.commit()
-                return done
+            return await erase_person(UnitOfWorkFactory(database), email, by=by)
         finally:
             await database.dispose()
 

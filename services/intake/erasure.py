@@ -12,7 +12,9 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import SERVICE
-from services.intake.domain.identity import configured, derived_id, email_key, external_key
+from services.intake.domain.identity import configured, derived_id, email_key
+from services.intake.merging import own_keys
+from services.intake.persistence import identity_store
 from services.intake.persistence.tables import (
     deliveries,
     identity_links,
@@ -24,7 +26,7 @@ from services.intake.persistence.tables import (
     webinar_joins,
 )
 from shared.db.erasure import forget
-from shared.db.unit_of_work import UnitOfWork
+from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.envelope import new_event
 from shared.events.models import PersonErased
 from shared.ids import normalise_email
@@ -45,6 +47,14 @@ class Erasure:
     lead_ids: tuple[UUID, ...]
     raw_rows: int
     erased_at: datetime
+
+
+async def erase(uow_factory: UnitOfWorkFactory, email: str, *, by: str) -> Erasure:
+    """Erase the person with this address in a transaction of its own (the API and `leadflow erase`)."""
+    async with uow_factory() as uow:
+        done = await erase_person(uow, email, by=by)
+        await uow.commit()
+    return done
 
 
 async def erase_person(uow: UnitOfWork, email: str, *, by: str) -> Erasure:
@@ -77,33 +87,24 @@ async def _leads_of(session: AsyncSession, address: str) -> set[str]:
     """The address's lead (as its identity key resolves, whatever spelling was stored) and the leads merged with
     it: one person."""
     key = email_key(address, configured())
-    linked = await session.scalar(select(identity_links.c.lead_id).where(identity_links.c.key == key))
-    found = {str(linked or derived_id(key))}
+    found = {str((await identity_store.links(session, [key])).get(key) or derived_id(key))}
     found |= set((await session.execute(select(leads.c.lead_id).where(leads.c.email == address))).scalars())
-    present = set((await session.execute(select(leads.c.lead_id).where(leads.c.lead_id.in_(found)))).scalars())
-    if not present:
+    rows = (await session.execute(select(leads.c.lead_id, leads.c.merged_into).where(leads.c.lead_id.in_(found)))).all()
+    if not rows:
         return set()
-    roots = {
-        row.merged_into or row.lead_id
-        for row in await session.execute(
-            select(leads.c.lead_id, leads.c.merged_into).where(leads.c.lead_id.in_(present))
-        )
-    }
+    roots = {row.merged_into or row.lead_id for row in rows}
     members = (await session.execute(select(leads.c.lead_id).where(leads.c.merged_into.in_(roots)))).scalars()
-    return present | roots | set(members)
+    return {row.lead_id for row in rows} | roots | set(members)
 
 
 async def _keys_of(session: AsyncSession, lead_ids: list[str], address: str) -> list[str]:
-    """Every identity key of these leads: their addresses' and their sources' ids."""
-    keys = {email_key(address, configured())}
+    """Every identity key of these leads (their addresses' and their sources' ids) and of the address asked."""
     rows = await session.execute(
         select(leads.c.email, leads.c.external_provider, leads.c.external_id).where(leads.c.lead_id.in_(lead_ids))
     )
-    for email, provider, external_id in rows:
-        if email:
-            keys.add(email_key(email, configured()))
-        if provider and external_id:
-            keys.add(external_key(provider, external_id))
+    keys = {email_key(address, configured())}
+    for row in rows.mappings():
+        keys.update(own_keys(dict(row)))
     return sorted(keys)
 
 

@@ -5,11 +5,14 @@ instead of bringing the person back. A new capture after the erasure is the pers
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.database import aware
+from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import ERASED_LEADS, OUTBOX
 from shared.db.unit_of_work import UnitOfWork
 from shared.db.upsert import upsert_many
@@ -19,20 +22,17 @@ from shared.events.models import LeadCaptured, PersonErased
 _ERASURE_TYPE = PersonErased.cloudevents_type()
 
 
-async def forget(uow: UnitOfWork, lead_ids: Collection[str], erased_at: datetime) -> int:
+async def forget(uow: UnitOfWork, lead_ids: Collection[str], erased_at: datetime) -> None:
     """Delete this service's outbox rows about the leads (sent, unsent, or queued in this transaction; but the
-    erasure itself) and record the erasure; returns how many rows went."""
+    erasure itself) and record the erasure."""
     if not lead_ids:
-        return 0
+        return
     uow.discard(lead_ids, keep=lambda event: isinstance(event.payload, PersonErased))
     session = uow.session
-    gone = await session.execute(
-        delete(OUTBOX).where(OUTBOX.c.key.in_(list(lead_ids)), OUTBOX.c.event_type != _ERASURE_TYPE)
-    )
+    await session.execute(delete(OUTBOX).where(OUTBOX.c.key.in_(list(lead_ids)), OUTBOX.c.event_type != _ERASURE_TYPE))
     await upsert_many(
         session, ERASED_LEADS, ["lead_id"], [{"lead_id": lead, "erased_at": erased_at} for lead in lead_ids]
     )
-    return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def still_erased(session: AsyncSession, events: list[Event]) -> set[str]:
@@ -41,9 +41,7 @@ async def still_erased(session: AsyncSession, events: list[Event]) -> set[str]:
     leads = {event.lead_id for event in events}
     if not leads:
         return set()
-    rows = await session.execute(
-        select(ERASED_LEADS.c.lead_id, ERASED_LEADS.c.erased_at).where(ERASED_LEADS.c.lead_id.in_(list(leads)))
-    )
+    rows = await session.execute(_erased_statement(dialect_of(session)), {"lead_ids": sorted(leads)})
     erased = {lead: aware(at) for lead, at in rows}
     if not erased:
         return set()
@@ -62,3 +60,11 @@ async def still_erased(session: AsyncSession, events: list[Event]) -> set[str]:
     if back:
         await session.execute(delete(ERASED_LEADS).where(ERASED_LEADS.c.lead_id.in_(list(back))))
     return ignored
+
+
+@cache
+def _erased_statement(dialect: str) -> Select[Any]:
+    # Built once: every consumed batch asks (shared.db.matching says what building it per call cost).
+    return select(ERASED_LEADS.c.lead_id, ERASED_LEADS.c.erased_at).where(
+        one_of(ERASED_LEADS.c.lead_id, "lead_ids", dialect)
+    )

@@ -159,7 +159,6 @@ class OutboxRelay:
                 if isinstance(exc, KafkaError | OSError):
                     await self._broker.abandon()
                 log.warning("outbox.publish_failed", error=str(exc), retry_in_s=delay)
-                await self.refresh_gauges()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

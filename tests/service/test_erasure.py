@@ -19,6 +19,8 @@ from shared.events.vocabulary import ActivityType
 from tests.service.conftest import running_service
 from tests.service.test_identity import WRITE, capture, intake  # noqa: F401 - the fixture is shared
 from tests.support import bearer, lead_payload, signed_webhook, token_named
+from tests.unit.test_published_examples import PUBLISHED
+from tests.webhook_senders import settings_overrides, signed
 
 
 async def count(database: Any, table: Any, *where: Any) -> int:
@@ -103,3 +105,25 @@ def activity(lead: uuid.UUID) -> LeadActivity:
         occurred_at=datetime.now(UTC),
         source=Source(provider="test"),
     )
+
+
+async def test_a_person_who_came_through_a_providers_published_example_is_erased(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    """Typeform's own example delivery (tests/fixtures/webhooks/published/SOURCES.md), signed as Typeform signs:
+    Laura's lead, her delivery record and every event naming her go."""
+    payload = json.loads((PUBLISHED / "typeform_example_payload.json").read_text())
+    async with running_service("intake", database_url, kafka_bootstrap, **settings_overrides()) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        body, headers, _ = signed("typeform", payload, url="http://test/v1/webhooks/typeform")
+        accepted = await client.post("/v1/webhooks/typeform", content=body, headers=headers)
+        assert accepted.status_code == 202 and accepted.json()["lead_id"], accepted.text
+        laura = accepted.json()["lead_id"]
+        erased = await client.delete("/v1/people/laura@example.com", headers=bearer())
+        assert erased.status_code == 200 and erased.json()["lead_ids"] == [laura]
+        for table in (leads, deliveries):
+            assert await count(database, table, table.c.lead_id == laura) == 0
+        async with database.session() as session:
+            payloads = (await session.execute(select(OUTBOX.c.payload))).scalars().all()
+        assert payloads and not [p for p in payloads if "laura" in p.lower() or "London" in p]
+        await database.dispose()

@@ -1,6 +1,7 @@
 """Lead ids under an installation secret: ids reveal nothing, and an installation switching to them keeps every
 lead it has (nobody split in two)."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -8,8 +9,8 @@ import httpx
 from sqlalchemy import func, select
 
 from services.intake.domain import identity
-from services.intake.lead_ids import fingerprint
-from services.intake.persistence.tables import identity_keys, leads
+from services.intake.lead_ids import adopt, fingerprint
+from services.intake.persistence.tables import identity_keys, identity_links, leads
 from shared.db.database import Database
 from shared.ids import keyed_lead_id, lead_id_for
 from tests.service.conftest import running_service
@@ -76,3 +77,26 @@ def test_production_needs_the_installation_secret() -> None:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_two_replicas_adopting_one_secret_at_once_link_each_lead_once(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    """Two intake replicas start with the secret at the same moment: one adopts it, the other waits for it, and
+    every lead known before still resolves to itself."""
+    schema = f"intake_{uuid.uuid4().hex[:8]}"
+    try:
+        async with running_service("intake", database_url, kafka_bootstrap, database_schema=schema) as (_, client, s):
+            known = [await capture(client, f"p{i}.race@acme-industries.com") for i in range(30)]
+            replicas = [Database(s.database_url, s.database_schema) for _ in range(2)]
+            written = await asyncio.gather(*(adopt(db, SECRET.encode()) for db in replicas))
+            async with replicas[0].session() as session:
+                assert await session.scalar(select(func.count()).select_from(identity_keys)) == 1
+                links = await session.scalar(select(func.count()).select_from(identity_links))
+            assert sum(written) == links == 30  # one link per known address, written once between them
+            for i, lead in enumerate(known):
+                assert await capture(client, f"p{i}.race@acme-industries.com") == lead
+            for db in replicas:
+                await db.dispose()
+    finally:
+        identity.use_keyed_ids(None)

@@ -7,7 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from services.intake.erasure import NobodyToErase, erase_person
+from services.intake.erasure import NobodyToErase
+from services.intake.erasure import erase as erase_address
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
@@ -36,9 +37,7 @@ def erasure_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter:
         email: Annotated[str, Path(min_length=3, max_length=320, pattern=r"^[^\x00]*@[^\x00]*$")], actor: admin
     ) -> ErasedOut:
         try:
-            async with uow() as unit:
-                done = await erase_person(unit, email, by=actor)
-                await unit.commit()
+            done = await erase_address(uow, email, by=actor)
         except NobodyToErase as exc:
             raise Problem(404, "Not found", str(exc)) from exc
         return ErasedOut(lead_ids=list(done.lead_ids), raw_rows=done.raw_rows, erased_at=done.erased_at)

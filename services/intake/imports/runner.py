@@ -11,7 +11,6 @@ import csv
 import io
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
@@ -69,23 +68,6 @@ class CsvRows:
         except csv.Error as exc:
             raise ImportRefused(f"the file is not valid CSV at line {self._reader.line_num}: {exc}") from exc
         return rows
-
-
-@dataclass(frozen=True)
-class Rows:
-    """A CSV file's rows, 1-based row numbers counting the header as row 1."""
-
-    header: list[str]
-    rows: list[dict[str, str | None]]
-
-
-def read_csv(data: bytes, mapping: ImportMapping) -> Rows:
-    """Parse a whole file in memory (small files and tests; uploads go through `stage`)."""
-    reader = CsvRows(io.BytesIO(data), mapping)
-    rows: list[dict[str, str | None]] = []
-    while chunk := reader.take(10_000):
-        rows += chunk
-    return Rows(reader.header, rows)
 
 
 async def stage(
@@ -180,7 +162,7 @@ async def _next_chunk(uow: UnitOfWorkFactory, import_id: str, mapping: ImportMap
             # A delivery created one of these leads at the same moment; again, it is now an update.
             if attempt == 2:
                 raise
-    return True
+    raise AssertionError("unreachable")
 
 
 async def _import(
