@@ -3,6 +3,9 @@
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# From a lead's capture to a decision on it: sub-second when healthy, minutes in an outage. 60 s is the SLO's
+# bound (deploy/prometheus/alerts.yml reads the le="60.0" bucket), so it must stay one of them.
+FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 
 class Metrics:
@@ -57,6 +60,13 @@ class Metrics:
             "Time to apply one consumed batch",
             ["consumer"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decision_freshness = Histogram(
+            "leadflow_decision_freshness_seconds",
+            "From the moment intake accepted a lead to the commit of a decision on it (score, first stage)",
+            ["decision"],
+            buckets=FRESHNESS_BUCKETS,
             registry=r,
         )
         self.outbox_backlog = Gauge("leadflow_outbox_backlog_events", "Outbox rows not yet published", registry=r)

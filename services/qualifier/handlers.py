@@ -38,6 +38,7 @@ class QualifierHandlers:
                 PersonErased: self.on_erased,
             },
             batch=self,
+            decision="stage",
         )
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:

@@ -212,6 +212,7 @@ class ScorerHandlers:
                 PersonErased: self.on_erased,
             },
             batch=self,
+            decision="score",
         )
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:

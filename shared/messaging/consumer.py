@@ -14,7 +14,7 @@ from shared.db.database import Database
 from shared.db.erasure import still_erased
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import Event, EventDecodeError, decode
-from shared.events.models import PersonErased
+from shared.events.models import LeadCaptured, PersonErased
 from shared.events.topics import Topic, topic_named
 from shared.messaging.broker import Broker, ensure_topics
 from shared.messaging.positions import StartCheck
@@ -102,6 +102,9 @@ class ConsumerLoop:
         for topic in self._topics:  # exported at 0 from the start, so the first one shows in increase()
             metrics.offset_regressions.labels(group, topic.name)
             metrics.dead_letters.labels(group, topic.name)
+        self._freshness = (
+            metrics.decision_freshness.labels(subscription.decision) if subscription.decision is not None else None
+        )
 
     @property
     def joined(self) -> bool:
@@ -268,10 +271,19 @@ class ConsumerLoop:
         written = time.monotonic()
         for partition in recorded:
             self._position_written[partition] = written
+        self._observe_freshness(applied)
         for event in applied:
             self._metrics.events_consumed.labels(self.group, event.envelope.type).inc()
         for event in skipped:
             self._metrics.events_skipped.labels(self.group, event.envelope.type).inc()
+
+    def _observe_freshness(self, applied: list[Event]) -> None:
+        if self._freshness is None:
+            return
+        now = time.time()
+        for event in applied:
+            if type(event.payload) is LeadCaptured:
+                self._freshness.observe(max(0.0, now - event.envelope.time.timestamp()))
 
     async def _wait_while_database_down(self, exc: Exception) -> bool:
         """True if the database is unreachable (then wait for it): an outage is not the event's fault."""

@@ -30,10 +30,14 @@ class BatchSteps(Protocol):
 
 @dataclass(frozen=True)
 class Subscription:
-    """One handler per consumed event type, and the batch steps around them (none for row-at-a-time handlers)."""
+    """One handler per consumed event type, and the batch steps around them (none for row-at-a-time handlers).
+
+    `decision` names what applying a lead's capture decides (the scorer's first score, the qualifier's first
+    stage): the consumer measures its freshness, the time from capture to that commit, for the SLO."""
 
     handlers: Mapping[type[EventPayload], Handler]
     batch: BatchSteps | None = None
+    decision: str | None = None
 
     def handles(self, event: Event) -> bool:
         """Whether this subscription applies events of this type (others on its topics are passed over)."""

@@ -123,6 +123,15 @@ def test_metrics_tell_the_truth_about_the_traffic(busy_pipeline: EmbeddedPipelin
     )
     assert "leadflow_consumer_lag_events{" in texts["scorer"]
     assert _value(texts["intake"], "leadflow_outbox_backlog_events") == 0
+    # Every lead captured got its score and its first stage, each within the SLO's minute (the freshness SLO).
+    for service, decision in (("scorer", "score"), ("qualifier", "stage")):
+        decided = _value(texts[service], f'leadflow_decision_freshness_seconds_count{{decision="{decision}"}}')
+        assert decided >= 10
+        in_time = _value(
+            texts[service], f'leadflow_decision_freshness_seconds_bucket{{decision="{decision}",le="60.0"}}'
+        )
+        assert in_time == decided
+    assert "leadflow_decision_freshness_seconds_count{" not in texts["forecast"]  # it decides nothing on a capture
 
 
 def _value(text: str, series: str) -> float:
