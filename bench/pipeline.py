@@ -337,7 +337,11 @@ CONSUMERS = ("scorer", "qualifier", "forecast")
 def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     """One measured run on a fresh database and broker; with replicas, a second process of every service joins
     and one replica of each consumer is killed (SIGKILL) half-way through the load."""
-    env: dict[str, str] = {"LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET, "LEADFLOW_TOPIC_PARTITIONS": str(args.partitions)}
+    env: dict[str, str] = {
+        "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
+        "LEADFLOW_TOPIC_PARTITIONS": str(args.partitions),
+        "LEADFLOW_LAG_INTERVAL_S": "1",  # the peak lag is sampled every second
+    }
     if replicas > 1:
         env |= {setting: str(seconds) for setting, seconds in JOB_INTERVALS_S.values()}
     with fresh_database() as database_url, broker() as bootstrap:

@@ -95,7 +95,8 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "leadflow_consumer_lag_events",
-            "End offset minus committed offset",
+            "The group's committed offset behind the partition's end, as the broker reports both (every replica "
+            "measures the whole group: take the max per partition)",
             ["consumer", "topic", "partition"],
             registry=r,
         )

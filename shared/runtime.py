@@ -27,6 +27,7 @@ from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
 from shared.messaging.broker import Broker, TopicsMisconfigured
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
+from shared.messaging.lag import LagProbe
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
@@ -120,6 +121,9 @@ class Runtime:
         self.consumers.append(
             ConsumerLoop(self.name, topics, subscription, self.unit_of_work, self.broker, self.metrics, options)
         )
+        if s.run_consumers:
+            probe = LagProbe(self.broker.options, self.name, [t.name for t in topics], self.metrics.consumer_lag)
+            self.every(f"lag.{self.name}", s.lag_interval_s, probe.measure, each_replica=True)
 
 
 def build_runtime(name: str, settings: ServiceSettings) -> Runtime:

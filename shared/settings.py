@@ -89,6 +89,9 @@ class ServiceSettings(BaseSettings):
         1, gt=0, description="webhook deliveries failing verification a second per client address (burst 30)"
     )
     gauge_refresh_s: float = Field(10.0, gt=0, le=3600)
+    lag_interval_s: float = Field(
+        15.0, gt=0, le=3600, description="how often each replica asks the broker for its consumer group's lag"
+    )
     outbox_retention_days: float = Field(
         7, gt=0, description="published outbox rows are kept this long (the window `leadflow replay` can resend)"
     )

@@ -177,12 +177,6 @@ class ConsumerLoop:
                 "consumer.commit_failed", consumer=self.group, partitions=sorted(map(str, offsets)), error=str(exc)
             )
             return
-        for partition, offset in offsets.items():
-            highwater = consumer.highwater(partition)
-            if highwater is not None:
-                self._metrics.consumer_lag.labels(self.group, partition.topic, str(partition.partition)).set(
-                    max(0, highwater - offset)
-                )
 
     async def _process(self, records: list[Record]) -> None:
         started = time.perf_counter()

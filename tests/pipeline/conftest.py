@@ -26,6 +26,7 @@ def pipeline(
         "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
         "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
         "LEADFLOW_GAUGE_REFRESH_S": "1",
+        "LEADFLOW_LAG_INTERVAL_S": "1",
     }
     running = EmbeddedPipeline(tmp_path_factory.mktemp("pipeline"), port_base=free_port(), env=env)
     try:

@@ -4,9 +4,11 @@ import ssl
 from pathlib import Path
 
 import pytest
+from aiokafka import TopicPartition
 from pydantic import ValidationError
 
 from shared.messaging.broker import is_dead_letter, under_replicated
+from shared.messaging.lag import lag
 from shared.settings import ServiceSettings
 
 
@@ -73,3 +75,11 @@ def test_under_replicated_topics_are_named() -> None:
     ]
     assert under_replicated(described, 3) == ["leads.scores"]
     assert under_replicated(described, 1) == []
+
+
+def test_lag_is_what_the_group_has_yet_to_apply_and_never_negative() -> None:
+    a, b, c = (TopicPartition("leads.intake", n) for n in range(3))
+    start = {a: 0, b: 100, c: 0}
+    end = {a: 50, b: 180, c: 7}
+    # c's committed offset is past its end: Tansu's end is a batch's base, a lost log restarts at 0.
+    assert lag(start, end, {a: 20, c: 9}) == {a: 30, b: 80, c: 0}
