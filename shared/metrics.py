@@ -69,6 +69,11 @@ class Metrics:
             buckets=FRESHNESS_BUCKETS,
             registry=r,
         )
+        self.broker_reachable = Gauge(
+            "leadflow_broker_reachable",
+            "1 while the broker answered this replica's last metadata request, 0 while it does not",
+            registry=r,
+        )
         self.outbox_backlog = Gauge("leadflow_outbox_backlog_events", "Outbox rows not yet published", registry=r)
         self.outbox_parked = Gauge(
             "leadflow_outbox_parked_events",

@@ -64,10 +64,15 @@ class Runtime:
         # Measured from the table in every replica on a schedule of their own: a gauge set only after a send froze
         # (usually at 0) through the broker outage it should show, and standby replicas exported 0.
         self.every("outbox.gauges", s.gauge_refresh_s, self.relay.refresh_gauges, each_replica=True)
+        self.every("broker.probe", s.gauge_refresh_s, self._probe_broker, each_replica=True)
 
     async def joined(self) -> bool:
         """Every consumer of this process is in its group, so what is published now gets consumed now."""
         return not self.settings.run_consumers or all(consumer.joined for consumer in self.consumers)
+
+    async def _probe_broker(self) -> None:
+        # Asked on its own schedule, not on a send: a service with nothing to publish must still show the outage.
+        self.metrics.broker_reachable.set(1 if await self.broker.ping() else 0)
 
     def _committed(self, events: list[Event]) -> None:
         for listener in self.commit_listeners:

@@ -2,8 +2,6 @@
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from services.embedded.broker import free_port
 from services.embedded.dev import EmbeddedPipeline
+from tests.pipeline import monitoring
 from tests.pipeline.driving import get_json, post_webhook, url
 from tests.support import bearer, lead_payload, wait_until
 
@@ -144,48 +142,8 @@ def _value(text: str, series: str) -> float:
 @pytest.fixture
 def prometheus(busy_pipeline: EmbeddedPipeline, tmp_path: Path) -> Iterator[str]:
     """A real Prometheus server scraping the four services every second, with leadflow's alert rules."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is installed by scripts/ensure-tools.sh"
-    shutil.copy(ROOT / "deploy/prometheus/alerts.yml", tmp_path / "alerts.yml")
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": ["alerts.yml"],
-        "scrape_configs": [
-            {
-                "job_name": "leadflow",
-                "static_configs": [
-                    {"targets": [p.url.removeprefix("http://")], "labels": {"service": name}}
-                    for name, p in busy_pipeline.processes.items()
-                ],
-            }
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _ready(base), timeout_s=60, what="prometheus ready")
+    with monitoring.prometheus(busy_pipeline, tmp_path) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/-/ready", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _query(base: str, promql: str) -> list[dict[str, Any]]:
@@ -195,8 +153,8 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 
 
 def _healthy_targets(base: str) -> list[dict[str, Any]] | None:
-    targets: list[dict[str, Any]] = httpx.get(f"{base}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
-    return targets if len(targets) == 4 and all(t["health"] == "up" for t in targets) else None
+    targets = monitoring.healthy_targets(base)
+    return targets if len(targets) == 4 else None
 
 
 def _evaluated_rules(base: str) -> list[dict[str, Any]] | None:

@@ -166,6 +166,32 @@ def test_prometheus_config_and_rules_are_valid() -> None:
     assert f"{held} rules found" in _promtool("check", "rules", "alerts.yml")
 
 
+def test_alertmanager_receives_what_prometheus_fires_and_its_config_is_valid() -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", "alertmanager.yml"],
+        cwd=ROOT / "deploy/alertmanager",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    config = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    assert config["route"]["routes"][0] == {
+        "matchers": ['severity="critical"'],
+        "receiver": "page",
+        "repeat_interval": "1h",
+    }
+    assert {r["name"] for r in config["receivers"]} == {"page", "ticket"}
+    prometheus = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    service = compose()["services"]["alertmanager"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in service["volumes"]
+    secret = config["receivers"][0]["slack_configs"][0]["api_url_file"].rpartition("/")[2]
+    assert secret in service["secrets"]
+    assert compose()["secrets"][secret] == {"environment": "LEADFLOW_ALERT_WEBHOOK_URL"}
+    assert compose()["services"]["prometheus"]["depends_on"]["alertmanager"] == {"condition": "service_healthy"}
+
+
 def test_alert_rules_fire_when_and_only_when_they_should() -> None:
     assert "SUCCESS" in _promtool("test", "rules", "tests/alerts_test.yml")
 
