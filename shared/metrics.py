@@ -1,6 +1,11 @@
 """Prometheus metrics every service exports; a registry per service so several can share a process."""
 
+import time
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # From a lead's capture to a decision on it: sub-second when healthy, minutes in an outage. 60 s is the SLO's
@@ -105,3 +110,33 @@ class Metrics:
             ["consumer", "topic", "partition"],
             registry=r,
         )
+
+
+class JobGauges(Collector):
+    """Gauges that one replica's leased job computes for the whole service (leads per segment, the forecast).
+
+    Every replica defines them, but only one computes them per interval. Exported by all, the others showed the
+    values of whenever they last ran (or nothing but zeros) and a `sum` in a dashboard counted each lead once per
+    replica. Here a replica exports them only while its own computation is recent: one replica, two during a
+    hand-over (dashboards take the `max`), none when the job stopped running anywhere (the panel goes empty
+    instead of showing a frozen figure).
+    """
+
+    def __init__(self, registry: CollectorRegistry, every_s: float) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)  # where the gauges are defined
+        self._fresh_for_s = 2.5 * every_s  # a missed run or a late one is not yet a stop
+        self._computed_at: float | None = None
+        registry.register(self)
+
+    def computed(self) -> None:
+        """The job has just set every gauge."""
+        self._computed_at = time.monotonic()
+
+    def collect(self) -> Iterable[Metric]:
+        """The gauges, while this replica's computation is recent."""
+        if self._computed_at is not None and time.monotonic() - self._computed_at <= self._fresh_for_s:
+            yield from self.registry.collect()
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing: the gauges are defined after registration, in `registry`, which checks their names."""
+        return ()

@@ -19,9 +19,8 @@ def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings)
     runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES, LEADS_IDENTITY], SUBSCRIPTION)
-    runtime.every(
-        "metrics.forecast", settings.gauge_refresh_s, ForecastMetrics(runtime.metrics, runtime.database).refresh
-    )
+    gauges = ForecastMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
+    runtime.every("metrics.forecast", settings.gauge_refresh_s, gauges.refresh)
     return create_app(
         runtime,
         [forecast_router(runtime.database, runtime.tokens)],

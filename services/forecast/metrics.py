@@ -11,7 +11,7 @@ from services.forecast.domain.history import as_of
 from services.forecast.domain.projection import Period, period_keys
 from services.forecast.persistence import repository
 from shared.db.database import Database
-from shared.metrics import Metrics
+from shared.metrics import JobGauges, Metrics
 
 LINES = ("closed_won", "commit", "best_case", "pipeline", "weighted")
 LEARNED = ("win_rate", "p10", "p50", "p90")
@@ -23,27 +23,29 @@ _OFFSETS = {0: "current", 1: "next"}
 class ForecastMetrics:
     """Recomputed from the projections on a timer, so a scrape never waits on the database."""
 
-    def __init__(self, metrics: Metrics, database: Database) -> None:
+    def __init__(self, metrics: Metrics, database: Database, every_s: float) -> None:
         self._database = database
         r = metrics.registry
+        self._computed = JobGauges(r, every_s)
+        g = self._computed.registry
         self.forecast = Gauge(
             "leadflow_forecast_amount",
             "Forecast line of the current or next period, in the opportunity's currency",
             ["period", "offset", "line", "currency"],
-            registry=r,
+            registry=g,
         )
-        self.funnel = Gauge("leadflow_funnel_leads", "Leads that reached each funnel stage", ["stage"], registry=r)
+        self.funnel = Gauge("leadflow_funnel_leads", "Leads that reached each funnel stage", ["stage"], registry=g)
         self.conversion = Gauge(
             "leadflow_funnel_conversion_ratio",
             "Share of leads that went on from one funnel stage to the next",
             ["from_stage", "to_stage"],
-            registry=r,
+            registry=g,
         )
-        self.win_rate = Gauge("leadflow_win_rate_ratio", "Won ÷ closed opportunities over the last 90 days", registry=r)
+        self.win_rate = Gauge("leadflow_win_rate_ratio", "Won ÷ closed opportunities over the last 90 days", registry=g)
         self.velocity = Gauge(
             "leadflow_pipeline_velocity_per_day",
             "Open opportunities × win rate × average deal ÷ median cycle days (last 90 days)",
-            registry=r,
+            registry=g,
         )
 
     async def refresh(self) -> None:
@@ -73,3 +75,4 @@ class ForecastMetrics:
             self.funnel.labels(stage.value).set(counts[stage])
         for (a, b), ratio in conversion_rates(stages).items():
             self.conversion.labels(a.value, b.value).set(ratio)
+        self._computed.computed()

@@ -40,7 +40,7 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     qualifier = Qualifier(runtime.unit_of_work, rules)
     handlers = QualifierHandlers(qualifier)
     runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES, LEADS_IDENTITY], handlers.subscription())
-    metrics = QualifierMetrics(runtime.metrics, runtime.database)
+    metrics = QualifierMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)
     runtime.on_start.append(qualifier.sync_owners)

@@ -8,19 +8,21 @@ from shared.db.database import Database
 from shared.events.envelope import Event
 from shared.events.models import LeadStageChanged
 from shared.events.vocabulary import LeadStage
-from shared.metrics import Metrics
+from shared.metrics import JobGauges, Metrics
 
 
 class QualifierMetrics:
     """Transitions by from/to (both bounded by the stage vocabulary) and leads per stage."""
 
-    def __init__(self, metrics: Metrics, database: Database) -> None:
+    def __init__(self, metrics: Metrics, database: Database, every_s: float) -> None:
         self._database = database
         r = metrics.registry
+        self._computed = JobGauges(r, every_s)
+        g = self._computed.registry
         self.transitions = Counter(
             "leadflow_stage_transitions_total", "Committed stage transitions", ["from_stage", "to_stage"], registry=r
         )
-        self.by_stage = Gauge("leadflow_leads_by_stage", "Leads currently in each stage", ["stage"], registry=r)
+        self.by_stage = Gauge("leadflow_leads_by_stage", "Leads currently in each stage", ["stage"], registry=g)
         for stage in LeadStage:
             self.by_stage.labels(stage.value)
 
@@ -38,3 +40,4 @@ class QualifierMetrics:
             counts: dict[str, int] = {stage: count for stage, count in result.all()}
         for stage in LeadStage:
             self.by_stage.labels(stage.value).set(counts.get(stage.value, 0))
+        self._computed.computed()

@@ -34,7 +34,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     model = ActiveModel(runtime.database, settings.model_signer())
     handlers = ScorerHandlers(rules, version, model)
     runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY], handlers.subscription())
-    metrics = ScorerMetrics(runtime.metrics, runtime.database)
+    metrics = ScorerMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)
     runtime.every("model.refresh", settings.model_refresh_s, model.refresh, each_replica=True)

@@ -8,19 +8,21 @@ from shared.db.database import Database
 from shared.events.envelope import Event
 from shared.events.models import LeadScored
 from shared.events.vocabulary import Segment
-from shared.metrics import Metrics
+from shared.metrics import JobGauges, Metrics
 
 
 class ScorerMetrics:
     """Counters from committed lead.scored events and a gauge refreshed from the profiles table."""
 
-    def __init__(self, metrics: Metrics, database: Database) -> None:
+    def __init__(self, metrics: Metrics, database: Database, every_s: float) -> None:
         self._database = database
         r = metrics.registry
+        self._computed = JobGauges(r, every_s)
+        g = self._computed.registry
         self.scored = Counter("leadflow_leads_scored_total", "Scores committed, by segment", ["segment"], registry=r)
         self.mql_crossings = Counter("leadflow_mql_crossings_total", "Leads that crossed the MQL threshold", registry=r)
         self.by_segment = Gauge(
-            "leadflow_leads_by_segment", "Scored leads currently in each segment", ["segment"], registry=r
+            "leadflow_leads_by_segment", "Scored leads currently in each segment", ["segment"], registry=g
         )
         for segment in Segment:
             self.scored.labels(segment.value)
@@ -41,3 +43,4 @@ class ScorerMetrics:
             counts: dict[str, int] = {stage: count for stage, count in result.all()}
         for segment in Segment:
             self.by_segment.labels(segment.value).set(counts.get(segment.value, 0))
+        self._computed.computed()

@@ -181,6 +181,25 @@ def test_prometheus_scrapes_the_pipeline_and_sees_new_leads(busy_pipeline: Embed
     assert not [r["name"] for r in rules if r.get("state") == "firing"]
 
 
+def test_every_dashboard_query_runs_in_prometheus(busy_pipeline: EmbeddedPipeline, prometheus: str) -> None:
+    """Each panel's query, with its variables at "All" (one currency), is PromQL Prometheus evaluates; the panels
+    of what this traffic produced show data."""
+    wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="four healthy targets")
+    wait_until(lambda: _query(prometheus, "leadflow_forecast_amount"), timeout_s=30, what="a scrape of the forecast")
+    empty = []
+    for board, expressions in dashboard_expressions().items():
+        for expr in expressions:
+            query = expr.replace("$currency", "USD")
+            for variable in ("$service", "$instance", "$provider"):
+                query = query.replace(variable, ".*")
+            if not _query(prometheus, query):
+                empty.append(f"{board}: {expr}")
+    # rate() needs two samples of a series that moved; what is left empty must be only those.
+    assert all("rate(" in e or "increase(" in e or "leadflow:" in e for e in empty), empty
+    for shown in ("leadflow_broker_reachable", "leadflow_consumer_lag_events", "leadflow_forecast_amount"):
+        assert not [e for e in empty if shown in e], shown
+
+
 def test_counters_an_alert_reads_with_increase_exist_before_their_first_event(busy_pipeline: EmbeddedPipeline) -> None:
     """increase() sees nothing of a series that appears with its first event: the first dead letter or the
     first regression would never alert, and "no leads since the deploy" would read as no data."""
