@@ -19,9 +19,10 @@ from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
 from shared.events.topics import ALL_TOPICS, Topic
+from shared.heartbeats import Heartbeats
 from shared.http.auth import TokenAuthority
 from shared.http.body_limit import BodyLimit
-from shared.http.operations import operations_router
+from shared.http.operations import Check, operations_router
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
 from shared.http.request_metrics import RequestMetrics
@@ -48,6 +49,7 @@ class Runtime:
     relay: OutboxRelay
     unit_of_work: UnitOfWorkFactory
     tokens: TokenAuthority
+    heartbeats: Heartbeats
     consumers: list[ConsumerLoop] = field(default_factory=list)
     commit_listeners: list[CommitListener] = field(default_factory=list)
     periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)
@@ -65,6 +67,15 @@ class Runtime:
         # (usually at 0) through the broker outage it should show, and standby replicas exported 0.
         self.every("outbox.gauges", s.gauge_refresh_s, self.relay.refresh_gauges, each_replica=True)
         self.every("broker.probe", s.gauge_refresh_s, self._probe_broker, each_replica=True)
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What this process needs before it should get traffic, by its role. One that consumes needs the broker
+        and its groups; one that only accepts (intake, an API-only replica) needs its database alone: while the
+        broker is away it keeps accepting into the outbox, so it must stay in the Service's endpoints."""
+        checks: dict[str, Check] = {"database": self.database.reachable}
+        if self.consumers and self.settings.run_consumers:
+            checks |= {"broker": self.broker.ping, "consumers": self.joined}
+        return checks
 
     async def joined(self) -> bool:
         """Every consumer of this process is in its group, so what is published now gets consumed now."""
@@ -123,8 +134,9 @@ class Runtime:
             max_attempts=s.consumer_max_attempts,
             retry_backoff_s=s.consumer_retry_backoff_s,
         )
+        beat = self.heartbeats.beater(f"consumer.{self.name}")
         self.consumers.append(
-            ConsumerLoop(self.name, topics, subscription, self.unit_of_work, self.broker, self.metrics, options)
+            ConsumerLoop(self.name, topics, subscription, self.unit_of_work, self.broker, self.metrics, options, beat)
         )
         if s.run_consumers:
             probe = LagProbe(self.broker.options, self.name, [t.name for t in topics], self.metrics.consumer_lag)
@@ -141,12 +153,14 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
     )
     broker = Broker(settings.kafka_options(), client_id=f"leadflow-{name}")
     metrics = Metrics(name)
+    heartbeats = Heartbeats(settings.liveness_stale_s)
     relay = OutboxRelay(
         database,
         broker,
         metrics,
         batch_size=settings.outbox_batch_size,
         poll_interval_s=settings.outbox_poll_interval_s,
+        beat=heartbeats.beater("outbox.relay"),
     )
     return Runtime(
         name=name,
@@ -156,6 +170,7 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         metrics=metrics,
         relay=relay,
         unit_of_work=UnitOfWorkFactory(database),
+        heartbeats=heartbeats,
         tokens=TokenAuthority(
             settings.token_grants(),
             RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2)),
@@ -186,6 +201,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        consumers = [c for c in runtime.consumers if runtime.settings.run_consumers]
+        # The watch on each loop starts with its task: one stuck before its first turn fails liveness too.
+        for loop in ["outbox.relay", *(f"consumer.{c.group}" for c in consumers)]:
+            runtime.heartbeats.beat(loop)
         tasks = [
             _supervised(
                 "broker.connect",
@@ -193,7 +212,7 @@ def create_app(
                 restart=False,
             ),
             _supervised("outbox.relay", runtime.relay.run),
-            *[_supervised(f"consumer.{c.group}", c.run) for c in runtime.consumers if runtime.settings.run_consumers],
+            *[_supervised(f"consumer.{c.group}", c.run) for c in consumers],
             *[_supervised(name, _every(interval, job)) for name, interval, job in runtime.periodic],
             *[_supervised(f"start.{i}", job, restart=False) for i, job in enumerate(runtime.on_start)],
         ]
@@ -231,7 +250,8 @@ def create_app(
     app.include_router(
         operations_router(
             runtime.metrics,
-            {"database": runtime.database.reachable, "broker": runtime.broker.ping, "consumers": runtime.joined},
+            runtime.readiness_checks(),
+            runtime.heartbeats.stale,
             runtime.settings.metrics_token.get_secret_value() if runtime.settings.metrics_token else None,
         )
     )

@@ -89,6 +89,9 @@ class ServiceSettings(BaseSettings):
         1, gt=0, description="webhook deliveries failing verification a second per client address (burst 30)"
     )
     gauge_refresh_s: float = Field(10.0, gt=0, le=3600)
+    liveness_stale_s: float = Field(
+        120.0, gt=0, description="/healthz fails when the relay or a consumer loop has made no turn for this long"
+    )
     lag_interval_s: float = Field(
         15.0, gt=0, le=3600, description="how often each replica asks the broker for its consumer group's lag"
     )

@@ -13,16 +13,28 @@ from shared.metrics import Metrics
 Check = Callable[[], Awaitable[bool]]
 
 
-def operations_router(metrics: Metrics, checks: dict[str, Check], metrics_token: str | None = None) -> APIRouter:
-    """Liveness, readiness (every named check must pass) and Prometheus exposition (behind `metrics_token`)."""
+def operations_router(
+    metrics: Metrics,
+    checks: dict[str, Check],
+    stuck: Callable[[], dict[str, float]],
+    metrics_token: str | None = None,
+) -> APIRouter:
+    """Liveness (no loop of the process stuck: `stuck` names them with the seconds since their last turn),
+    readiness (every named check must pass) and Prometheus exposition (behind `metrics_token`)."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Liveness: the process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": metrics.service}
+    @router.get("/healthz", summary="Liveness: the process answers and none of its loops is stuck", response_model=None)
+    async def healthz() -> JSONResponse:
+        stale = stuck()
+        if not stale:
+            return JSONResponse({"status": "ok", "service": metrics.service})
+        named = ", ".join(f"{name} (no turn for {age:g} s)" for name, age in sorted(stale.items()))
+        return problem_response(503, "Service unavailable", f"stuck: {named}", stuck=stale)
 
     @router.get(
-        "/readyz", summary="Readiness: database and broker reachable, consumers in their groups", response_model=None
+        "/readyz",
+        summary="Readiness: the database reachable; for a consumer, the broker too and its groups joined",
+        response_model=None,
     )
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in checks.items()}

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -51,6 +51,13 @@ class Broker:
     def abandoned(self) -> bool:
         """Whether the producer was dropped in an outage and `renew` must make a new one."""
         return self._producer is None and self.ready.is_set()
+
+    async def wait_ready(self, beat: Callable[[], None]) -> None:
+        """Wait until connected, beating meanwhile: waiting for a broker that is away is not being stuck."""
+        while not self.ready.is_set():
+            beat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), timeout=1.0)
 
     async def abandon(self) -> None:
         """Drop the producer and whatever it still holds, as soon as the broker is found away.

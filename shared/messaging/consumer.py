@@ -86,8 +86,10 @@ class ConsumerLoop:
         broker: Broker,
         metrics: Metrics,
         options: ConsumerOptions,
+        beat: Callable[[], None] = lambda: None,
     ) -> None:
         self.group = group
+        self._beat = beat  # on every turn of every loop, waiting ones included (shared.heartbeats)
         self._subscription = subscription
         self._topics = tuple(topics)
         self._uow = unit_of_work
@@ -118,7 +120,7 @@ class ConsumerLoop:
 
     async def run(self) -> None:
         """Consume until cancelled."""
-        await self._broker.ready.wait()
+        await self._broker.wait_ready(self._beat)
         # The sources too: after a broker loss (Tansu keeps nothing) they may not exist any more.
         names = [topic.name for topic in self._topics] + [topic.dead_letter(self.group) for topic in self._topics]
         await ensure_topics(self._broker.options, names)
@@ -140,6 +142,7 @@ class ConsumerLoop:
         try:
             await self._start(consumer)
             while True:
+                self._beat()
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
                 batches = await self._start_check.admit(consumer, batches)
                 if not batches:
@@ -154,6 +157,7 @@ class ConsumerLoop:
     async def _start(self, consumer: AIOKafkaConsumer) -> None:
         delay = 0.2
         while True:
+            self._beat()
             try:
                 await consumer.start()
                 log.info("consumer.started", consumer=self.group, topics=[t.name for t in self._topics])
@@ -210,6 +214,7 @@ class ConsumerLoop:
         record, event = item
         attempt = 0
         while True:
+            self._beat()
             attempt += 1
             try:
                 await self._apply([item])
@@ -286,6 +291,7 @@ class ConsumerLoop:
         log.warning("consumer.database_down", consumer=self.group, error=repr(exc))
         delay = 0.5
         while True:
+            self._beat()
             await asyncio.sleep(delay)
             if await self._database.reachable(timeout_s=5):
                 log.info("consumer.database_back", consumer=self.group)
@@ -305,6 +311,7 @@ class ConsumerLoop:
             ("leadflow.attempts", str(attempts).encode()),
         ]
         while True:
+            self._beat()
             try:
                 await self._broker.producer.send_and_wait(
                     topic.dead_letter(self.group), key=record.key, value=record.value, headers=headers

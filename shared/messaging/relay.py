@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -122,9 +122,17 @@ class OutboxRelay:
     """Moves outbox rows to Kafka; woken right after a commit (on PostgreSQL, any replica's), polling as a fallback."""
 
     def __init__(
-        self, database: Database, broker: Broker, metrics: Metrics, *, batch_size: int, poll_interval_s: float
+        self,
+        database: Database,
+        broker: Broker,
+        metrics: Metrics,
+        *,
+        batch_size: int,
+        poll_interval_s: float,
+        beat: Callable[[], None] = lambda: None,
     ) -> None:
         self._database = database
+        self._beat = beat  # on every turn of the loop, waiting ones included (shared.heartbeats)
         self._broker = broker
         self._metrics = metrics
         self._batch_size = batch_size
@@ -140,14 +148,16 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; broker or database outages only delay publication."""
-        await self._broker.ready.wait()
+        await self._broker.wait_ready(self._beat)
         delay = 0.2
         while True:
+            self._beat()
             try:
                 async with self._publisher(wait=True) as connection:
                     assert connection is not None
                     delay = 0.2
                     while True:
+                        self._beat()
                         published, refused = await self._publish(connection)
                         if refused and not published:
                             await asyncio.sleep(delay)  # nothing got through: the broker is down, not a row
@@ -189,6 +199,7 @@ class OutboxRelay:
                 if not wait:
                     yield None
                     return
+                self._beat()
                 await asyncio.sleep(self._poll_interval_s)  # a standby: another replica publishes
             if wait and not self._database.is_sqlite:
                 await self._listen(connection)
@@ -267,6 +278,7 @@ class OutboxRelay:
         deadline = time.monotonic() + _SEND_TIMEOUT_S
         pending = futures
         while pending:
+            self._beat()
             _, pending = await asyncio.wait(pending, timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             if not pending or time.monotonic() >= deadline:
                 break

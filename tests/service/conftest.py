@@ -35,8 +35,7 @@ async def running_service(
         api_tokens=SCOPED_TOKENS,
         webhook_secret_generic=GENERIC_SECRET,
         log_json=False,
-        run_consumers=False,  # this tier drives handlers directly; the pipeline tier runs the consumers
-        **overrides,
+        **{"run_consumers": False} | overrides,  # this tier drives handlers directly; the pipeline tier consumes
     )
     await asyncio.to_thread(spec.migrate, settings)
     app = spec.build_app(settings)

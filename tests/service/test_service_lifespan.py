@@ -1,8 +1,11 @@
 """What every service's lifespan does to its process, beyond the tasks it starts."""
 
+import asyncio
 import gc
 
+from services.embedded.broker import free_port
 from tests.service.conftest import running_service
+from tests.support import bearer, lead_payload
 
 
 async def test_start_up_objects_are_frozen_out_of_the_collectors_walks(database_url: str, kafka_bootstrap: str) -> None:
@@ -22,3 +25,24 @@ async def test_production_serves_no_api_documents_and_guards_metrics(database_ur
         assert (await client.get("/metrics")).status_code == 401
         assert (await client.get("/metrics", headers={"authorization": f"Bearer {token}"})).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_readiness_follows_the_role_and_liveness_the_loops(database_url: str) -> None:
+    """While the broker is away, intake keeps accepting into its outbox, so it stays ready (in the Service's
+    endpoints); a consumer is not ready, and neither is alive-but-stuck: waiting for the broker is a turn."""
+    away = f"127.0.0.1:{free_port()}"  # nothing listens there
+    async with running_service("intake", database_url, away) as (_, intake, _s):
+        ready = await intake.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True}
+        accepted = await intake.post("/v1/leads", json=lead_payload("away@acme-industries.com"), headers=bearer())
+        assert accepted.status_code == 202
+    async with running_service("scorer", database_url, away, run_consumers=True, liveness_stale_s=1.0) as (
+        _,
+        scorer,
+        _s,
+    ):
+        ready = await scorer.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": True, "broker": False, "consumers": False}
+        await asyncio.sleep(1.5)  # longer than the stale bound: the relay and consumer loops beat while waiting
+        assert (await scorer.get("/healthz")).status_code == 200

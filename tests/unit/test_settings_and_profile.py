@@ -203,7 +203,7 @@ async def test_metrics_need_the_scrape_token_when_one_is_set() -> None:
 
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(operations_router(Metrics("test"), {"database": ready}, "m" * 32))
+    app.include_router(operations_router(Metrics("test"), {"database": ready}, dict, "m" * 32))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         assert (await client.get("/metrics")).status_code == 401
         assert (await client.get("/metrics", headers={"authorization": "Bearer wrong"})).status_code == 401
