@@ -7,14 +7,17 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.middleware import Middleware
 
 from shared.db import jobs
 from shared.db.database import Database
+from shared.db.migrations import SchemaBehind, check_at_head
 from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
@@ -55,6 +58,8 @@ class Runtime:
     periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)
     retention: list[Retention] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    migrations: Path | None = None  # the service's Alembic scripts: start-up checks the schema is at their head
+    schema_checked: bool = False
 
     def __post_init__(self) -> None:
         self.commit_listeners.append(self.relay.wake)
@@ -73,9 +78,14 @@ class Runtime:
         and its groups; one that only accepts (intake, an API-only replica) needs its database alone: while the
         broker is away it keeps accepting into the outbox, so it must stay in the Service's endpoints."""
         checks: dict[str, Check] = {"database": self.database.reachable}
+        if self.migrations is not None:
+            checks["schema"] = self._schema_checked
         if self.consumers and self.settings.run_consumers:
             checks |= {"broker": self.broker.ping, "consumers": self.joined}
         return checks
+
+    async def _schema_checked(self) -> bool:
+        return self.schema_checked
 
     async def joined(self) -> bool:
         """Every consumer of this process is in its group, so what is published now gets consumed now."""
@@ -143,8 +153,9 @@ class Runtime:
             self.every(f"lag.{self.name}", s.lag_interval_s, probe.measure, each_replica=True)
 
 
-def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
-    """Wire the plumbing of service `name` from its settings."""
+def build_runtime(name: str, settings: ServiceSettings, migrations: Path | None = None) -> Runtime:
+    """Wire the plumbing of service `name` from its settings; with `migrations`, it starts only on a schema
+    at their head."""
     database = Database(
         settings.database_url,
         settings.database_schema or name,
@@ -171,6 +182,7 @@ def build_runtime(name: str, settings: ServiceSettings) -> Runtime:
         relay=relay,
         unit_of_work=UnitOfWorkFactory(database),
         heartbeats=heartbeats,
+        migrations=migrations,
         tokens=TokenAuthority(
             settings.token_grants(),
             RateLimiter(settings.rate_limit_per_token, int(settings.rate_limit_per_token * 2)),
@@ -211,6 +223,7 @@ def create_app(
                 lambda: _connect_or_stop(runtime),
                 restart=False,
             ),
+            _supervised("schema.check", lambda: _check_schema_or_stop(runtime), restart=False),
             _supervised("outbox.relay", runtime.relay.run),
             *[_supervised(f"consumer.{c.group}", c.run) for c in consumers],
             *[_supervised(name, _every(interval, job)) for name, interval, job in runtime.periodic],
@@ -287,6 +300,29 @@ async def _connect_or_stop(runtime: Runtime) -> None:
     except TopicsMisconfigured as exc:
         log.critical("broker.topics_misconfigured", service=runtime.name, error=str(exc))
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _check_schema_or_stop(runtime: Runtime) -> None:
+    """Before it is ready, check the database is at this code's schema; behind it, stop the process (the log
+    says to migrate) rather than fail on every write. A database not reachable yet is waited for."""
+    if runtime.migrations is None:
+        runtime.schema_checked = True
+        return
+    delay = 0.5
+    while True:
+        try:
+            revision = await check_at_head(runtime.database, runtime.migrations)
+            break
+        except SchemaBehind as exc:
+            log.critical("service.schema_behind", service=runtime.name, error=str(exc))
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+            log.warning("service.schema_unchecked", service=runtime.name, error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    runtime.schema_checked = True
+    log.info("service.schema_checked", service=runtime.name, revision=revision)
 
 
 def _after(delay_s: float, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:

@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
-    runtime = build_runtime(SERVICE, settings)
+    runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES, LEADS_IDENTITY], SUBSCRIPTION)
     gauges = ForecastMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.every("metrics.forecast", settings.gauge_refresh_s, gauges.refresh)

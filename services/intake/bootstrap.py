@@ -38,7 +38,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     """The intake service, ready to serve."""
     mapping, _ = load_rules_section(rules_path(settings.rules), "intake", FieldMapping)
     identity.configure(mapping.identity)
-    runtime = build_runtime(SERVICE, settings)
+    runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     # Ids are derived as before until this process has adopted the installation's secret (lead_ids.adopt).
     identity.use_keyed_ids(None)
     if settings.lead_id_key is not None:

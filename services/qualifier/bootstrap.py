@@ -36,7 +36,7 @@ def load_rules(path: Path) -> QualifierRules:
 def build_app(settings: QualifierSettings) -> FastAPI:
     """The qualifier service, ready to serve."""
     rules = load_rules(rules_path(settings.rules))
-    runtime = build_runtime(SERVICE, settings)
+    runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     qualifier = Qualifier(runtime.unit_of_work, rules)
     handlers = QualifierHandlers(qualifier)
     runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES, LEADS_IDENTITY], handlers.subscription())

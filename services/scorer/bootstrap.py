@@ -30,7 +30,7 @@ def load_rules(settings: ScorerSettings) -> tuple[ScoringRules, str]:
 def build_app(settings: ScorerSettings) -> FastAPI:
     """The scorer service, ready to serve."""
     rules, version = load_rules(settings)
-    runtime = build_runtime(SERVICE, settings)
+    runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     model = ActiveModel(runtime.database, settings.model_signer())
     handlers = ScorerHandlers(rules, version, model)
     runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY], handlers.subscription())

@@ -7,10 +7,12 @@ from typing import cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import MetaData, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, column, func, select, table, text
 from sqlalchemy.engine import Connection
 
 from shared.db.database import Database
+from shared.db.locks import lock_key
 
 
 def alembic_config(script_location: Path, url: str, schema: str | None) -> Config:
@@ -43,13 +45,51 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 async def _run_online(context: EnvironmentContext, database: Database, metadata: MetaData) -> None:
-    if database.schema:
-        async with database.engine.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"'))
+    # Every replica's init container may migrate at once: the first takes the lock and migrates, the others wait
+    # for it and then find the schema at head. The lock is the session's, so it covers creating the schema too.
+    key = lock_key("migrate", database.schema)
     async with database.engine.connect() as conn:
-        await conn.run_sync(_configure_and_run, context, metadata, database.schema)
-        await conn.commit()
+        if not database.is_sqlite:
+            await conn.execute(select(func.pg_advisory_lock(key)))
+            await conn.commit()
+        try:
+            if database.schema:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"'))
+                await conn.commit()
+            await conn.run_sync(_configure_and_run, context, metadata, database.schema)
+            await conn.commit()
+        finally:
+            if not database.is_sqlite:
+                await conn.execute(select(func.pg_advisory_unlock(key)))
+                await conn.commit()
     await database.dispose()
+
+
+class SchemaBehind(RuntimeError):
+    """The database is at an older revision than this code needs (or has none): it must be migrated first."""
+
+
+async def check_at_head(database: Database, script_location: Path) -> str:
+    """The database's revision, if this code can run on it: at head, or at a revision this code does not know
+    (a newer one: code rolled back after a migration; migrations add before they remove, so the older code runs).
+    Raises SchemaBehind if it is at an older revision of this code or was never migrated."""
+    scripts = ScriptDirectory.from_config(alembic_config(script_location, database.url, database.schema))
+    head = scripts.get_current_head()
+    versions = table("alembic_version", column("version_num"), schema=database.schema)
+    async with database.engine.connect() as conn:
+        exists = await conn.run_sync(
+            lambda sync: sync.dialect.has_table(sync, "alembic_version", schema=database.schema)
+        )
+        current = await conn.scalar(select(versions.c.version_num)) if exists else None
+    if current == head:
+        return str(current)
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current is None or current in known:
+        raise SchemaBehind(
+            f"schema {database.schema or database.url} is at {current or 'no revision'}, this code needs {head}: "
+            "run `leadflow migrate` (in Kubernetes the init container does) before starting it"
+        )
+    return str(current)
 
 
 def _configure_and_run(conn: Connection, context: EnvironmentContext, metadata: MetaData, schema: str | None) -> None:

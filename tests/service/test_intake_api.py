@@ -163,7 +163,7 @@ async def test_health_readiness_and_metrics_are_open(intake: Any) -> None:
         await asyncio.sleep(0.1)
         ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": True}  # intake consumes nothing: its database is enough
+    assert ready.json()["checks"] == {"database": True, "schema": True}  # intake consumes nothing
     await client.post("/v1/webhooks/nobody", content=b"{}", headers={"content-type": "application/json"})
     metrics = (await client.get("/metrics")).text
     assert 'leadflow_webhook_requests_total{provider="unknown",status="404"} 1.0' in metrics

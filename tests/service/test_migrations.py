@@ -1,8 +1,9 @@
 import asyncio
+import sys
 import uuid
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from services.registry import SERVICE_NAMES, service
 from shared.db import migrations
@@ -35,3 +36,52 @@ async def test_migrations_are_idempotent(database_url: str) -> None:
     schema = f"mig_twice_{uuid.uuid4().hex[:6]}"
     await asyncio.to_thread(migrations.upgrade, spec.migrations, database_url, schema)
     await asyncio.to_thread(migrations.upgrade, spec.migrations, database_url, schema)
+
+
+async def test_replicas_migrating_at_once_take_turns(database_url: str) -> None:
+    """Every replica's init container runs the migrations as it starts; they must not race on a fresh schema."""
+    spec = service("qualifier")
+    schema = f"mig_race_{uuid.uuid4().hex[:6]}"
+    # Processes, as replicas are (Alembic's context is one per process).
+    code = "import sys; from shared.db import migrations; migrations.upgrade(*sys.argv[1:])"
+    runs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, str(spec.migrations), database_url, schema, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for run in runs:
+        _, errors = await run.communicate()
+        assert run.returncode == 0, errors.decode()[-2000:]
+    database = Database(database_url, schema)
+    try:
+        assert await migrations.check_at_head(database, spec.migrations)
+    finally:
+        await database.dispose()
+
+
+async def test_a_service_refuses_a_schema_behind_its_code_and_runs_on_a_newer_one(database_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    spec = service("intake")
+    schema = f"mig_head_{uuid.uuid4().hex[:6]}"
+    database = Database(database_url, schema)
+    scripts = ScriptDirectory.from_config(migrations.alembic_config(spec.migrations, database_url, schema))
+    head = scripts.get_current_head()
+    assert head is not None
+    older = scripts.get_revision(head).down_revision
+    assert isinstance(older, str)
+    try:
+        with pytest.raises(migrations.SchemaBehind, match=r"no revision.*run `leadflow migrate`"):
+            await migrations.check_at_head(database, spec.migrations)
+        await asyncio.to_thread(migrations.upgrade, spec.migrations, database_url, schema, older)
+        with pytest.raises(migrations.SchemaBehind, match=f"is at {older}, this code needs {head}"):
+            await migrations.check_at_head(database, spec.migrations)
+        await asyncio.to_thread(migrations.upgrade, spec.migrations, database_url, schema)
+        assert await migrations.check_at_head(database, spec.migrations) == head
+        # A revision this code does not know is a newer one (code rolled back after a migration): it runs.
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f'UPDATE "{schema}".alembic_version SET version_num = :v'), {"v": "f00dfeed0001"})
+        assert await migrations.check_at_head(database, spec.migrations) == "f00dfeed0001"
+    finally:
+        await database.dispose()

@@ -3,9 +3,11 @@
 import asyncio
 import gc
 
+import httpx
+
 from services.embedded.broker import free_port
 from tests.service.conftest import running_service
-from tests.support import bearer, lead_payload
+from tests.support import bearer, eventually, lead_payload
 
 
 async def test_start_up_objects_are_frozen_out_of_the_collectors_walks(database_url: str, kafka_bootstrap: str) -> None:
@@ -32,8 +34,8 @@ async def test_readiness_follows_the_role_and_liveness_the_loops(database_url: s
     endpoints); a consumer is not ready, and neither is alive-but-stuck: waiting for the broker is a turn."""
     away = f"127.0.0.1:{free_port()}"  # nothing listens there
     async with running_service("intake", database_url, away) as (_, intake, _s):
-        ready = await intake.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True}
+        ready = await eventually(lambda: _ready(intake), what="intake ready without the broker")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "schema": True}
         accepted = await intake.post("/v1/leads", json=lead_payload("away@acme-industries.com"), headers=bearer())
         assert accepted.status_code == 202
     async with running_service("scorer", database_url, away, run_consumers=True, liveness_stale_s=1.0) as (
@@ -41,8 +43,18 @@ async def test_readiness_follows_the_role_and_liveness_the_loops(database_url: s
         scorer,
         _s,
     ):
+        await eventually(lambda: _schema_checked(scorer), what="the scorer's schema checked")
         ready = await scorer.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["checks"] == {"database": True, "broker": False, "consumers": False}
+        assert ready.json()["checks"] == {"database": True, "schema": True, "broker": False, "consumers": False}
         await asyncio.sleep(1.5)  # longer than the stale bound: the relay and consumer loops beat while waiting
         assert (await scorer.get("/healthz")).status_code == 200
+
+
+async def _ready(client: httpx.AsyncClient) -> httpx.Response | None:
+    response = await client.get("/readyz")
+    return response if response.status_code == 200 else None
+
+
+async def _schema_checked(client: httpx.AsyncClient) -> bool:
+    return bool((await client.get("/readyz")).json()["checks"]["schema"])
