@@ -153,3 +153,11 @@ def test_every_alert_says_what_it_means_and_links_its_runbook() -> None:
         assert notes.get("summary") and notes.get("description"), rule["alert"]
         page, _, anchor = notes["runbook_url"].partition("#")
         assert page == "docs/runbooks.md" and anchor == rule["alert"].lower() and anchor in sections, rule["alert"]
+
+
+def test_every_alert_has_a_promtool_test_that_makes_it_fire() -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    cases = yaml.safe_load((PROMETHEUS / "tests/alerts_test.yml").read_text())["tests"]
+    fired = {check["alertname"] for case in cases for check in case["alert_rule_test"] if check["exp_alerts"]}
+    assert alerts - fired == set(), "every alert needs a test of the failure it is named for"
