@@ -109,3 +109,20 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.fail(f"{path} not found: check out ../shared beside this repository or set LEADFLOW_SHARED_DATA")
     return path
+
+
+def lost_in_round_trip(ours: Any, theirs: Any, path: str = "") -> list[str]:
+    """Where `theirs` (ours read into a schema's model and written back) differs: keys the model dropped because
+    the schema does not know them, values it changed. Models that ignore unknown keys validate nothing else."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        found = []
+        for key, value in ours.items():
+            found += [f"{path}.{key}"] if key not in theirs else lost_in_round_trip(value, theirs[key], f"{path}.{key}")
+        return found
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        return [
+            f
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True))
+            for f in lost_in_round_trip(a, b, f"{path}[{i}]")
+        ]
+    return [] if ours == theirs else [f"{path}: {ours!r} became {theirs!r}"]

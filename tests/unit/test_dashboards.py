@@ -12,6 +12,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.runtime import panelcfg_config
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from tests.support import lost_in_round_trip
+
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy/grafana/dashboards"
 METRIC = re.compile(r"\b(leadflow_[a-z0-9_]+|up)\b")
@@ -32,21 +34,7 @@ def _unknown_to_grafana(board: dict[str, Any]) -> list[str]:
     back = json.loads(json.dumps(Dashboard.from_json(copy.deepcopy(board)), cls=JSONEncoder))
     found = [f"panel {p.get('id')}: no {p['type']!r} panel" for p in board["panels"] if not panelcfg_config(p["type"])]
 
-    def walk(ours: Any, theirs: Any, path: str) -> None:
-        if isinstance(ours, dict) and isinstance(theirs, dict):
-            for key, value in ours.items():
-                if key not in theirs:
-                    found.append(f"{path}.{key}")
-                else:
-                    walk(value, theirs[key], f"{path}.{key}")
-        elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
-            for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-                walk(a, b, f"{path}[{index}]")
-        elif ours != theirs:
-            found.append(f"{path}: {ours!r} became {theirs!r}")
-
-    walk(board, back, "")
-    return found
+    return found + lost_in_round_trip(board, back)
 
 
 @pytest.mark.parametrize("name", ["operations.json", "revenue.json"])

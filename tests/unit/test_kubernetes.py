@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from services.intake.settings import IntakeSettings
 from services.registry import SERVICE_NAMES
 from services.rules import DEFAULT_RULES
+from tests.support import lost_in_round_trip
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"
@@ -94,23 +95,7 @@ def by_kind(overlay: str) -> dict[str, dict[str, dict[str, Any]]]:
 def _unknown_to_crd(doc: dict[str, Any]) -> list[str]:
     """Keys the CRD's model drops on a round trip and values it changes (the models ignore unknown keys)."""
     back = CUSTOM[doc["kind"]].model_validate(copy.deepcopy(doc)).model_dump(mode="json", by_alias=True)
-    found: list[str] = []
-
-    def walk(ours: Any, theirs: Any, path: str) -> None:
-        if isinstance(ours, dict) and isinstance(theirs, dict):
-            for key, value in ours.items():
-                if key not in theirs:
-                    found.append(f"{path}.{key}")
-                else:
-                    walk(value, theirs[key], f"{path}.{key}")
-        elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
-            for index, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-                walk(a, b, f"{path}[{index}]")
-        elif ours != theirs:
-            found.append(f"{path}: {ours!r} became {theirs!r}")
-
-    walk(doc, back, doc["kind"])
-    return found
+    return lost_in_round_trip(doc, back, doc["kind"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
