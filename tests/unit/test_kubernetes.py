@@ -70,11 +70,13 @@ def _directory(overlay: str) -> Path:
 @cache
 def _rendered(overlay: str) -> str:
     directory = _directory(overlay)
-    result = subprocess.run(
-        [_kustomize(), "build", str(directory)], capture_output=True, text=True, check=False, timeout=60
-    )
-    if directory.is_relative_to(Path(tempfile.gettempdir())):
-        shutil.rmtree(directory)
+    try:
+        result = subprocess.run(
+            [_kustomize(), "build", str(directory)], capture_output=True, text=True, check=False, timeout=60
+        )
+    finally:
+        if not directory.is_relative_to(K8S):  # one made for this rendering (the checkout may be under /tmp)
+            shutil.rmtree(directory)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
