@@ -1,5 +1,7 @@
-"""Intake throughput: signed webhooks against one intake process, side by side with a bare FastAPI endpoint
-doing the same single insert on the same database. Not a test: it prints figures.
+"""Intake throughput: signed webhooks against one intake process, side by side with the best plain endpoint
+(FastAPI + asyncpg, one autocommit INSERT per request: bench/plain_insert.py) on the same database, and, for
+reference, a FastAPI endpoint that wraps its INSERT in a SQLAlchemy transaction (bench/bare_insert.py). Not a
+test: it prints figures.
 
 With wrk installed (Debian's package), fixed offered rates are sent on a schedule (the k-th request k/rate
 seconds after the first, whatever the answers' latency) and the max-rate step runs 32 connections flat out, so
@@ -31,6 +33,7 @@ from services.registry import service
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 BARE_APP = Path(__file__).with_name("bare_insert.py")
+PLAIN_APP = Path(__file__).with_name("plain_insert.py")
 
 
 def bodies(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
@@ -151,7 +154,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4000, help="requests per step")
     parser.add_argument("--rates", default="500,1000", help="offered rates per second; a max-rate step follows")
     parser.add_argument("--seconds", type=int, default=10, help="length of the max-rate step (wrk)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating intake/bare max-rate rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating intake/plain/bare max-rate rounds")
     parser.add_argument("--max-requests", type=int, default=40000, help="distinct deliveries for the max-rate step")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
@@ -168,72 +171,92 @@ def main() -> None:
         spec.migrate(spec.settings(database_url=database_url))
         workdir = Path("/tmp") / f"leadflow-bench-{uuid.uuid4().hex[:6]}"
         intake = ServiceProcess("intake", free_port(), env, workdir / "intake.log")
-        bare = bare_process(free_port(), database_url, workdir / "bare.log")
-        intake.start()
-        bare.start()
+        plain = baseline_process(PLAIN_APP, free_port(), database_url, workdir / "plain.log")
+        bare = baseline_process(BARE_APP, free_port(), database_url, workdir / "bare.log")
+        for process in (intake, plain, bare):
+            process.start()
         try:
-            intake.wait_ready()
-            bare.wait_ready()
-            rows = []
-            endpoints = (("intake", intake.url, "/v1/webhooks/generic"), ("bare", bare.url, "/bare"))
-            for rate in rates:
-                for name, url, path in endpoints:
-                    tag = f"{name}{rate}"
-                    if shutil.which("wrk"):
-                        # Deliveries for two seconds more than the step lasts: every request is a real one.
-                        deliveries = bodies(args.count + round(2 * rate), tag)
-                        rows.append((name, wrk_rate(url, path, deliveries, rate, max(1, round(args.count / rate)))))
-                    else:
-                        rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), rate))))
-            # Max-rate steps in alternating rounds: on a shared (virtual) machine the capacity drifts by tens of
-            # per cent within minutes, so each round's pair is compared and the median round reported.
-            for round_ in range(args.rounds):
-                for name, url, path in endpoints:
-                    tag = f"{name}max{round_}"
-                    if shutil.which("wrk"):
-                        rows.append((name, wrk_max(url, path, bodies(args.max_requests, tag), args.seconds)))
-                    else:
-                        rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), None))))
+            for process in (intake, plain, bare):
+                process.wait_ready()
+            endpoints = (
+                ("intake", intake.url, "/v1/webhooks/generic"),
+                ("plain", plain.url, "/plain"),
+                ("bare", bare.url, "/bare"),
+            )
+            rows = steps(endpoints, rates, args)
         finally:
-            intake.stop()
-            bare.stop()
+            for process in (intake, plain, bare):
+                process.stop()
     print(f"{'endpoint':<8} {'offered/s':>10} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ok':>6}")
     for name, r in rows:
         offered = f"{r.offered_per_s:.0f}" if r.offered_per_s else "max"
         print(
             f"{name:<8} {offered:>10} {r.accepted_per_s:>11.0f} {r.p50:>8.1f} {r.percentile(99):>8.1f} {r.accepted:>6}"
         )
-    intake_steps = [r for n, r in rows if n == "intake" and r.offered_per_s is None]
-    bare_steps = [r for n, r in rows if n == "bare" and r.offered_per_s is None]
-    ratios = [
-        i.accepted_per_s / b.accepted_per_s if b.accepted_per_s else 0.0
-        for i, b in zip(intake_steps, bare_steps, strict=True)
-    ]
-    middle = sorted(range(len(ratios)), key=lambda k: ratios[k])[len(ratios) // 2]
-    intake_max, bare_max, ratio = intake_steps[middle], bare_steps[middle], ratios[middle]
-    print(f"ratio intake / bare at max rate, per round: {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f}")
-    at_rate = next((r for n, r in rows if n == "intake" and rates and r.offered_per_s == rates[0]), intake_max)
-    print(
-        json.dumps(
-            {
-                "intake_rps": round(intake_max.accepted_per_s, 1),
-                "bare_rps": round(bare_max.accepted_per_s, 1),
-                "ratio": round(ratio, 3),
-                "p99_ms": round(at_rate.percentile(99), 1),
-            }
+    print(json.dumps(summarise(rows, rates)))
+
+
+def steps(
+    endpoints: tuple[tuple[str, str, str], ...], rates: list[float], args: argparse.Namespace
+) -> list[tuple[str, LoadResult]]:
+    """Each endpoint at each offered rate, then max-rate rounds in turn."""
+    rows = []
+    for rate in rates:
+        for name, url, path in endpoints:
+            tag = f"{name}{rate}"
+            if shutil.which("wrk"):
+                # Deliveries for two seconds more than the step lasts: every request is a real one.
+                deliveries = bodies(args.count + round(2 * rate), tag)
+                rows.append((name, wrk_rate(url, path, deliveries, rate, max(1, round(args.count / rate)))))
+            else:
+                rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), rate))))
+    # Max-rate steps in alternating rounds: on a shared (virtual) machine the capacity drifts by tens of per cent
+    # within minutes, so each round's results are compared and the median round reported.
+    for round_ in range(args.rounds):
+        for name, url, path in endpoints:
+            tag = f"{name}max{round_}"
+            if shutil.which("wrk"):
+                rows.append((name, wrk_max(url, path, bodies(args.max_requests, tag), args.seconds)))
+            else:
+                rows.append((name, asyncio.run(load(url, path, bodies(args.count, tag), None))))
+    return rows
+
+
+def summarise(rows: list[tuple[str, LoadResult]], rates: list[float]) -> dict[str, float]:
+    """The median max-rate round against each baseline, and intake's p99 at the first offered rate."""
+    steps = {
+        name: [r for n, r in rows if n == name and r.offered_per_s is None] for name in ("intake", "plain", "bare")
+    }
+    summary: dict[str, float] = {}
+    for baseline in ("plain", "bare"):
+        ratios = [
+            i.accepted_per_s / b.accepted_per_s if b.accepted_per_s else 0.0
+            for i, b in zip(steps["intake"], steps[baseline], strict=True)
+        ]
+        middle = sorted(range(len(ratios)), key=lambda k: ratios[k])[len(ratios) // 2]
+        print(
+            f"ratio intake / {baseline} at max rate, per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+            f"median {ratios[middle]:.2f}"
         )
-    )
+        summary[f"{baseline}_rps"] = round(steps[baseline][middle].accepted_per_s, 1)
+        summary[f"ratio_to_{baseline}"] = round(ratios[middle], 3)
+        if baseline == "plain":
+            summary["intake_rps"] = round(steps["intake"][middle].accepted_per_s, 1)
+    at_rate = next((r for n, r in rows if n == "intake" and rates and r.offered_per_s == rates[0]), None)
+    summary["p99_ms"] = round(at_rate.percentile(99), 1) if at_rate else float("nan")
+    return {"intake_rps": summary.pop("intake_rps"), **summary}
 
 
-def bare_process(port: int, database_url: str, log_file: Path) -> ServiceProcess:
-    """The baseline: bench/bare_insert.py served by uvicorn, one process like intake."""
+def baseline_process(app: Path, port: int, database_url: str, log_file: Path) -> ServiceProcess:
+    """A baseline endpoint (bench/plain_insert.py or bench/bare_insert.py) served by uvicorn, one process like
+    intake."""
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bare_insert:app",
+        f"{app.stem}:app",
         "--app-dir",
-        str(BARE_APP.parent),
+        str(app.parent),
         "--host",
         "127.0.0.1",
         "--port",
@@ -242,7 +265,7 @@ def bare_process(port: int, database_url: str, log_file: Path) -> ServiceProcess
         "warning",
         "--no-access-log",
     ]
-    return ServiceProcess("bare", port, {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, log_file, command)
+    return ServiceProcess(app.stem, port, {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, log_file, command)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """End to end: leads through the signed webhook to a committed stage decision, against the embedded pipeline,
-side by side with the raw transport limit of the same broker. Not a test: it prints figures.
+measured beside the best plain endpoint (FastAPI + asyncpg, one autocommit INSERT a request:
+bench/plain_insert.py) on the same database in the same run, and the raw transport limit of the same broker.
+Not a test: it prints figures and ends with one JSON line.
 
 The headline latency runs to the qualifier's first decision on a lead (it enters the funnel on lead.captured);
 a second table follows the lead through the scorer to the qualifier's decision on its score.
 
-    .venv/bin/python bench/pipeline.py [--leads 3000] [--rate 300] [--replicas 2] [--partitions 4]
+With `--rate auto` two steps run: leads offered at the plain endpoint's own rate (the pipeline's end-to-end
+throughput, as a ratio of it) and at 40 % of it (the latency a pipeline shows with headroom).
+
+    .venv/bin/python bench/pipeline.py [--leads 3000] [--rate auto|300] [--replicas 2] [--partitions 4]
 """
 
 import argparse
@@ -16,6 +21,7 @@ import re
 import resource
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -31,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import broker, drive, fresh_database, start_pipeline, start_replicas
-from bench.intake import SECRET, bodies, wrk_rate
+from bench.intake import PLAIN_APP, SECRET, baseline_process, bodies, wrk_max, wrk_rate
+from services.embedded.broker import free_port
 from services.embedded.processes import ServiceProcess
 from shared.db.database import Database
 
@@ -334,6 +341,36 @@ JOB_INTERVALS_S = {
 CONSUMERS = ("scorer", "qualifier", "forecast")
 
 
+# Targets (#22), as ratios of the plain endpoint measured in the same run.
+E2E_RATIO_TARGET = 0.5
+CPU_RATIO_TARGET = 2.5
+P99_FIRST_DECISION_TARGET_MS = 250
+P99_SCORE_DECISION_TARGET_MS = 400
+AUTO_SHARE = 0.4
+
+
+def measure_plain(database_url: str, seconds: int) -> dict[str, Any]:
+    """The plain endpoint flat out (wrk, 32 connections) on this database: requests a second and CPU a request
+    (its process and PostgreSQL; the load generator apart)."""
+    workdir = Path(tempfile.mkdtemp(prefix="leadflow-plain-"))
+    process = baseline_process(PLAIN_APP, free_port(), database_url, workdir / "plain.log")
+    process.start()
+    try:
+        process.wait_ready()
+        wrk_max(process.url, "/plain", bodies(500, f"plainwarm{os.getpid()}"), 2)
+        meter = CpuMeter({"plain endpoint": process.pid})
+        result = wrk_max(process.url, "/plain", bodies(40_000, f"plain{os.getpid()}"), seconds)
+        cpu = meter.per_lead_ms(result.accepted)
+    finally:
+        process.stop()
+    return {
+        "rps": result.accepted_per_s,
+        "p99": result.percentile(99),
+        "cpu": cpu,
+        "cpu_ms": sum(ms for name, ms in cpu.items() if name != "load generator"),
+    }
+
+
 def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     """One measured run on a fresh database and broker; with replicas, a second process of every service joins
     and one replica of each consumer is killed (SIGKILL) half-way through the load."""
@@ -345,6 +382,7 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     if replicas > 1:
         env |= {setting: str(seconds) for setting, seconds in JOB_INTERVALS_S.values()}
     with fresh_database() as database_url, broker() as bootstrap:
+        plain = measure_plain(database_url, args.plain_seconds) if replicas == 1 else None
         pipeline = start_pipeline(database_url, bootstrap, **env)
         extra = start_replicas(pipeline, bootstrap, replicas)
         jobs = JobSampler(database_url)
@@ -354,38 +392,57 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
             intake_url = pipeline.processes["intake"].url
             warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}{replicas}"))[0]
             asyncio.run(measure(database_url, warm, f"warm{os.getpid()}{replicas}"))
-            meter = CpuMeter({name: p.pid for name, p in pipeline.processes.items()})
-            tag = f"e2e{os.getpid()}r{replicas}"
-            sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
-            sampler.start()
-            load_s = args.leads / args.rate
-            killer = threading.Timer(load_s / 2, kill_one_of_each, [extra]) if extra else None
-            if killer:
-                killer.start()
-            if args.driver == "wrk":
-                # Every lead once, then idle answers (404) while the stragglers finish.
-                seconds = max(2, round(load_s * 1.15) + 2)
-                wrk_rate(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), args.rate, seconds)
-                accepted, accepted_per_s = asyncio.run(accepted_by_intake(database_url, tag))
-            else:
-                accepted, accepted_per_s = asyncio.run(send(intake_url, args.leads, args.rate, tag))
-            figures = asyncio.run(measure(database_url, accepted, tag))
-            sampler.stop()
-            figures |= {
-                "accepted_per_s": accepted_per_s,
-                "cpu_ms": meter.per_lead_ms(accepted),
-                "machine": meter.machine_share(),
-                "groups": group_sizes(intake_url),
-                "consumers": sampler.figures(),
-                "replicas": replicas,
-                "jobs": jobs.stop() if replicas > 1 else {},
-            }
+            steps = step_rates(args, plain)
+            figures: dict[str, Any] = {"steps": []}
+            for index, (step, rate) in enumerate(steps):
+                last = index == len(steps) - 1
+                meter = CpuMeter({name: p.pid for name, p in pipeline.processes.items()})
+                tag = f"e2e{os.getpid()}r{replicas}s{index}"
+                sampler = ConsumerSampler({name: p.url for name, p in pipeline.processes.items()})
+                sampler.start()
+                load_s = args.leads / rate
+                killer = threading.Timer(load_s / 2, kill_one_of_each, [extra]) if extra else None
+                if killer:
+                    killer.start()
+                if args.driver == "wrk":
+                    # Every lead once, then idle answers (404) while the stragglers finish.
+                    seconds = max(2, round(load_s * 1.15) + 2)
+                    wrk_rate(intake_url, "/v1/webhooks/generic", bodies(args.leads, tag), rate, seconds)
+                    accepted, accepted_per_s = asyncio.run(accepted_by_intake(database_url, tag))
+                else:
+                    accepted, accepted_per_s = asyncio.run(send(intake_url, args.leads, rate, tag))
+                measured = asyncio.run(measure(database_url, accepted, tag))
+                sampler.stop()
+                measured |= {
+                    "step": step,
+                    "rate": rate,
+                    "accepted_per_s": accepted_per_s,
+                    "cpu_ms": meter.per_lead_ms(accepted),
+                    "machine": meter.machine_share(),
+                    "groups": group_sizes(intake_url),
+                    "consumers": sampler.figures(),
+                    "replicas": replicas,
+                    "jobs": jobs.stop() if replicas > 1 and last else {},
+                }
+                figures["steps"].append(measured)
+            figures |= figures["steps"][-1]
+            figures["plain"] = plain
         finally:
             for process in extra:
                 process.stop()
             pipeline.stop()
         figures["transport_per_s"] = asyncio.run(transport(bootstrap, args.leads * 4))
     return figures
+
+
+def step_rates(args: argparse.Namespace, plain: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """The offered rates of a run: with `auto`, the plain endpoint's own rate (throughput) then 40 % of it
+    (latency with headroom); else the one given."""
+    if args.rate != "auto":
+        return [(f"{float(args.rate):.0f}/s", float(args.rate))]
+    assert plain is not None, "--rate auto measures the plain endpoint in the one-replica run"
+    args.rate = f"{AUTO_SHARE * plain['rps']:.0f}"  # replica runs offer the latency step's rate
+    return [("throughput", plain["rps"]), ("latency", AUTO_SHARE * plain["rps"])]
 
 
 def kill_one_of_each(extra: list[ServiceProcess]) -> None:
@@ -451,17 +508,31 @@ class JobSampler:
             await database.dispose()
 
 
-def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
-    """The figures of one run, as tables."""
-    e2e_per_s = figures["n"] / figures["span_s"] if figures["span_s"] else 0.0
-    figures["e2e_per_s"] = e2e_per_s
-    print(f"-- {figures['replicas']} replica(s) of each service --")
+def report(run_figures: dict[str, Any]) -> None:
+    """The figures of one run, as tables: the plain endpoint, then each step."""
+    plain = run_figures.get("plain")
+    if plain:
+        print(
+            f"-- the plain endpoint (FastAPI + asyncpg, one autocommit INSERT) on the same database: "
+            f"{plain['rps']:.0f} requests/s, p99 {plain['p99']:.1f} ms, CPU a request "
+            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in plain["cpu"].items())
+        )
+    for figures in run_figures["steps"]:
+        figures["e2e_per_s"] = figures["n"] / figures["span_s"] if figures["span_s"] else 0.0
+        report_step(figures | {"transport_per_s": run_figures["transport_per_s"]})
+    run_figures["e2e_per_s"] = run_figures["steps"][-1]["e2e_per_s"]
+
+
+def report_step(figures: dict[str, Any]) -> None:
+    """The figures of one step, as tables."""
+    e2e_per_s = figures["e2e_per_s"]
+    print(f"-- {figures['replicas']} replica(s) of each service, step {figures['step']} --")
     print(
         f"{'offered/s':>10} {'accepted/s':>11} {'e2e leads/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'lost':>5} {'dup':>4} {'transport msg/s':>16}"
     )
     print(
-        f"{args.rate:>10.0f} {figures['accepted_per_s']:>11.0f} {e2e_per_s:>12.0f} {figures['p50']:>8.0f} "
+        f"{figures['rate']:>10.0f} {figures['accepted_per_s']:>11.0f} {e2e_per_s:>12.0f} {figures['p50']:>8.0f} "
         f"{figures['p95']:>8.0f} {figures['p99']:>8.0f} {figures['lost']:>5} {figures['duplicated']:>4} "
         f"{figures['transport_per_s']:>16.0f}"
     )
@@ -489,7 +560,12 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=300, help="offered leads a second")
+    parser.add_argument(
+        "--rate",
+        default="auto",
+        help="offered leads a second, or auto: the plain endpoint's rate (throughput), then 40 %% of it (latency)",
+    )
+    parser.add_argument("--plain-seconds", type=int, default=10, help="length of the plain endpoint's max-rate step")
     parser.add_argument(
         "--replicas",
         type=int,
@@ -509,22 +585,46 @@ def main() -> None:
     args = parser.parse_args()
     args.partitions = args.partitions or (4 if args.replicas > 1 else 3)
     baseline = run(args, 1)
-    report(args, baseline)
+    report(baseline)
+    plain = baseline["plain"]
+    by_step = {step["step"]: step for step in baseline["steps"]}
+    throughput = by_step.get("throughput", baseline["steps"][0])
+    latency = by_step.get("latency", baseline["steps"][-1])
+    e2e_ratio = throughput["e2e_per_s"] / plain["rps"] if plain["rps"] else 0.0
+    pipeline_cpu = sum(ms for name, ms in latency["cpu_ms"].items() if name != "load generator")
+    cpu_ratio = pipeline_cpu / plain["cpu_ms"] if plain["cpu_ms"] else 0.0
+    p99_first = latency["p99"]
+    p99_score = latency["scored_path"]["webhook → decision on the score"][2]
+    print(
+        f"against the plain endpoint ({plain['rps']:.0f}/s, {plain['cpu_ms']:.2f} ms CPU a request) in this run:\n"
+        f"  end to end {throughput['e2e_per_s']:.0f} leads/s offered {throughput['rate']:.0f}/s: ratio {e2e_ratio:.2f} "
+        f"(target ≥ {E2E_RATIO_TARGET})\n"
+        f"  at {latency['rate']:.0f}/s: p99 to the first decision {p99_first:.0f} ms (target ≤ "
+        f"{P99_FIRST_DECISION_TARGET_MS}), to the decision on the score {p99_score:.0f} ms (target ≤ "
+        f"{P99_SCORE_DECISION_TARGET_MS})\n"
+        f"  CPU a lead over every process {pipeline_cpu:.2f} ms: ratio {cpu_ratio:.2f} (target ≤ {CPU_RATIO_TARGET})"
+    )
     summary: dict[str, Any] = {
-        "e2e_leads_per_s": round(baseline["e2e_per_s"], 1),
-        "accepted_per_s": round(baseline["accepted_per_s"], 1),
-        "p50_ms": round(baseline["p50"], 1),
-        "drain_s": round(baseline["drain_s"], 1),
-        f"p99_ms_at_{args.rate:.0f}": round(baseline["p99"], 1),
-        "p99_ms_to_score_decision": round(baseline["scored_path"]["webhook → decision on the score"][2], 1),
+        "plain_rps": round(plain["rps"], 1),
+        "e2e_leads_per_s": round(throughput["e2e_per_s"], 1),
+        "e2e_ratio_to_plain": round(e2e_ratio, 3),
+        "latency_step_rate": round(latency["rate"], 1),
+        "p99_ms_first_decision": round(p99_first, 1),
+        "p99_ms_score_decision": round(p99_score, 1),
+        "cpu_ms_per_lead": round(pipeline_cpu, 3),
+        "plain_cpu_ms_per_request": round(plain["cpu_ms"], 3),
+        "cpu_ratio_to_plain": round(cpu_ratio, 3),
+        "accepted_per_s": round(latency["accepted_per_s"], 1),
+        "p50_ms": round(latency["p50"], 1),
+        "drain_s": round(latency["drain_s"], 1),
         "transport_msgs_per_s": round(baseline["transport_per_s"], 1),
-        "lost": baseline["lost"],
-        "duplicated": baseline["duplicated"],
+        "lost": sum(step["lost"] for step in baseline["steps"]),
+        "duplicated": sum(step["duplicated"] for step in baseline["steps"]),
         "replicas": 1,
     }
     if args.replicas > 1:
         scaled = run(args, args.replicas)
-        report(args, scaled)
+        report(scaled)
         twice = sum(close for _, close in scaled["jobs"].values())
         ratio = scaled["e2e_per_s"] / baseline["e2e_per_s"] if baseline["e2e_per_s"] else 0.0
         print(

@@ -69,6 +69,11 @@ class EmbeddedBroker:
         self._log: IO[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (bench/idle.py meters it)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def bootstrap_servers(self) -> str:
         """host:port for Kafka clients."""
         return f"127.0.0.1:{self.port}"
