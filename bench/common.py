@@ -21,7 +21,8 @@ from services.embedded.processes import ServiceProcess
 SERVER = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
 
-def _dsn(url: str) -> str:
+def dsn(url: str) -> str:
+    """The asyncpg DSN of a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -31,7 +32,7 @@ def fresh_database() -> Iterator[str]:
     name = f"leadflow_bench_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(_dsn(SERVER))
+        conn = await asyncpg.connect(dsn(SERVER))
         try:
             await conn.execute(sql)
         finally:

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import broker, drive, fresh_database, start_pipeline, start_replicas
+from bench.common import BENCH_TOKEN, broker, drive, fresh_database, start_pipeline, start_replicas
 from bench.intake import PLAIN_APP, SECRET, baseline_process, bodies, wrk_max, wrk_rate
 from services.embedded.broker import free_port
 from services.embedded.processes import ServiceProcess
@@ -371,9 +371,13 @@ def measure_plain(database_url: str, seconds: int) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
+def run(
+    args: argparse.Namespace, replicas: int, *, preload: int = 0, rates: list[tuple[str, float]] | None = None
+) -> dict[str, Any]:
     """One measured run on a fresh database and broker; with replicas, a second process of every service joins
-    and one replica of each consumer is killed (SIGKILL) half-way through the load."""
+    and one replica of each consumer is killed (SIGKILL) half-way through the load; with `preload`, that many
+    leads of history are written first. `rates` repeats another run's steps (without, the plain endpoint is
+    measured and the steps follow from --rate)."""
     env: dict[str, str] = {
         "LEADFLOW_WEBHOOK_SECRET_GENERIC": SECRET,
         "LEADFLOW_TOPIC_PARTITIONS": str(args.partitions),
@@ -382,7 +386,8 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     if replicas > 1:
         env |= {setting: str(seconds) for setting, seconds in JOB_INTERVALS_S.values()}
     with fresh_database() as database_url, broker() as bootstrap:
-        plain = measure_plain(database_url, args.plain_seconds) if replicas == 1 else None
+        plain = measure_plain(database_url, args.plain_seconds) if rates is None else None
+        history = load_history(database_url, preload) if preload else {}
         pipeline = start_pipeline(database_url, bootstrap, **env)
         extra = start_replicas(pipeline, bootstrap, replicas)
         jobs = JobSampler(database_url)
@@ -392,7 +397,7 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
             intake_url = pipeline.processes["intake"].url
             warm = asyncio.run(send(intake_url, 20, 20, f"warm{os.getpid()}{replicas}"))[0]
             asyncio.run(measure(database_url, warm, f"warm{os.getpid()}{replicas}"))
-            steps = step_rates(args, plain)
+            steps = rates or step_rates(args, plain)
             figures: dict[str, Any] = {"steps": []}
             for index, (step, rate) in enumerate(steps):
                 last = index == len(steps) - 1
@@ -426,7 +431,9 @@ def run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
                 }
                 figures["steps"].append(measured)
             figures |= figures["steps"][-1]
-            figures["plain"] = plain
+            figures |= {"plain": plain, "preload": preload, "history": history}
+            if replicas == 1:
+                figures["api"] = asyncio.run(api_latencies(database_url, pipeline, args.api_seconds))
         finally:
             for process in extra:
                 process.stop()
@@ -440,9 +447,62 @@ def step_rates(args: argparse.Namespace, plain: dict[str, Any] | None) -> list[t
     (latency with headroom); else the one given."""
     if args.rate != "auto":
         return [(f"{float(args.rate):.0f}/s", float(args.rate))]
-    assert plain is not None, "--rate auto measures the plain endpoint in the one-replica run"
-    args.rate = f"{AUTO_SHARE * plain['rps']:.0f}"  # replica runs offer the latency step's rate
+    assert plain is not None, "--rate auto measures the plain endpoint first"
     return [("throughput", plain["rps"]), ("latency", AUTO_SHARE * plain["rps"])]
+
+
+def load_history(database_url: str, leads: int) -> dict[str, int]:
+    """Migrate every schema and write `leads` leads of history into it (bench/preload.py)."""
+    from bench.preload import preload
+    from services.registry import SERVICE_NAMES, service
+
+    for name in SERVICE_NAMES:
+        spec = service(name)
+        spec.migrate(spec.settings(database_url=database_url))
+    began = time.perf_counter()
+    rows = asyncio.run(preload(database_url, leads))
+    print(f"preloaded {leads} leads of history in {time.perf_counter() - began:.0f} s: {rows}", flush=True)
+    return rows
+
+
+# The read APIs sales and the console use, each asked API_RATE times a second: (service, path).
+API_RATE = 20
+READ_APIS = {
+    "worklist": ("scorer", "/v1/worklist?limit=50"),
+    "worklist, hot": ("scorer", "/v1/worklist?segment=hot&limit=50"),
+    "lead view": ("qualifier", "/v1/leads/{lead_id}"),
+    "leads in mql": ("qualifier", "/v1/leads?stage=mql&limit=50"),
+    "forecast": ("forecast", "/v1/forecast?period=quarter&horizon=4"),
+    "funnel": ("forecast", "/v1/funnel"),
+}
+
+
+async def api_latencies(database_url: str, pipeline: Any, seconds: float) -> dict[str, tuple[float, float, int]]:
+    """p50 and p99 (ms) of each read API at API_RATE requests a second for `seconds`, and the failures."""
+    database = Database(database_url)
+    try:
+        async with database.session() as session:
+            lead_ids = list(
+                (
+                    await session.execute(text("SELECT lead_id FROM qualifier.leads ORDER BY random() LIMIT 500"))
+                ).scalars()
+            )
+    finally:
+        await database.dispose()
+    out: dict[str, tuple[float, float, int]] = {}
+    headers = {"authorization": f"Bearer {BENCH_TOKEN}"}
+    async with httpx.AsyncClient(timeout=30, headers=headers) as client:
+        for name, (service_name, path) in READ_APIS.items():
+            base = pipeline.processes[service_name].url
+
+            async def one(i: int, base: str = base, path: str = path) -> bool:
+                url = base + path.format(lead_id=lead_ids[i % len(lead_ids)] if lead_ids else "")
+                return (await client.get(url)).status_code == 200
+
+            count = round(API_RATE * seconds)
+            result = await drive(one, count=count, rate=API_RATE)
+            out[name] = (result.p50, result.percentile(99), count - result.accepted)
+    return out
 
 
 def kill_one_of_each(extra: list[ServiceProcess]) -> None:
@@ -557,6 +617,79 @@ def report_step(figures: dict[str, Any]) -> None:
         print(f"  job {job:<40} ran {runs:>4} times over all replicas, {twice} of them within an interval of another")
 
 
+def versus_plain(baseline: dict[str, Any]) -> dict[str, Any]:
+    """The run on empty databases against the plain endpoint and the targets; the summary's figures."""
+    plain = baseline["plain"]
+    by_step = {step["step"]: step for step in baseline["steps"]}
+    throughput = by_step.get("throughput", baseline["steps"][0])
+    latency = by_step.get("latency", baseline["steps"][-1])
+    e2e_ratio = throughput["e2e_per_s"] / plain["rps"] if plain["rps"] else 0.0
+    pipeline_cpu = sum(ms for name, ms in latency["cpu_ms"].items() if name != "load generator")
+    cpu_ratio = pipeline_cpu / plain["cpu_ms"] if plain["cpu_ms"] else 0.0
+    p99_first = latency["p99"]
+    p99_score = latency["scored_path"]["webhook → decision on the score"][2]
+    print(
+        f"against the plain endpoint ({plain['rps']:.0f}/s, {plain['cpu_ms']:.2f} ms CPU a request) in this run:\n"
+        f"  end to end {throughput['e2e_per_s']:.0f} leads/s offered {throughput['rate']:.0f}/s: ratio {e2e_ratio:.2f} "
+        f"(target ≥ {E2E_RATIO_TARGET})\n"
+        f"  at {latency['rate']:.0f}/s: p99 to the first decision {p99_first:.0f} ms (target ≤ "
+        f"{P99_FIRST_DECISION_TARGET_MS}), to the decision on the score {p99_score:.0f} ms (target ≤ "
+        f"{P99_SCORE_DECISION_TARGET_MS})\n"
+        f"  CPU a lead over every process {pipeline_cpu:.2f} ms: ratio {cpu_ratio:.2f} (target ≤ {CPU_RATIO_TARGET})"
+    )
+    return {
+        "plain_rps": round(plain["rps"], 1),
+        "e2e_leads_per_s": round(throughput["e2e_per_s"], 1),
+        "e2e_ratio_to_plain": round(e2e_ratio, 3),
+        "latency_step_rate": round(latency["rate"], 1),
+        "p99_ms_first_decision": round(p99_first, 1),
+        "p99_ms_score_decision": round(p99_score, 1),
+        "cpu_ms_per_lead": round(pipeline_cpu, 3),
+        "plain_cpu_ms_per_request": round(plain["cpu_ms"], 3),
+        "cpu_ratio_to_plain": round(cpu_ratio, 3),
+        "accepted_per_s": round(latency["accepted_per_s"], 1),
+        "p50_ms": round(latency["p50"], 1),
+        "drain_s": round(latency["drain_s"], 1),
+        "transport_msgs_per_s": round(baseline["transport_per_s"], 1),
+        "lost": sum(step["lost"] for step in baseline["steps"]),
+        "duplicated": sum(step["duplicated"] for step in baseline["steps"]),
+        "replicas": 1,
+    }
+
+
+# Targets (#22) for a pipeline with history: throughput and p99 within 15 % of the empty run, read APIs p99.
+GROWTH_TOLERANCE = 0.15
+API_P99_TARGET_MS = 200
+
+
+def versus_empty(empty: dict[str, Any], grown: dict[str, Any]) -> dict[str, Any]:
+    """The same steps on history against empty databases, and the read APIs on both."""
+    first, last = grown["steps"][0], grown["steps"][-1]
+    throughput = first["e2e_per_s"] / empty["steps"][0]["e2e_per_s"] if empty["steps"][0]["e2e_per_s"] else 0.0
+    p99 = last["p99"] / empty["steps"][-1]["p99"] if empty["steps"][-1]["p99"] else 0.0
+    print(
+        f"with {grown['preload']} leads of history against empty databases (target within {GROWTH_TOLERANCE:.0%}):\n"
+        f"  end to end {first['e2e_per_s']:.0f} against {empty['steps'][0]['e2e_per_s']:.0f} leads/s: "
+        f"ratio {throughput:.2f}; p99 to the first decision {last['p99']:.0f} against "
+        f"{empty['steps'][-1]['p99']:.0f} ms: ratio {p99:.2f}"
+    )
+    print(
+        f"{f'read API at {API_RATE}/s':<24} {'empty p50':>10} {'p99':>8} {'history p50':>12} {'p99':>8} {'failed':>7}"
+    )
+    for name, (p50, p99_ms, failed) in grown["api"].items():
+        e50, e99, efailed = empty["api"][name]
+        print(f"{name:<24} {e50:>10.1f} {e99:>8.1f} {p50:>12.1f} {p99_ms:>8.1f} {failed + efailed:>7}")
+    print(f"(target: p99 ≤ {API_P99_TARGET_MS} ms with history)")
+    return {
+        "preload": grown["preload"],
+        "throughput_ratio_to_empty": round(throughput, 3),
+        "p99_ratio_to_empty": round(p99, 3),
+        "api_p99_ms": {name: round(p99_ms, 1) for name, (_, p99_ms, _) in grown["api"].items()},
+        "api_p99_ms_empty": {name: round(p99_ms, 1) for name, (_, p99_ms, _) in empty["api"].items()},
+        "api_failed": sum(f for _, _, f in grown["api"].values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=3000)
@@ -566,6 +699,13 @@ def main() -> None:
         help="offered leads a second, or auto: the plain endpoint's rate (throughput), then 40 %% of it (latency)",
     )
     parser.add_argument("--plain-seconds", type=int, default=10, help="length of the plain endpoint's max-rate step")
+    parser.add_argument(
+        "--preload",
+        type=int,
+        default=0,
+        help="after the run on empty databases, the same steps again on this many leads of history",
+    )
+    parser.add_argument("--api-seconds", type=float, default=10, help="how long each read API is asked")
     parser.add_argument(
         "--replicas",
         type=int,
@@ -586,44 +726,16 @@ def main() -> None:
     args.partitions = args.partitions or (4 if args.replicas > 1 else 3)
     baseline = run(args, 1)
     report(baseline)
-    plain = baseline["plain"]
-    by_step = {step["step"]: step for step in baseline["steps"]}
-    throughput = by_step.get("throughput", baseline["steps"][0])
-    latency = by_step.get("latency", baseline["steps"][-1])
-    e2e_ratio = throughput["e2e_per_s"] / plain["rps"] if plain["rps"] else 0.0
-    pipeline_cpu = sum(ms for name, ms in latency["cpu_ms"].items() if name != "load generator")
-    cpu_ratio = pipeline_cpu / plain["cpu_ms"] if plain["cpu_ms"] else 0.0
-    p99_first = latency["p99"]
-    p99_score = latency["scored_path"]["webhook → decision on the score"][2]
-    print(
-        f"against the plain endpoint ({plain['rps']:.0f}/s, {plain['cpu_ms']:.2f} ms CPU a request) in this run:\n"
-        f"  end to end {throughput['e2e_per_s']:.0f} leads/s offered {throughput['rate']:.0f}/s: ratio {e2e_ratio:.2f} "
-        f"(target ≥ {E2E_RATIO_TARGET})\n"
-        f"  at {latency['rate']:.0f}/s: p99 to the first decision {p99_first:.0f} ms (target ≤ "
-        f"{P99_FIRST_DECISION_TARGET_MS}), to the decision on the score {p99_score:.0f} ms (target ≤ "
-        f"{P99_SCORE_DECISION_TARGET_MS})\n"
-        f"  CPU a lead over every process {pipeline_cpu:.2f} ms: ratio {cpu_ratio:.2f} (target ≤ {CPU_RATIO_TARGET})"
-    )
-    summary: dict[str, Any] = {
-        "plain_rps": round(plain["rps"], 1),
-        "e2e_leads_per_s": round(throughput["e2e_per_s"], 1),
-        "e2e_ratio_to_plain": round(e2e_ratio, 3),
-        "latency_step_rate": round(latency["rate"], 1),
-        "p99_ms_first_decision": round(p99_first, 1),
-        "p99_ms_score_decision": round(p99_score, 1),
-        "cpu_ms_per_lead": round(pipeline_cpu, 3),
-        "plain_cpu_ms_per_request": round(plain["cpu_ms"], 3),
-        "cpu_ratio_to_plain": round(cpu_ratio, 3),
-        "accepted_per_s": round(latency["accepted_per_s"], 1),
-        "p50_ms": round(latency["p50"], 1),
-        "drain_s": round(latency["drain_s"], 1),
-        "transport_msgs_per_s": round(baseline["transport_per_s"], 1),
-        "lost": sum(step["lost"] for step in baseline["steps"]),
-        "duplicated": sum(step["duplicated"] for step in baseline["steps"]),
-        "replicas": 1,
-    }
+    summary = versus_plain(baseline)
+    rates = [(step["step"], step["rate"]) for step in baseline["steps"]]
+    if args.preload:
+        grown = run(args, 1, preload=args.preload, rates=rates)
+        report(grown)
+        summary |= versus_empty(baseline, grown)
+    else:
+        summary["api_p99_ms"] = {name: round(p99, 1) for name, (_, p99, _) in baseline["api"].items()}
     if args.replicas > 1:
-        scaled = run(args, args.replicas)
+        scaled = run(args, args.replicas, rates=rates[-1:])
         report(scaled)
         twice = sum(close for _, close in scaled["jobs"].values())
         ratio = scaled["e2e_per_s"] / baseline["e2e_per_s"] if baseline["e2e_per_s"] else 0.0
