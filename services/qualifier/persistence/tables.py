@@ -59,6 +59,23 @@ routing_positions = Table(
     Column("position", Integer, nullable=False, default=0),
 )
 
+# Leads listed most recently changed first, by stage or all (qualifier_0006).
+Index(
+    "ix_leads_stage_recent",
+    leads.c.stage,
+    leads.c.stage_changed_at.desc(),
+    leads.c.lead_id,
+    postgresql_where=leads.c.merged_into.is_(None),
+    sqlite_where=leads.c.merged_into.is_(None),
+)
+Index(
+    "ix_leads_recent",
+    leads.c.stage_changed_at.desc(),
+    leads.c.lead_id,
+    postgresql_where=leads.c.merged_into.is_(None),
+    sqlite_where=leads.c.merged_into.is_(None),
+)
+
 transitions = Table(
     "transitions",
     metadata,

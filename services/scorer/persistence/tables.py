@@ -40,6 +40,21 @@ profiles = Table(
     Index("ix_profiles_segment_score", "segment", "score"),
     Index("ix_profiles_probability", "probability"),
 )
+# The worklist's order ("best first"), so a page is read, not every profile sorted (scorer_0007).
+_worklist_order = (profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
+Index(
+    "ix_profiles_worklist",
+    *_worklist_order,
+    postgresql_where=profiles.c.merged_into.is_(None),
+    sqlite_where=profiles.c.merged_into.is_(None),
+)
+Index(
+    "ix_profiles_worklist_segment",
+    profiles.c.segment,
+    *_worklist_order,
+    postgresql_where=profiles.c.merged_into.is_(None),
+    sqlite_where=profiles.c.merged_into.is_(None),
+)
 
 owners = Table(
     "owners",
