@@ -1,6 +1,7 @@
 import asyncio
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -85,3 +86,13 @@ async def test_a_service_refuses_a_schema_behind_its_code_and_runs_on_a_newer_on
         assert await migrations.check_at_head(database, spec.migrations) == "f00dfeed0001"
     finally:
         await database.dispose()
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_migrations_run_on_sqlite_as_make_run_uses_them(name: str, tmp_path: Path) -> None:
+    """`make run` keeps each service in a SQLite file: every migration must speak its dialect both ways."""
+    spec = service(name)
+    url = f"sqlite+aiosqlite:///{tmp_path}/{name}.db"
+    migrations.upgrade(spec.migrations, url, None)
+    migrations.downgrade(spec.migrations, url, None, "base")
+    migrations.upgrade(spec.migrations, url, None)

@@ -40,21 +40,8 @@ profiles = Table(
     Index("ix_profiles_segment_score", "segment", "score"),
     Index("ix_profiles_probability", "probability"),
 )
-# The worklist's order ("best first"), so a page is read, not every profile sorted (scorer_0007).
-_worklist_order = (profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
-Index(
-    "ix_profiles_worklist",
-    *_worklist_order,
-    postgresql_where=profiles.c.merged_into.is_(None),
-    sqlite_where=profiles.c.merged_into.is_(None),
-)
-Index(
-    "ix_profiles_worklist_segment",
-    profiles.c.segment,
-    *_worklist_order,
-    postgresql_where=profiles.c.merged_into.is_(None),
-    sqlite_where=profiles.c.merged_into.is_(None),
-)
+# The worklist is read in its own order from partial indexes that scorer_0007 makes per dialect
+# (probability DESC NULLS LAST, score DESC, lead_id, with and without the segment, unmerged profiles only).
 
 owners = Table(
     "owners",

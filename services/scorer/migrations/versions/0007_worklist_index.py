@@ -18,16 +18,18 @@ down_revision: str | None = "scorer_0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ORDER = [sa.text("probability DESC NULLS LAST"), sa.text("score DESC"), sa.text("lead_id")]
 _UNMERGED = sa.text("merged_into IS NULL")
 
 
 def upgrade() -> None:
-    op.create_index("ix_profiles_worklist", "profiles", _ORDER, postgresql_where=_UNMERGED, sqlite_where=_UNMERGED)
+    # SQLite takes no NULLS LAST in an index, and needs none: its NULLs sort first, so last when descending.
+    nulls_last = " NULLS LAST" if op.get_bind().dialect.name == "postgresql" else ""
+    order = [sa.text(f"probability DESC{nulls_last}"), sa.text("score DESC"), sa.text("lead_id")]
+    op.create_index("ix_profiles_worklist", "profiles", order, postgresql_where=_UNMERGED, sqlite_where=_UNMERGED)
     op.create_index(
         "ix_profiles_worklist_segment",
         "profiles",
-        [sa.text("segment"), *_ORDER],
+        [sa.text("segment"), *order],
         postgresql_where=_UNMERGED,
         sqlite_where=_UNMERGED,
     )
