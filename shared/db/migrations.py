@@ -7,8 +7,9 @@ from typing import cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, column, func, select, table, text
+from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import Connection
 
 from shared.db.database import Database
@@ -75,12 +76,9 @@ async def check_at_head(database: Database, script_location: Path) -> str:
     Raises SchemaBehind if it is at an older revision of this code or was never migrated."""
     scripts = ScriptDirectory.from_config(alembic_config(script_location, database.url, database.schema))
     head = scripts.get_current_head()
-    versions = table("alembic_version", column("version_num"), schema=database.schema)
+    opts = {"version_table_schema": database.schema}
     async with database.engine.connect() as conn:
-        exists = await conn.run_sync(
-            lambda sync: sync.dialect.has_table(sync, "alembic_version", schema=database.schema)
-        )
-        current = await conn.scalar(select(versions.c.version_num)) if exists else None
+        current = await conn.run_sync(lambda sync: MigrationContext.configure(sync, opts=opts).get_current_revision())
     if current == head:
         return str(current)
     known = {script.revision for script in scripts.walk_revisions()}
