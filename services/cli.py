@@ -351,19 +351,22 @@ def dlq_replay(
 
 @app.command()
 def contracts(
-    out: Annotated[Path, typer.Option(help="directory for asyncapi.json and openapi/<service>.json")] = Path("docs"),
+    out: Annotated[
+        Path, typer.Option(help="directory for asyncapi.json, openapi/<service>.json and architecture.md")
+    ] = Path("docs"),
+    readme: Annotated[Path, typer.Option(help="the README whose event-flow block is generated")] = Path("README.md"),
     check: Annotated[bool, typer.Option(help="fail if the files differ from what the code generates")] = False,
     deploy: Annotated[Path, typer.Option(help="directory of the deploy files (the generated manifests)")] = Path(
         "deploy"
     ),
 ) -> None:
-    """Generate the AsyncAPI and OpenAPI documents from the code, and the Prometheus-operator manifests from
-    the alert rules and dashboards."""
+    """Generate the AsyncAPI and OpenAPI documents and the event flow of the README and architecture.md from the
+    code, and the Prometheus-operator manifests from the alert rules and dashboards."""
     from services.contracts import generated_contracts
     from services.monitoring_manifests import generated_manifests
 
     stale = []
-    wanted = {out / relative: content for relative, content in generated_contracts().items()}
+    wanted = generated_contracts(out, readme)
     wanted |= {deploy / relative: content for relative, content in generated_manifests(deploy).items()}
     for target, content in wanted.items():
         if check:

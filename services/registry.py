@@ -3,12 +3,14 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
 from shared.db import migrations
+from shared.messaging.subscription import Consumes
 from shared.settings import ServiceSettings
 
 
@@ -21,6 +23,7 @@ class ServiceSpec:
     settings_type: type[ServiceSettings]
     build_app: Callable[[Any], FastAPI]
     migrations: Path
+    consumes: Consumes[Any] | None  # its handlers.py table; None for a service that consumes nothing
 
     def settings(self, **overrides: Any) -> ServiceSettings:
         """Settings from the environment, with explicit overrides."""
@@ -45,4 +48,6 @@ def service(name: str) -> ServiceSpec:
         raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")
     bootstrap = import_module(f"services.{name}.bootstrap")
     settings_type = getattr(import_module(f"services.{name}.settings"), f"{name.capitalize()}Settings")
-    return ServiceSpec(name, _PORTS[name], settings_type, bootstrap.build_app, bootstrap.MIGRATIONS)
+    handlers = f"services.{name}.handlers"
+    consumes = import_module(handlers).CONSUMES if find_spec(handlers) is not None else None
+    return ServiceSpec(name, _PORTS[name], settings_type, bootstrap.build_app, bootstrap.MIGRATIONS, consumes)

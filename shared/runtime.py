@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -21,7 +22,7 @@ from shared.db.migrations import SchemaBehind, check_at_head
 from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
 from shared.events.envelope import Event
-from shared.events.topics import ALL_TOPICS, Topic
+from shared.events.topics import ALL_TOPICS
 from shared.heartbeats import Heartbeats
 from shared.http.auth import TokenAuthority
 from shared.http.body_limit import BodyLimit
@@ -135,9 +136,9 @@ class Runtime:
 
         return run
 
-    def add_consumer(self, topics: Sequence[Topic], subscription: Subscription) -> None:
-        """Consume `topics` as consumer group `name`, applying each polled batch by `subscription` in one unit of
-        work."""
+    def add_consumer(self, subscription: Subscription[Any]) -> None:
+        """Consume the topics `subscription`'s handlers need, as consumer group `name`, applying each polled batch
+        in one unit of work."""
         s = self.settings
         options = ConsumerOptions(
             batch_size=s.consumer_batch_size,
@@ -146,10 +147,11 @@ class Runtime:
         )
         beat = self.heartbeats.beater(f"consumer.{self.name}")
         self.consumers.append(
-            ConsumerLoop(self.name, topics, subscription, self.unit_of_work, self.broker, self.metrics, options, beat)
+            ConsumerLoop(self.name, subscription, self.unit_of_work, self.broker, self.metrics, options, beat)
         )
         if s.run_consumers:
-            probe = LagProbe(self.broker.options, self.name, [t.name for t in topics], self.metrics.consumer_lag)
+            topics = [t.name for t in subscription.topics]
+            probe = LagProbe(self.broker.options, self.name, topics, self.metrics.consumer_lag)
             self.every(f"lag.{self.name}", s.lag_interval_s, probe.measure, each_replica=True)
 
 

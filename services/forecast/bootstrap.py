@@ -4,12 +4,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.forecast import SERVICE
+from services.forecast import SERVICE, handlers
 from services.forecast.api.routes import forecast_router
-from services.forecast.handlers import SUBSCRIPTION
 from services.forecast.metrics import ForecastMetrics
 from services.forecast.settings import ForecastSettings
-from shared.events.topics import LEADS_IDENTITY, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -18,7 +16,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def build_app(settings: ForecastSettings) -> FastAPI:
     """The forecast service, ready to serve."""
     runtime = build_runtime(SERVICE, settings, MIGRATIONS)
-    runtime.add_consumer([LEADS_STAGES, OPPORTUNITIES, LEADS_SCORES, LEADS_IDENTITY], SUBSCRIPTION)
+    runtime.add_consumer(handlers.subscription())
     gauges = ForecastMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.every("metrics.forecast", settings.gauge_refresh_s, gauges.refresh)
     return create_app(

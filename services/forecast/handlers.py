@@ -1,4 +1,4 @@
-"""Forecast's event handlers, one per consumed event type, in one subscription."""
+"""Forecast's event handlers, one per consumed event type: what forecast consumes is this table."""
 
 from collections.abc import Sequence
 
@@ -15,42 +15,7 @@ from shared.events.models import (
     OpportunitySnapshot,
     OpportunityUpdated,
 )
-from shared.messaging.subscription import Subscription
-
-
-async def on_opportunity(uow: UnitOfWork, event: Event) -> None:
-    """Keep the latest snapshot of each opportunity."""
-    assert isinstance(event.payload, OpportunitySnapshot)
-    await repository.apply_snapshot(uow.session, event.payload)
-
-
-async def on_stage_changed(uow: UnitOfWork, event: Event) -> None:
-    """Keep each lead's current stage and every change, for the funnel."""
-    payload = event.payload
-    assert isinstance(payload, LeadStageChanged)
-    repository.projections(uow).stage_changed(event.lead_id, payload)
-
-
-async def on_scored(uow: UnitOfWork, event: Event) -> None:
-    """Keep each lead's segment for the funnel by segment."""
-    payload = event.payload
-    assert isinstance(payload, LeadScored)
-    repository.projections(uow).segment(event.lead_id, payload.segment, payload.scored_at)
-
-
-async def on_merged(uow: UnitOfWork, event: Event) -> None:
-    """The same person counted once: the merged lead (and those it carried) leave the funnel."""
-    payload = event.payload
-    assert isinstance(payload, LeadMerged)
-    leads = [event.lead_id, *(str(c) for c in payload.carried)]
-    await repository.merged(uow.session, leads, str(payload.into), payload.merged_at)
-
-
-async def on_unmerged(uow: UnitOfWork, event: Event) -> None:
-    """A merge undone: the lead counts again."""
-    payload = event.payload
-    assert isinstance(payload, LeadUnmerged)
-    await repository.unmerged(uow.session, event.lead_id, [str(c) for c in payload.carried])
+from shared.messaging.subscription import Consumes, On, Subscription
 
 
 class ProjectionBatch:
@@ -64,15 +29,46 @@ class ProjectionBatch:
         await repository.projections(uow).save(uow)
 
 
-SUBSCRIPTION = Subscription(
-    {
-        OpportunityOpened: on_opportunity,
-        OpportunityUpdated: on_opportunity,
-        OpportunityClosed: on_opportunity,
-        LeadStageChanged: on_stage_changed,
-        LeadScored: on_scored,
-        LeadMerged: on_merged,
-        LeadUnmerged: on_unmerged,
-    },
-    batch=ProjectionBatch(),
+async def on_opportunity(_: ProjectionBatch, uow: UnitOfWork, event: Event[OpportunitySnapshot]) -> None:
+    """Keep the latest snapshot of each opportunity."""
+    await repository.apply_snapshot(uow.session, event.payload)
+
+
+async def on_stage_changed(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadStageChanged]) -> None:
+    """Keep each lead's current stage and every change, for the funnel."""
+    repository.projections(uow).stage_changed(event.lead_id, event.payload)
+
+
+async def on_scored(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadScored]) -> None:
+    """Keep each lead's segment for the funnel by segment."""
+    repository.projections(uow).segment(event.lead_id, event.payload.segment, event.payload.scored_at)
+
+
+async def on_merged(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
+    """The same person counted once: the merged lead (and those it carried) leave the funnel."""
+    payload = event.payload
+    leads = [event.lead_id, *(str(c) for c in payload.carried)]
+    await repository.merged(uow.session, leads, str(payload.into), payload.merged_at)
+
+
+async def on_unmerged(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadUnmerged]) -> None:
+    """A merge undone: the lead counts again."""
+    await repository.unmerged(uow.session, event.lead_id, [str(c) for c in event.payload.carried])
+
+
+CONSUMES = Consumes[ProjectionBatch](
+    (
+        On(OpportunityOpened, on_opportunity),
+        On(OpportunityUpdated, on_opportunity),
+        On(OpportunityClosed, on_opportunity),
+        On(LeadStageChanged, on_stage_changed),
+        On(LeadScored, on_scored),
+        On(LeadMerged, on_merged),
+        On(LeadUnmerged, on_unmerged),
+    )
 )
+
+
+def subscription() -> Subscription[ProjectionBatch]:
+    """Forecast's handlers, each transaction saving the lead projections once."""
+    return Subscription(CONSUMES, ProjectionBatch)

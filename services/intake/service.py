@@ -15,7 +15,7 @@ from services.intake.domain.profile import merge_profile
 from services.intake.persistence import identity_store, repository
 from services.intake.webhooks.adapter import Parsed
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.events.envelope import new_event
+from shared.events.envelope import Event, new_event
 
 SOURCE = f"/leadflow/{SERVICE}"
 _CONFLICT_RETRIES = 3
@@ -159,6 +159,7 @@ def emit_submission(
 
     Attendance of a known lead is an activity; anything else captures (or re-captures) the lead.
     """
+    event: Event
     if item.engagement_only and existing is not None:
         event, profile = new_event(to_activity(item), source=SOURCE), None
     else:

@@ -4,16 +4,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.qualifier import SERVICE
+from services.qualifier import SERVICE, handlers
 from services.qualifier.api.routes import qualifier_router
 from services.qualifier.domain.rules import OpportunityRules, QualificationRules, QualifierRules, RoutingRules
-from services.qualifier.handlers import QualifierHandlers
 from services.qualifier.metrics import QualifierMetrics
 from services.qualifier.qualification import Qualifier
 from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
-from shared.events.topics import LEADS_IDENTITY, LEADS_INTAKE, LEADS_SCORES
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -38,8 +36,7 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     rules = load_rules(rules_path(settings.rules))
     runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     qualifier = Qualifier(runtime.unit_of_work, rules)
-    handlers = QualifierHandlers(qualifier)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_SCORES, LEADS_IDENTITY], handlers.subscription())
+    runtime.add_consumer(handlers.subscription(qualifier))
     metrics = QualifierMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.stages", settings.gauge_refresh_s, metrics.refresh)

@@ -1,4 +1,6 @@
-"""Qualifier's event handlers, one per consumed event type, in one registry: learn, then re-qualify."""
+"""Qualifier's event handlers, one per consumed event type: learn, then re-qualify.
+
+What the qualifier consumes is the `CONSUMES` table."""
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -16,30 +18,16 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import LeadActivity, LeadCaptured, LeadMerged, LeadScored, LeadUnmerged, PersonErased
 from shared.events.vocabulary import LeadStage
-from shared.messaging.subscription import Subscription
+from shared.messaging.subscription import Consumes, On, Subscription
 
 
-class QualifierHandlers:
-    """Each event adds to what the qualifier knows of a lead, and every addition re-runs qualification."""
+class LeadBatch:
+    """The qualifier's batch: every lead of the transaction read (and locked) at once; each event adds to what is
+    known of a lead, and every addition re-runs qualification; the leads are written at once."""
 
     def __init__(self, qualifier: Qualifier) -> None:
-        self._qualifier = qualifier
-        self._merges = Merges(qualifier, self._lead_row)
-
-    def subscription(self) -> Subscription:
-        """Which handler applies which event type, with the batch's load and save around them."""
-        return Subscription(
-            {
-                LeadCaptured: self.on_captured,
-                LeadActivity: self.on_activity,
-                LeadScored: self.on_scored,
-                LeadMerged: self._merges.merged,
-                LeadUnmerged: self._merges.unmerged,
-                PersonErased: self.on_erased,
-            },
-            batch=self,
-            decision="stage",
-        )
+        self.qualifier = qualifier
+        self.merges = Merges(qualifier, self.lead_row)
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         """Read (and lock) every lead of a consumed batch in one query before its events are applied."""
@@ -52,41 +40,7 @@ class QualifierHandlers:
         """Write every lead the batch changed, and its transitions, in a few statements."""
         await lead_rows(uow).save(uow)
 
-    async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
-        """A new lead enters the funnel; a known one adds what it told us this time."""
-        payload = event.payload
-        assert isinstance(payload, LeadCaptured)
-        details = {
-            "email": str(payload.contact.email) if payload.contact.email else None,
-            "job_title": payload.contact.job_title,
-            "company": payload.company.name,
-            "source": payload.source.provider,
-        }
-        await self._learn(uow, event, lambda f: with_captured(f, payload), details, activity_at=payload.captured_at)
-
-    async def on_activity(self, uow: UnitOfWork, event: Event) -> None:
-        """Engagement can make a stalled lead live again and a prospect interested."""
-        payload = event.payload
-        assert isinstance(payload, LeadActivity)
-        await self._learn(uow, event, lambda f: with_activity(f, payload), {}, activity_at=payload.occurred_at)
-
-    async def on_scored(self, uow: UnitOfWork, event: Event) -> None:
-        """The scorer's verdict decides lead and mql, and feeds the interest criteria."""
-        payload = event.payload
-        assert isinstance(payload, LeadScored)
-        details = {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql}
-        await self._learn(uow, event, lambda f: with_score(f, payload), details, activity_at=None)
-
-    async def on_erased(self, uow: UnitOfWork, event: Event) -> None:
-        """The person asked to be forgotten: their facts, evidence and history go, and so do the stage and
-        opportunity events this service published about them; opportunities keep their amounts, unnamed."""
-        payload = event.payload
-        assert isinstance(payload, PersonErased)
-        lead_rows(uow).forget(event.lead_id)
-        await repository.erase(uow.session, [event.lead_id])
-        await forget(uow, [event.lead_id], payload.erased_at)
-
-    async def _learn(
+    async def learn(
         self,
         uow: UnitOfWork,
         event: Event,
@@ -111,20 +65,20 @@ class QualifierHandlers:
                 changes["last_activity_at"] = activity_at
         lead.update(changes)
         lead_rows(uow).update(lead["lead_id"], changes)
-        await self._qualifier.requalify(
+        await self.qualifier.requalify(
             uow, lead, decided_by=_decider(event), now=now, correlation_id=event.envelope.correlationid
         )
 
     async def _lead(self, uow: UnitOfWork, event: Event, now: datetime) -> dict[str, Any]:
         """The lead's row, created at stage `lead` the first time any event names it; news about a merged lead
         (sent before the merge, or arriving late) belongs to the lead it is merged into."""
-        lead = await self._lead_row(uow, event.lead_id, event.envelope.correlationid, now)
+        lead = await self.lead_row(uow, event.lead_id, event.envelope.correlationid, now)
         merged_into = lead.get("merged_into")
         if merged_into:
-            return await self._lead_row(uow, merged_into, event.envelope.correlationid, now)
+            return await self.lead_row(uow, merged_into, event.envelope.correlationid, now)
         return lead
 
-    async def _lead_row(
+    async def lead_row(
         self, uow: UnitOfWork, lead_id: str, correlation_id: str | None, now: datetime
     ) -> dict[str, Any]:
         rows = lead_rows(uow)
@@ -146,11 +100,72 @@ class QualifierHandlers:
             LeadStage.LEAD,
             reason="entered the funnel",
             decided_by="qualifier",
-            rules_version=self._qualifier.rules.version,
+            rules_version=self.qualifier.rules.version,
             now=now,
             correlation_id=correlation_id,
         )
         return lead
+
+
+async def on_captured(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:
+    """A new lead enters the funnel; a known one adds what it told us this time."""
+    payload = event.payload
+    details = {
+        "email": str(payload.contact.email) if payload.contact.email else None,
+        "job_title": payload.contact.job_title,
+        "company": payload.company.name,
+        "source": payload.source.provider,
+    }
+    await batch.learn(uow, event, lambda f: with_captured(f, payload), details, activity_at=payload.captured_at)
+
+
+async def on_activity(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadActivity]) -> None:
+    """Engagement can make a stalled lead live again and a prospect interested."""
+    payload = event.payload
+    await batch.learn(uow, event, lambda f: with_activity(f, payload), {}, activity_at=payload.occurred_at)
+
+
+async def on_scored(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadScored]) -> None:
+    """The scorer's verdict decides lead and mql, and feeds the interest criteria."""
+    payload = event.payload
+    details = {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql}
+    await batch.learn(uow, event, lambda f: with_score(f, payload), details, activity_at=None)
+
+
+async def on_merged(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
+    """The lead is the same person as another: it points at that one, which gets what it lacked."""
+    await batch.merges.merged(uow, event)
+
+
+async def on_unmerged(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadUnmerged]) -> None:
+    """A merge undone: both leads get back what was theirs."""
+    await batch.merges.unmerged(uow, event)
+
+
+async def on_erased(_: LeadBatch, uow: UnitOfWork, event: Event[PersonErased]) -> None:
+    """The person asked to be forgotten: their facts, evidence and history go, and so do the stage and
+    opportunity events this service published about them; opportunities keep their amounts, unnamed."""
+    lead_rows(uow).forget(event.lead_id)
+    await repository.erase(uow.session, [event.lead_id])
+    await forget(uow, [event.lead_id], event.payload.erased_at)
+
+
+CONSUMES = Consumes[LeadBatch](
+    (
+        On(LeadCaptured, on_captured),
+        On(LeadActivity, on_activity),
+        On(LeadScored, on_scored),
+        On(LeadMerged, on_merged),
+        On(LeadUnmerged, on_unmerged),
+        On(PersonErased, on_erased),
+    ),
+    decision="stage",
+)
+
+
+def subscription(qualifier: Qualifier) -> Subscription[LeadBatch]:
+    """The qualifier's handlers, each transaction qualifying by `qualifier`'s rules."""
+    return Subscription(CONSUMES, lambda: LeadBatch(qualifier))
 
 
 def _decider(event: Event) -> str:

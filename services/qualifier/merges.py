@@ -32,11 +32,10 @@ class Merges:
         self._qualifier = qualifier
         self._lead_for = lead_for  # the lead's row, created at stage `lead` when the merge arrives first
 
-    async def merged(self, uow: UnitOfWork, event: Event) -> None:
+    async def merged(self, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
         """Point the merged lead (and those it carried) at the survivor; fill the survivor's gaps; move the open
         opportunity when the survivor has none; re-qualify the survivor."""
         payload = event.payload
-        assert isinstance(payload, LeadMerged)
         session, rows, now = uow.session, lead_rows(uow), datetime.now(UTC)
         into = str(payload.into)
         correlation = event.envelope.correlationid
@@ -67,11 +66,10 @@ class Merges:
         )
         await self._qualifier.requalify(uow, survivor, decided_by="merge", now=now, correlation_id=correlation)
 
-    async def unmerged(self, uow: UnitOfWork, event: Event) -> None:
+    async def unmerged(self, uow: UnitOfWork, event: Event[LeadUnmerged]) -> None:
         """The merged lead is its own again: take back what the merge gave the survivor where it is unchanged,
         move its opportunity back, and re-qualify both."""
         payload = event.payload
-        assert isinstance(payload, LeadUnmerged)
         session, rows, now = uow.session, lead_rows(uow), datetime.now(UTC)
         survivor_id, correlation = str(payload.from_lead), event.envelope.correlationid
         if await rows.get(session, event.lead_id) is not None:

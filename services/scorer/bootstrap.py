@@ -6,16 +6,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.rules import rules_path
-from services.scorer import SERVICE
+from services.scorer import SERVICE, handlers
 from services.scorer.active_model import ActiveModel
 from services.scorer.api.routes import scorer_router
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.handlers import ScorerHandlers
 from services.scorer.metrics import ScorerMetrics
 from services.scorer.settings import ScorerSettings
 from services.scorer.sweeps import rescore_for_decay
 from services.scorer.training import train_model
-from shared.events.topics import LEADS_IDENTITY, LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
@@ -32,8 +30,7 @@ def build_app(settings: ScorerSettings) -> FastAPI:
     rules, version = load_rules(settings)
     runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     model = ActiveModel(runtime.database, settings.model_signer())
-    handlers = ScorerHandlers(rules, version, model)
-    runtime.add_consumer([LEADS_INTAKE, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY], handlers.subscription())
+    runtime.add_consumer(handlers.subscription(rules, version, model))
     metrics = ScorerMetrics(runtime.metrics, runtime.database, settings.gauge_refresh_s)
     runtime.commit_listeners.append(metrics.on_commit)
     runtime.every("metrics.segments", settings.gauge_refresh_s, metrics.refresh)

@@ -1,4 +1,6 @@
-"""Scorer's event handlers: each consumed event is noted, and every touched lead is scored once per batch."""
+"""Scorer's event handlers: each consumed event is noted, and every touched lead is scored once per batch.
+
+What the scorer consumes is the `CONSUMES` table at the end."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +31,7 @@ from shared.events.models import (
     PersonErased,
 )
 from shared.events.vocabulary import OpportunityStatus
-from shared.messaging.subscription import Subscription
+from shared.messaging.subscription import Consumes, On, Subscription
 
 SOURCE = f"/leadflow/{SERVICE}"
 
@@ -67,8 +69,9 @@ class _Touched:
 
 
 class PendingScores:
-    """The leads one batch touched: `load` reads (and locks) their stored profiles in one query, handlers `note`
-    what each event says, `save` scores them all and writes and announces the scores in a handful of statements."""
+    """The scorer's batch: the leads one transaction touched. `load` reads (and locks) their stored profiles in
+    one query, handlers `note` what each event says, `save` scores them all and writes and announces the scores
+    in a handful of statements."""
 
     def __init__(self, rules: ScoringRules, rules_version: str, model: ActiveModel) -> None:
         self._rules = rules
@@ -78,11 +81,18 @@ class PendingScores:
         self._stored: dict[str, StoredScore] = {}
         self._erased: set[str] = set()  # erased in this batch: later events of the batch must not bring them back
 
-    def unsaved(self) -> bool:
-        """Whether noted events wait for `save`."""
-        return bool(self._leads)
+    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """Read the stored profiles of every lead the batch rescores, in one query."""
+        rescored = (LeadCaptured, LeadActivity)
+        ids = [event.lead_id for event in events if isinstance(event.payload, rescored)]
+        for event in events:
+            if isinstance(event.payload, LeadMerged):
+                ids.append(str(event.payload.into))
+            elif isinstance(event.payload, LeadUnmerged):
+                ids += [event.lead_id, str(event.payload.from_lead)]
+        await self._read(uow.session, ids)
 
-    async def load(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
+    async def _read(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
         """The stored profiles of leads the batch will score, and of the leads merged ones point at."""
         loaded = await repository.load_many(session, [i for i in lead_ids if i not in self._stored])
         self._stored |= loaded
@@ -121,7 +131,6 @@ class PendingScores:
         if not self._leads:
             return
         session = uow.session
-        await self.load(session, self._leads)  # leads noted outside a consumed batch (none today) are read here
         stored = self._stored
         await repository.add_activities(
             session,
@@ -190,106 +199,80 @@ def scored_payload(
     )
 
 
-class ScorerHandlers:
-    """Turns intake events into stored scores and lead.scored events; learns outcomes and owners."""
+async def on_captured(scores: PendingScores, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:
+    """A lead arrived (or came back): update what we know and rescore."""
+    payload = event.payload
+    scores.note(event, Activity(payload.via, payload.captured_at), profile_from(payload))
 
-    def __init__(self, rules: ScoringRules, rules_version: str, model: ActiveModel) -> None:
-        self._rules = rules
-        self._rules_version = rules_version
-        self._model = model
 
-    def subscription(self) -> Subscription:
-        """Which handler applies which event type, with the batch's load and save around them."""
-        return Subscription(
-            {
-                LeadCaptured: self.on_captured,
-                LeadActivity: self.on_activity,
-                LeadOutcomeRecorded: self.on_outcome,
-                OpportunityClosed: self.on_opportunity_closed,
-                LeadOwnerChanged: self.on_owner_changed,
-                LeadMerged: self.on_merged,
-                LeadUnmerged: self.on_unmerged,
-                PersonErased: self.on_erased,
-            },
-            batch=self,
-            decision="score",
-        )
+async def on_activity(scores: PendingScores, uow: UnitOfWork, event: Event[LeadActivity]) -> None:
+    """A known (or not yet known) lead did something: rescore."""
+    payload = event.payload
+    scores.note(event, Activity(payload.activity_type, payload.occurred_at, payload.minutes))
 
-    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
-        """Read the stored profiles of every lead the batch rescores, in one query."""
-        rescored = (LeadCaptured, LeadActivity)
-        ids = [event.lead_id for event in events if isinstance(event.payload, rescored)]
-        for event in events:
-            if isinstance(event.payload, LeadMerged):
-                ids.append(str(event.payload.into))
-            elif isinstance(event.payload, LeadUnmerged):
-                ids += [event.lead_id, str(event.payload.from_lead)]
-        await self._pending(uow).load(uow.session, ids)
 
-    async def save(self, uow: UnitOfWork) -> None:
-        """Score every lead the batch touched, write the scores and emit lead.scored."""
-        await self._pending(uow).save(uow)
+async def on_outcome(_: PendingScores, uow: UnitOfWork, event: Event[LeadOutcomeRecorded]) -> None:
+    """Keep imported outcomes: the predictive model learns from them."""
+    payload = event.payload
+    await repository.record_outcome(
+        uow.session, event.lead_id, payload.outcome, payload.source.provider, payload.recorded_at
+    )
 
-    def _pending(self, uow: UnitOfWork) -> PendingScores:
-        return uow.state("scores", lambda: PendingScores(self._rules, self._rules_version, self._model))
 
-    async def on_captured(self, uow: UnitOfWork, event: Event) -> None:
-        """A lead arrived (or came back): update what we know and rescore."""
-        payload = event.payload
-        assert isinstance(payload, LeadCaptured)
-        self._pending(uow).note(event, Activity(payload.via, payload.captured_at), profile_from(payload))
+async def on_opportunity_closed(_: PendingScores, uow: UnitOfWork, event: Event[OpportunityClosed]) -> None:
+    """A deal won or lost is the outcome of the lead behind it."""
+    payload = event.payload
+    outcome = "won" if payload.status == OpportunityStatus.WON else "lost"
+    await repository.record_outcome(uow.session, event.lead_id, outcome, "opportunity", payload.closed_at)
 
-    async def on_activity(self, uow: UnitOfWork, event: Event) -> None:
-        """A known (or not yet known) lead did something: rescore."""
-        payload = event.payload
-        assert isinstance(payload, LeadActivity)
-        self._pending(uow).note(event, Activity(payload.activity_type, payload.occurred_at, payload.minutes))
 
-    async def on_outcome(self, uow: UnitOfWork, event: Event) -> None:
-        """Keep imported outcomes: the predictive model learns from them."""
-        payload = event.payload
-        assert isinstance(payload, LeadOutcomeRecorded)
-        await repository.record_outcome(
-            uow.session, event.lead_id, payload.outcome, payload.source.provider, payload.recorded_at
-        )
+async def on_merged(scores: PendingScores, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
+    """The lead (and those merged into it before) now count for another: point them at it and rescore it.
+    The merged lead keeps its last score, out of the worklist."""
+    payload = event.payload
+    merged = [event.lead_id, *(str(c) for c in payload.carried)]
+    await repository.set_merged_into(uow.session, merged, str(payload.into))
+    scores.rescore(str(payload.into), event.envelope.correlationid)
 
-    async def on_opportunity_closed(self, uow: UnitOfWork, event: Event) -> None:
-        """A deal won or lost is the outcome of the lead behind it."""
-        payload = event.payload
-        assert isinstance(payload, OpportunityClosed)
-        outcome = "won" if payload.status == OpportunityStatus.WON else "lost"
-        await repository.record_outcome(uow.session, event.lead_id, outcome, "opportunity", payload.closed_at)
 
-    async def on_merged(self, uow: UnitOfWork, event: Event) -> None:
-        """The lead (and those merged into it before) now count for another: point them at it and rescore it.
-        The merged lead keeps its last score, out of the worklist."""
-        payload = event.payload
-        assert isinstance(payload, LeadMerged)
-        merged = [event.lead_id, *(str(c) for c in payload.carried)]
-        await repository.set_merged_into(uow.session, merged, str(payload.into))
-        self._pending(uow).rescore(str(payload.into), event.envelope.correlationid)
+async def on_unmerged(scores: PendingScores, uow: UnitOfWork, event: Event[LeadUnmerged]) -> None:
+    """The lead is its own again (those it carried follow it): rescore it and the lead it was part of."""
+    payload = event.payload
+    await repository.set_merged_into(uow.session, [event.lead_id], None)
+    await repository.set_merged_into(uow.session, [str(c) for c in payload.carried], event.lead_id)
+    scores.rescore(event.lead_id, event.envelope.correlationid)
+    scores.rescore(str(payload.from_lead), event.envelope.correlationid)
 
-    async def on_unmerged(self, uow: UnitOfWork, event: Event) -> None:
-        """The lead is its own again (those it carried follow it): rescore it and the lead it was part of."""
-        payload = event.payload
-        assert isinstance(payload, LeadUnmerged)
-        await repository.set_merged_into(uow.session, [event.lead_id], None)
-        await repository.set_merged_into(uow.session, [str(c) for c in payload.carried], event.lead_id)
-        pending = self._pending(uow)
-        pending.rescore(event.lead_id, event.envelope.correlationid)
-        pending.rescore(str(payload.from_lead), event.envelope.correlationid)
 
-    async def on_erased(self, uow: UnitOfWork, event: Event) -> None:
-        """The person asked to be forgotten: their profile, scores, activities and outcomes go (so the next
-        training cannot learn from them), and so do the lead.scored events this service published about them."""
-        payload = event.payload
-        assert isinstance(payload, PersonErased)
-        self._pending(uow).forget(event.lead_id)
-        await repository.erase(uow.session, [event.lead_id])
-        await forget(uow, [event.lead_id], payload.erased_at)
+async def on_erased(scores: PendingScores, uow: UnitOfWork, event: Event[PersonErased]) -> None:
+    """The person asked to be forgotten: their profile, scores, activities and outcomes go (so the next
+    training cannot learn from them), and so do the lead.scored events this service published about them."""
+    scores.forget(event.lead_id)
+    await repository.erase(uow.session, [event.lead_id])
+    await forget(uow, [event.lead_id], event.payload.erased_at)
 
-    async def on_owner_changed(self, uow: UnitOfWork, event: Event) -> None:
-        """Who works the lead, for the worklist's owner filter."""
-        payload = event.payload
-        assert isinstance(payload, LeadOwnerChanged)
-        await repository.set_owner(uow.session, event.lead_id, payload.to_owner, payload.changed_at)
+
+async def on_owner_changed(_: PendingScores, uow: UnitOfWork, event: Event[LeadOwnerChanged]) -> None:
+    """Who works the lead, for the worklist's owner filter."""
+    payload = event.payload
+    await repository.set_owner(uow.session, event.lead_id, payload.to_owner, payload.changed_at)
+
+
+CONSUMES = Consumes[PendingScores](
+    (
+        On(LeadCaptured, on_captured),
+        On(LeadActivity, on_activity),
+        On(LeadOutcomeRecorded, on_outcome),
+        On(OpportunityClosed, on_opportunity_closed),
+        On(LeadOwnerChanged, on_owner_changed),
+        On(LeadMerged, on_merged),
+        On(LeadUnmerged, on_unmerged),
+        On(PersonErased, on_erased),
+    ),
+    decision="score",
+)
+
+
+def subscription(rules: ScoringRules, rules_version: str, model: ActiveModel) -> Subscription[PendingScores]:
+    """The scorer's handlers, each transaction scoring by these rules and this model."""
+    return Subscription(CONSUMES, lambda: PendingScores(rules, rules_version, model))

@@ -4,11 +4,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypeVar
 
 from shared.events.models import ALL_PAYLOADS, EventPayload
+
+# Covariant: an Event[LeadCaptured] is an Event[EventPayload]; a bare `Event` means the latter.
+P_co = TypeVar("P_co", bound=EventPayload, covariant=True, default=EventPayload)
+P = TypeVar("P", bound=EventPayload)
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -32,11 +37,11 @@ class Envelope(BaseModel):
 
 
 @dataclass(frozen=True)
-class Event:
-    """An envelope together with its validated, typed payload."""
+class Event(Generic[P_co]):
+    """An envelope together with its validated, typed payload; handlers declare the payload they take."""
 
     envelope: Envelope
-    payload: EventPayload
+    payload: P_co
 
     @property
     def id(self) -> str:
@@ -53,7 +58,7 @@ class EventDecodeError(ValueError):
     """Bytes that are not a leadflow event this version understands."""
 
 
-def new_event(payload: EventPayload, *, source: str, correlation_id: str | None = None) -> Event:
+def new_event(payload: P, *, source: str, correlation_id: str | None = None) -> Event[P]:
     """Wrap a payload in a fresh envelope."""
     event_id = str(uuid.uuid4())
     # Every field is made here from a validated payload; validating the envelope again (a deep copy of `data`)

@@ -26,6 +26,7 @@ class Topic:
     name: str
     description: str
     payloads: tuple[type[EventPayload], ...]
+    producer: str  # the one service whose outbox publishes it
     key: str = "lead_id"
 
     def dead_letter(self, consumer_group: str) -> str:
@@ -37,21 +38,27 @@ LEADS_INTAKE = Topic(
     "leads.intake",
     "Leads captured, their activities and imported outcomes",
     (LeadCaptured, LeadActivity, LeadOutcomeRecorded),
+    "intake",
 )
-LEADS_SCORES = Topic("leads.scores", "Fit, engagement and segment of each lead", (LeadScored,))
+LEADS_SCORES = Topic("leads.scores", "Fit, engagement and segment of each lead", (LeadScored,), "scorer")
 LEADS_STAGES = Topic(
-    "leads.stages", "Funnel stage transitions with reasons, and owner changes", (LeadStageChanged, LeadOwnerChanged)
+    "leads.stages",
+    "Funnel stage transitions with reasons, and owner changes",
+    (LeadStageChanged, LeadOwnerChanged),
+    "qualifier",
 )
 OPPORTUNITIES = Topic(
     "opportunities",
     "Opportunity lifecycle, each event a full snapshot",
     (OpportunityOpened, OpportunityUpdated, OpportunityClosed),
+    "qualifier",
 )
 
 LEADS_IDENTITY = Topic(
     "leads.identity",
     "Leads merged into another (the same person), merges undone, and people erased; keyed by the lead concerned",
     (LeadMerged, LeadUnmerged, PersonErased),
+    "intake",
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (LEADS_INTAKE, LEADS_SCORES, LEADS_STAGES, OPPORTUNITIES, LEADS_IDENTITY)

@@ -2,9 +2,9 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -15,7 +15,7 @@ from shared.db.erasure import still_erased
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import Event, EventDecodeError, decode
 from shared.events.models import LeadCaptured, PersonErased
-from shared.events.topics import Topic, topic_named
+from shared.events.topics import topic_named
 from shared.messaging.broker import Broker, ensure_topics
 from shared.messaging.positions import StartCheck
 from shared.messaging.subscription import Subscription
@@ -80,8 +80,7 @@ class ConsumerLoop:
     def __init__(
         self,
         group: str,
-        topics: Sequence[Topic],
-        subscription: Subscription,
+        subscription: Subscription[Any],
         unit_of_work: UnitOfWorkFactory,
         broker: Broker,
         metrics: Metrics,
@@ -91,7 +90,7 @@ class ConsumerLoop:
         self.group = group
         self._beat = beat  # on every turn of every loop, waiting ones included (shared.heartbeats)
         self._subscription = subscription
-        self._topics = tuple(topics)
+        self._topics = subscription.topics
         self._uow = unit_of_work
         self._database: Database = unit_of_work.database
         self._broker = broker
@@ -100,7 +99,7 @@ class ConsumerLoop:
         self._joined = False
         self._start_check = StartCheck(self._database, group, metrics)
         self._position_written: dict[tuple[str, int], float] = {}
-        self._erases = PersonErased in subscription.handlers  # services that hold personal data keep erasures
+        self._erases = subscription.handles_type(PersonErased)  # services that hold personal data keep erasures
         for topic in self._topics:  # exported at 0 from the start, so the first one shows in increase()
             metrics.offset_regressions.labels(group, topic.name)
             metrics.dead_letters.labels(group, topic.name)

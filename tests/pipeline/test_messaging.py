@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -22,9 +22,19 @@ from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
 from shared.messaging.relay import OutboxRelay, relay_lock_key, republish
-from shared.messaging.subscription import Subscription
+from shared.messaging.subscription import Consumes, On, Subscription
 from shared.metrics import Metrics
 from tests.support import eventually
+
+
+class NoBatch:
+    """Row-at-a-time handlers: nothing to read before the batch or write after it."""
+
+    async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        pass
+
+    async def save(self, uow: UnitOfWork) -> None:
+        pass
 
 
 class Recorder:
@@ -34,7 +44,7 @@ class Recorder:
         self.database = database
         self.poison: set[str] = set()
 
-    async def __call__(self, uow: UnitOfWork, event: Event) -> None:
+    async def __call__(self, _: NoBatch, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:
         if event.lead_id in self.poison:
             raise ValueError(f"cannot apply {event.lead_id}")
         await uow.session.execute(
@@ -46,6 +56,10 @@ class Recorder:
                 received_at=datetime.now(UTC),
             )
         )
+
+    def subscription(self) -> Subscription[NoBatch]:
+        """This recorder as a service's only handler, of lead.captured."""
+        return Subscription(Consumes[NoBatch]((On(LeadCaptured, self),)), NoBatch)
 
     async def applied(self) -> list[str]:
         async with self.database.session() as session:
@@ -71,8 +85,7 @@ def consumer_of(recorder: Recorder, broker: Broker, options: ConsumerOptions) ->
     metrics = Metrics("test")
     loop = ConsumerLoop(
         group,
-        [LEADS_INTAKE],
-        Subscription({LeadCaptured: recorder}),
+        recorder.subscription(),
         UnitOfWorkFactory(recorder.database),
         broker,
         metrics,

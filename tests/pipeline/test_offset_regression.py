@@ -10,12 +10,10 @@ from services.embedded.broker import EmbeddedBroker, free_port
 from shared.db.database import Database
 from shared.db.metadata import CONSUMER_POSITIONS
 from shared.db.unit_of_work import UnitOfWorkFactory
-from shared.events.models import LeadCaptured
 from shared.events.topics import LEADS_INTAKE
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.subscription import Subscription
 from shared.metrics import Metrics
 from tests.pipeline.test_messaging import (  # noqa: F401 - the fixture is shared
     Recorder,
@@ -42,8 +40,7 @@ async def test_a_refilled_log_behind_the_committed_offset_is_read_again_not_skip
     await relay.publish_batch()
     first = ConsumerLoop(
         group,
-        [LEADS_INTAKE],
-        Subscription({LeadCaptured: recorder}),
+        recorder.subscription(),
         UnitOfWorkFactory(database),
         broker,
         Metrics("t"),
@@ -73,8 +70,7 @@ async def test_a_refilled_log_behind_the_committed_offset_is_read_again_not_skip
             metrics = Metrics("t")
             second = ConsumerLoop(
                 group,
-                [LEADS_INTAKE],
-                Subscription({LeadCaptured: recorder}),
+                recorder.subscription(),
                 UnitOfWorkFactory(database),
                 fresh,
                 metrics,

@@ -189,13 +189,17 @@ def test_garbage_on_every_topic_is_dead_lettered_by_each_consumer_and_they_go_on
     from typer.testing import CliRunner
 
     from services.cli import app
-    from shared.events.asyncapi import CONSUMERS
-    from shared.events.topics import ALL_TOPICS
+    from services.contracts import consumers as consumed
+    from shared.events.topics import ALL_TOPICS, topic_for
 
     bootstrap = pipeline.base_env["KAFKA_BOOTSTRAP_SERVERS"]
-    # The AsyncAPI document's table of who consumes what: each listed consumer must dead-letter its garbage,
-    # so the table cannot claim a subscription the services do not have.
-    consumers = CONSUMERS
+    # Who consumes what, as the handler tables declare it (and the AsyncAPI document says): each declared
+    # consumer of a topic must dead-letter its garbage, so a table cannot claim a subscription the running
+    # services do not have.
+    consumers: dict[str, list[str]] = {}
+    for name, payloads in consumed().items():
+        for topic in dict.fromkeys(topic_for(p) for p in payloads):
+            consumers.setdefault(topic.name, []).append(name)
     assert set(consumers) == {t.name for t in ALL_TOPICS}
 
     async def produce() -> None:

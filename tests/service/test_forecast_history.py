@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.forecast.handlers import SUBSCRIPTION
+from services.forecast.handlers import subscription
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import new_event
@@ -19,7 +19,7 @@ START = datetime(2026, 1, 5, 12, tzinfo=UTC)
 async def apply(database: Database, payloads: list[EventPayload]) -> None:
     factory = UnitOfWorkFactory(database)
     async with factory() as uow:
-        await SUBSCRIPTION.apply(uow, [new_event(payload, source="/test") for payload in payloads])
+        await subscription().apply(uow, [new_event(payload, source="/test") for payload in payloads])
         await uow.commit()
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.qualifier.bootstrap import load_rules
-from services.qualifier.handlers import QualifierHandlers
+from services.qualifier.handlers import subscription
 from services.qualifier.persistence.tables import leads
 from services.qualifier.qualification import Qualifier
 from services.rules import DEFAULT_RULES
@@ -43,7 +43,7 @@ async def capture(
 ) -> str:
     """Apply intake's and the scorer's events through the qualifier's own handlers."""
     lead_id = uuid.uuid4()
-    handlers = QualifierHandlers(Qualifier(UnitOfWorkFactory(database), RULES))
+    handlers = subscription(Qualifier(UnitOfWorkFactory(database), RULES))
     uow_factory = UnitOfWorkFactory(database)
     captured = LeadCaptured(
         lead_id=lead_id,
@@ -65,7 +65,7 @@ async def capture(
     )
     for payload in (captured, scored):
         async with uow_factory() as uow:
-            await handlers.subscription().apply(uow, [new_event(payload, source="/test")])
+            await handlers.apply(uow, [new_event(payload, source="/test")])
             await uow.commit()
     return str(lead_id)
 
@@ -277,7 +277,7 @@ async def test_a_quiet_lead_goes_to_nurture_and_comes_back_with_new_activity(qua
     assert nurtured["stage"] == "nurture"
     assert "stalled 45 days" in nurtured["history"][-1]["reason"]
     assert "stakeholder.authority" in nurtured["history"][-1]["reason"]
-    handlers = QualifierHandlers(Qualifier(UnitOfWorkFactory(database), RULES))
+    handlers = subscription(Qualifier(UnitOfWorkFactory(database), RULES))
     activity = LeadActivity(
         lead_id=uuid.UUID(lead_id),
         activity_type=ActivityType.WEBINAR_ATTENDED,
@@ -286,7 +286,7 @@ async def test_a_quiet_lead_goes_to_nurture_and_comes_back_with_new_activity(qua
         source=Source(provider="zoom"),
     )
     async with UnitOfWorkFactory(database)() as uow:
-        await handlers.subscription().apply(uow, [new_event(activity, source="/test")])
+        await handlers.apply(uow, [new_event(activity, source="/test")])
         await uow.commit()
     back = (await client.get(f"/v1/leads/{lead_id}", headers=bearer())).json()
     assert back["stage"] == "mql" and "re-engaged" in back["history"][-1]["reason"]

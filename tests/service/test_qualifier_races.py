@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.qualifier.handlers import QualifierHandlers
+from services.qualifier.handlers import LeadBatch, on_activity
 from services.qualifier.persistence.tables import leads, opportunities, transitions
 from services.qualifier.qualification import Qualifier
 from shared.db.unit_of_work import UnitOfWorkFactory
@@ -150,7 +150,7 @@ async def test_a_consumer_batch_and_a_rep_do_not_overwrite_each_other(qualifier:
     """The consumer's batch preload and a rep's evidence both write the lead's facts back whole."""
     client, database = qualifier
     lead_id = await capture(database, mql=True)
-    handlers = QualifierHandlers(Qualifier(UnitOfWorkFactory(database), RULES))
+    batch = LeadBatch(Qualifier(UnitOfWorkFactory(database), RULES))
     factory = UnitOfWorkFactory(database)
     entered = asyncio.Event()
 
@@ -166,11 +166,11 @@ async def test_a_consumer_batch_and_a_rep_do_not_overwrite_each_other(qualifier:
             source="/test",
         )
         async with factory() as uow:
-            await handlers.load(uow, [event])
+            await batch.load(uow, [event])
             entered.set()
             await asyncio.sleep(0.3)  # the rep posts while the batch holds what it read
-            await handlers.on_activity(uow, event)
-            await handlers.save(uow)
+            await on_activity(batch, uow, event)
+            await batch.save(uow)
             await uow.commit()
 
     async def rep() -> httpx.Response:

@@ -1,12 +1,13 @@
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from services.forecast.handlers import SUBSCRIPTION as FORECAST_SUBSCRIPTION
+from services.forecast.handlers import subscription as forecast_subscription
 from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.handlers import ScorerHandlers
+from services.scorer.handlers import subscription as scorer_subscription
 from services.scorer.model_signing import DEVELOPMENT_KEY, ModelSigner
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
@@ -29,7 +30,7 @@ from tests.service.conftest import running_service
 from tests.support import bearer, token_with
 
 
-async def apply(database: Database, subscription: Subscription, payloads: list[EventPayload]) -> None:
+async def apply(database: Database, subscription: Subscription[Any], payloads: list[EventPayload]) -> None:
     """Each event in a batch of its own, as the consumer applies a batch."""
     factory = UnitOfWorkFactory(database)
     for payload in payloads:
@@ -42,7 +43,7 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
     async with running_service("scorer", database_url, kafka_bootstrap) as (_, client, s):
         database = Database(s.database_url, s.database_schema)
         rules, version = load_rules_section(DEFAULT_RULES, "scoring", ScoringRules)
-        handlers = ScorerHandlers(rules, version, ActiveModel(database, ModelSigner([DEVELOPMENT_KEY]))).subscription()
+        handlers = scorer_subscription(rules, version, ActiveModel(database, ModelSigner([DEVELOPMENT_KEY])))
         now = datetime.now(UTC)
         exec_id, student_id = uuid.uuid4(), uuid.uuid4()
         await apply(
@@ -112,7 +113,7 @@ async def test_forecast_reflects_latest_revision_only(database_url: str, kafka_b
         today = datetime.now(UTC).date()
         await apply(
             database,
-            FORECAST_SUBSCRIPTION,
+            forecast_subscription(),
             [
                 snapshot(OpportunityOpened, won_id, 1),
                 snapshot(

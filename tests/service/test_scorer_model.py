@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.handlers import ScorerHandlers
+from services.scorer.handlers import subscription as scorer_subscription
 from services.scorer.model_signing import DEVELOPMENT_KEY, ModelSigner
 from services.scorer.persistence import model_store
 from services.scorer.persistence.tables import models
@@ -44,7 +44,7 @@ async def apply(database: Database, payloads: list[EventPayload]) -> None:
     """Apply events as the consumer does: in batches, in one unit of work each."""
     model = ActiveModel(database, ModelSigner([DEVELOPMENT_KEY]))
     await model.refresh()  # as the service does every model_refresh_s: loads the active version from the database
-    subscription = ScorerHandlers(RULES, VERSION, model).subscription()
+    subscription = scorer_subscription(RULES, VERSION, model)
     factory = UnitOfWorkFactory(database)
     for start in range(0, len(payloads), 200):
         async with factory() as uow:

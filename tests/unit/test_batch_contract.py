@@ -12,7 +12,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event, new_event
 from shared.events.models import Contact, LeadCaptured, LeadScored, Source
 from shared.events.vocabulary import Segment
-from shared.messaging.subscription import Subscription
+from shared.messaging.subscription import Consumes, On, Subscription
 
 
 class Gathered:
@@ -24,8 +24,8 @@ class Gathered:
 
 
 class Steps:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+    def __init__(self, calls: list[str] | None = None) -> None:
+        self.calls = calls if calls is not None else []
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         self.calls.append(f"load {len(events)}")
@@ -48,14 +48,33 @@ def captured() -> Event:
     )
 
 
+async def on_captured(steps: Steps, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:
+    uow.state("rows", Gathered).rows.append(event.id)
+    steps.calls.append(f"apply {event.payload.source.provider}")
+
+
+def test_a_table_with_two_handlers_for_one_event_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="one handler per event type"):
+        Consumes[Steps]((On(LeadCaptured, on_captured), On(LeadCaptured, on_captured)))
+
+
+def test_the_topics_come_from_the_handled_event_types() -> None:
+    async def on_scored(_: Steps, uow: UnitOfWork, event: Event[LeadScored]) -> None:
+        pass
+
+    consumes = Consumes[Steps]((On(LeadScored, on_scored), On(LeadCaptured, on_captured)))
+    assert [t.name for t in consumes.topics] == ["leads.scores", "leads.intake"]
+
+
 async def test_a_batch_is_loaded_once_applied_in_order_and_saved_once(tmp_path: Path) -> None:
-    steps = Steps()
+    calls: list[str] = []
+    made: list[Steps] = []
 
-    async def on_captured(uow: UnitOfWork, event: Event) -> None:
-        uow.state("rows", Gathered).rows.append(event.id)
-        steps.calls.append("apply")
+    def new_batch() -> Steps:
+        made.append(Steps(calls))
+        return made[-1]
 
-    subscription = Subscription({LeadCaptured: on_captured}, batch=steps)
+    subscription = Subscription(Consumes[Steps]((On(LeadCaptured, on_captured),)), new_batch)
     events = [captured(), captured()]
     scored = new_event(
         LeadScored(
@@ -76,7 +95,11 @@ async def test_a_batch_is_loaded_once_applied_in_order_and_saved_once(tmp_path: 
         async with UnitOfWork(database) as uow:
             await subscription.apply(uow, events)
             await uow.commit()
-        assert steps.calls == ["load 2", "apply", "apply", "save 2"]
+        async with UnitOfWork(database) as uow:
+            await subscription.apply(uow, [captured()])
+            await uow.commit()
+        assert calls == ["load 2", "apply t", "apply t", "save 2", "load 1", "apply t", "save 1"]
+        assert len(made) == 2, "each transaction gets a batch of its own"
     finally:
         await database.dispose()
 
