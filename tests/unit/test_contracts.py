@@ -80,7 +80,7 @@ def test_the_flow_replaces_only_its_block_and_a_file_without_one_is_named() -> N
     text = f"# title\n\n{FLOW_START}\nstale\n{FLOW_END}\n\nrest\n"
     flow = event_flow(consumers())
     assert with_flow(text, flow, "X.md") == f"# title\n\n{flow}\n\nrest\n"
-    with pytest.raises(ValueError, match="X.md has no event-flow block"):
+    with pytest.raises(ValueError, match=r"X\.md has no event-flow block"):
         with_flow("# title\n", flow, "X.md")
 
 
