@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.contracts import FLOW_END, FLOW_START, consumers, event_flow, with_flow
 from shared.events.asyncapi import asyncapi_document
-from shared.events.models import ALL_PAYLOADS, LeadOwnerChanged, LeadScored, LeadStageChanged
+from shared.events.models import ALL_PAYLOADS, EventPayload, LeadOwnerChanged, LeadScored, LeadStageChanged
 from shared.events.topics import ALL_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def test_a_receive_operation_lists_only_the_messages_its_service_applies() -> No
 
 def test_a_handler_added_to_a_table_changes_the_document_and_the_flow() -> None:
     before = consumers()
-    after = {**before, "forecast": (*before["forecast"], LeadOwnerChanged)}
+    after: dict[str, Sequence[type[EventPayload]]] = {**before, "forecast": (*before["forecast"], LeadOwnerChanged)}
     assert "forecast_consumes_leads_stages" in asyncapi_document("t", before)["operations"]
     assert asyncapi_document("t", after) != asyncapi_document("t", before)
     assert "forecast (lead.stage_changed.v1, lead.owner_changed.v1)" in event_flow(after)
@@ -90,8 +91,8 @@ def test_the_check_fails_on_a_stale_readme(tmp_path: Path) -> None:
     readme.write_text((ROOT / "README.md").read_text())
     (docs / "openapi").mkdir(parents=True)
     (docs / "architecture.md").write_text((ROOT / "docs/architecture.md").read_text())
-    for path in ["asyncapi.json", *(f"openapi/{p.name}" for p in (ROOT / "docs/openapi").iterdir())]:
-        (docs / path).write_text((ROOT / "docs" / path).read_text())
+    for relative in ["asyncapi.json", *(f"openapi/{p.name}" for p in (ROOT / "docs/openapi").iterdir())]:
+        (docs / relative).write_text((ROOT / "docs" / relative).read_text())
     for path in (ROOT / "deploy").rglob("*"):
         if path.is_file():
             (deploy / path.relative_to(ROOT / "deploy")).parent.mkdir(parents=True, exist_ok=True)
