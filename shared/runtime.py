@@ -98,7 +98,10 @@ class Runtime:
 
     def _committed(self, events: list[Event]) -> None:
         for listener in self.commit_listeners:
-            listener(events)
+            try:
+                listener(events)
+            except Exception:  # one listener's bug must not keep the others (the relay's wake-up) from hearing
+                log.exception("runtime.commit_listener_failed", listener=getattr(listener, "__qualname__", "?"))
 
     def every(
         self,
@@ -242,6 +245,7 @@ def create_app(
             yield
         finally:
             await _shut_down(runtime, tasks)
+            gc.unfreeze()  # what this app built may be collected now (a process that starts apps in turn: tests)
 
     # FastAPI's native OpenTelemetry asks the global providers on every request whether they are configured
     # (environment lookups, ~6 % of intake's CPU under load); leadflow exports Prometheus metrics instead.

@@ -1,4 +1,5 @@
-"""The one place a transaction commits: domain rows, outbox rows and inbox rows together."""
+"""A service's transaction: its domain rows, the events it emits (outbox) and the events it applied (inbox)
+commit together or not at all (docs/architecture.md, "Delivery guarantees")."""
 
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
@@ -6,6 +7,7 @@ from functools import cache
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+import structlog
 from sqlalchemy import Select, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,8 @@ _INSERT_INBOX = insert(INBOX)
 
 # Called after a commit with the events it wrote to the outbox; never before, so it sees only the truth.
 CommitListener = Callable[[list[Event]], None]
+
+log = structlog.get_logger(__name__)
 
 
 class BatchState(Protocol):
@@ -166,7 +170,13 @@ class UnitOfWork:
         self.committed_events = self._pending
         self._pending, self._processed, self._positions = [], [], {}
         if self.committed_events and self._on_commit is not None:
-            self._on_commit(self.committed_events)
+            try:
+                self._on_commit(self.committed_events)
+            except Exception:
+                # The transaction is committed: raising now would tell the caller it failed (an API would answer
+                # 500 for an accepted lead, a consumer would apply its batch again). The relay's poll still
+                # publishes what was committed.
+                log.exception("unit_of_work.listener_failed", events=len(self.committed_events))
 
     async def _notify(self, session: AsyncSession) -> None:
         # Only when another replica's relay publishes: a NOTIFY takes a cluster-wide lock from before the commit

@@ -10,11 +10,12 @@ from tests.service.conftest import running_service
 from tests.support import bearer, eventually, lead_payload
 
 
-async def test_start_up_objects_are_frozen_out_of_the_collectors_walks(database_url: str, kafka_bootstrap: str) -> None:
-    # Without the freeze every full collection walked the whole import graph: 160-360 ms stalls under load.
-    frozen_before = gc.get_freeze_count()
+async def test_a_stopped_service_leaves_nothing_frozen(database_url: str, kafka_bootstrap: str) -> None:
+    """A running service freezes what start-up built (shared.runtime); a stopped one gives it back to the
+    collector, so a process that runs services in turn (these tests, an embedding) does not keep them all."""
     async with running_service("scorer", database_url, kafka_bootstrap):
-        assert gc.get_freeze_count() > frozen_before
+        pass
+    assert gc.get_freeze_count() == 0
 
 
 async def test_production_serves_no_api_documents_and_guards_metrics(database_url: str, kafka_bootstrap: str) -> None:

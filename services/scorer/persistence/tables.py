@@ -40,8 +40,22 @@ profiles = Table(
     Index("ix_profiles_segment_score", "segment", "score"),
     Index("ix_profiles_probability", "probability"),
 )
-# The worklist is read in its own order from partial indexes that scorer_0007 makes per dialect
-# (probability DESC NULLS LAST, score DESC, lead_id, with and without the segment, unmerged profiles only).
+# The worklist is read in its own order from partial indexes (scorer_0007; SQLite sorts NULLs last when
+# descending without being told, and takes no NULLS LAST in an index, so the migration says it for PostgreSQL).
+_WORKLIST_ORDER = (profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
+Index(
+    "ix_profiles_worklist",
+    *_WORKLIST_ORDER,
+    postgresql_where=profiles.c.merged_into.is_(None),
+    sqlite_where=profiles.c.merged_into.is_(None),
+)
+Index(
+    "ix_profiles_worklist_segment",
+    profiles.c.segment,
+    *_WORKLIST_ORDER,
+    postgresql_where=profiles.c.merged_into.is_(None),
+    sqlite_where=profiles.c.merged_into.is_(None),
+)
 
 owners = Table(
     "owners",
