@@ -1,11 +1,12 @@
 # One image for every leadflow service: `leadflow serve <service>` or `leadflow migrate`.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY shared ./shared
 COPY services ./services
+# Pinned by the lock file, as make and CI install; without the embedded broker and the charts (extras).
 RUN python -m pip install --no-cache-dir --upgrade pip \
- && python -m pip wheel --no-cache-dir --wheel-dir /wheels .
+ && python -m pip wheel --no-cache-dir --constraint requirements.lock --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /app leadflow

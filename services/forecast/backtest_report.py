@@ -32,9 +32,16 @@ def table(rows: Sequence[BacktestRow], summary: Summary) -> str:
     return "\n".join(lines)
 
 
+class ChartUnavailable(RuntimeError):
+    """The charting library is not installed (it is an extra: the image leaves it out)."""
+
+
 def chart(rows: Sequence[BacktestRow], path: Path, title: str) -> Path:
     """Actual won per period as bars, each method as a line, P10-P90 as a band."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ChartUnavailable("the chart needs the 'charts' extra: pip install 'leadflow[charts]'") from exc
 
     matplotlib.use("Agg")  # no display: write the file only
     import matplotlib.pyplot as plt
