@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import broker, fresh_database, start_pipeline
-from services.forecast.backtest_report import chart, table
+from services.cli.backtest_report import chart, table
 from services.forecast.domain.backtest import backtest, summarise
 from services.forecast.domain.history import Revision
 from services.forecast.domain.projection import Period

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import BENCH_TOKEN, broker, fresh_database, start_pipeline
 from services.rules import DEFAULT_RULES
+from services.scorer.commands.training import examples
 from services.scorer.domain.features import Features
 from services.scorer.domain.model import Example, LeadModel, measure, validation_split
 from services.scorer.domain.rules import ScoringRules
-from services.scorer.training import examples
 from shared.db.database import Database
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.rules import load_rules_section

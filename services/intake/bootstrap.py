@@ -9,21 +9,21 @@ from starlette.middleware import Middleware
 
 from services.intake import SERVICE
 from services.intake.api.erasure import erasure_router
+from services.intake.api.group_commit import AcceptBatcher
 from services.intake.api.identity import identity_router
 from services.intake.api.imports import imports_router
 from services.intake.api.quarantine import quarantine_router
 from services.intake.api.routes import intake_router
 from services.intake.api.webhook_lane import WebhookLane
 from services.intake.api.webhook_receiver import WebhookReceiver
-from services.intake.batching import AcceptBatcher
+from services.intake.commands.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
+from services.intake.commands.imports.runner import ImportWorkers
+from services.intake.commands.lead_ids import adopt
+from services.intake.commands.quarantine import KINDS, Quarantine
 from services.intake.domain import identity
 from services.intake.domain.mapping import FieldMapping
-from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher, LeadFetcher
-from services.intake.imports.runner import ImportWorkers
-from services.intake.lead_ids import adopt
 from services.intake.metrics import IntakeMetrics
 from services.intake.persistence.retention import intake_retention
-from services.intake.quarantine import KINDS, Quarantine
 from services.intake.settings import IntakeSettings
 from services.intake.webhooks.registry import build_adapters
 from services.rules import rules_path

@@ -32,7 +32,7 @@ class IntakeSettings(ServiceSettings):
     public_url: str | None = Field(None, description="the URL providers call, when a proxy rewrites it (HubSpot)")
     webhook_tolerance_s: int = Field(300, ge=1, le=3600)
     max_import_bytes: int = Field(64 * 1_048_576, ge=1024)
-    # Lead ids as an HMAC under this installation secret (services/intake/lead_ids.py); required in production.
+    # Lead ids as an HMAC under this installation secret (services/intake/commands/lead_ids.py); required in production.
     lead_id_key: SecretStr | None = None
     import_resume_interval_s: float = Field(30, gt=0, le=3600, description="how often stopped imports are resumed")
     enrichment_interval_s: float = Field(2.0, gt=0, le=3600)

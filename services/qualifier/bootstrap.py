@@ -6,10 +6,10 @@ from fastapi import FastAPI
 
 from services.qualifier import SERVICE, handlers
 from services.qualifier.api.routes import qualifier_router
+from services.qualifier.commands.opportunities import OpportunityCommands
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.domain.rules import OpportunityRules, QualificationRules, QualifierRules, RoutingRules
 from services.qualifier.metrics import QualifierMetrics
-from services.qualifier.qualification import Qualifier
-from services.qualifier.service import OpportunityCommands
 from services.qualifier.settings import QualifierSettings
 from services.rules import rules_path
 from shared.rules import load_rules_section

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
 from services.qualifier.merges import Merges
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
-from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import move
 from shared.db.database import aware
 from shared.db.erasure import forget

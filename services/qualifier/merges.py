@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
-from services.qualifier.qualification import Qualifier
 from services.qualifier.transitions import save_opportunity
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event

@@ -9,25 +9,25 @@ from services.rules import rules_path
 from services.scorer import SERVICE, handlers
 from services.scorer.active_model import ActiveModel
 from services.scorer.api.routes import scorer_router
+from services.scorer.commands.sweeps import rescore_for_decay
+from services.scorer.commands.training import train_model
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.metrics import ScorerMetrics
 from services.scorer.settings import ScorerSettings
-from services.scorer.sweeps import rescore_for_decay
-from services.scorer.training import train_model
 from shared.rules import load_rules_section
 from shared.runtime import build_runtime, create_app
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def load_rules(settings: ScorerSettings) -> tuple[ScoringRules, str]:
-    """The `scoring` section of the configured rules file and the file's version."""
-    return load_rules_section(rules_path(settings.rules), "scoring", ScoringRules)
+def load_rules(path: Path) -> tuple[ScoringRules, str]:
+    """The `scoring` section of a rules file and the file's version."""
+    return load_rules_section(path, "scoring", ScoringRules)
 
 
 def build_app(settings: ScorerSettings) -> FastAPI:
     """The scorer service, ready to serve."""
-    rules, version = load_rules(settings)
+    rules, version = load_rules(rules_path(settings.rules))
     runtime = build_runtime(SERVICE, settings, MIGRATIONS)
     model = ActiveModel(runtime.database, settings.model_signer())
     runtime.add_consumer(handlers.subscription(rules, version, model))

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import aware
-from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import ERASED_LEADS, OUTBOX
 from shared.db.unit_of_work import UnitOfWork
 from shared.db.upsert import upsert_many
@@ -64,7 +64,7 @@ async def still_erased(session: AsyncSession, events: list[Event]) -> set[str]:
 
 @cache
 def _erased_statement(dialect: str) -> Select[Any]:
-    # Built once: every consumed batch asks (shared.db.matching says what building it per call cost).
+    # Built once: every consumed batch asks (shared.db.batch_lookup says what building it per call cost).
     return select(ERASED_LEADS.c.lead_id, ERASED_LEADS.c.erased_at).where(
         one_of(ERASED_LEADS.c.lead_id, "lead_ids", dialect)
     )

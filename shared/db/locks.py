@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared.db.batch_lookup import dialect_of
 from shared.db.database import Database
-from shared.db.matching import dialect_of
 
 # A node that dies without closing its socket (power loss, a partitioned network) would otherwise keep its session,
 # and so its advisory locks, until the kernel's keepalive gives up (two hours by default): the server probes an idle

@@ -11,14 +11,14 @@ import structlog
 from sqlalchemy import Select, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import Database
-from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import CONSUMER_POSITIONS, INBOX, OUTBOX, OUTBOX_CHANNEL
 from shared.db.upsert import upsert_many
 from shared.events.envelope import Event, encode
 from shared.events.topics import topic_for
 
-# Built once (every transaction writes them; see shared.db.matching on what building per call costs).
+# Built once (every transaction writes them; see shared.db.batch_lookup on what building per call costs).
 _INSERT_OUTBOX = insert(OUTBOX)
 _INSERT_INBOX = insert(INBOX)
 

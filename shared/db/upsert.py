@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.matching import dialect_of
+from shared.db.batch_lookup import dialect_of
 
 
 async def upsert(session: AsyncSession, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:

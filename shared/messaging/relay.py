@@ -23,9 +23,9 @@ from sqlalchemy import Update, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import Database, aware
 from shared.db.locks import lock_connection, lock_key, try_lock
-from shared.db.matching import dialect_of, one_of
 from shared.db.metadata import OUTBOX, OUTBOX_CHANNEL
 from shared.messaging.broker import Broker
 from shared.messaging.headers import event_headers
@@ -59,7 +59,7 @@ _SEND_TIMEOUT_S = 30.0
 _MAX_RETRY_DELAY_S = 10.0
 
 _HELD = OUTBOX.alias("held")
-# Built once (per dialect where it differs): the relay runs after every commit (see shared.db.matching). The oldest
+# Built once (per dialect where it differs): the relay runs after every commit (see shared.db.batch_lookup). The oldest
 # unpublished rows, except parked or waiting ones and the later rows of their keys (ix_outbox_held keeps the
 # NOT EXISTS to an index probe: held rows are rare).
 _UNSENT = (

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import Database
-from shared.db.matching import dialect_of, one_of
 from shared.db.upsert import upsert_many
 
 # Resolved before the async fixture, outside the event loop (it probes the server with asyncio.run).

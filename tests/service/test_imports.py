@@ -12,8 +12,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select, update
 
-from services.intake.imports import runner
-from services.intake.imports.mapping import ImportMapping
+from services.intake.commands.imports import runner
+from services.intake.commands.imports.mapping import ImportMapping
 from services.intake.persistence.tables import import_chunks, imports
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
@@ -119,8 +119,8 @@ async def test_unusable_files_and_mappings_are_refused_up_front(
 
 
 def test_the_shipped_xeducation_mapping_reads_the_real_file() -> None:
-    from services.intake.imports.mapping import ImportMapping
-    from services.intake.imports.runner import CsvRows
+    from services.intake.commands.imports.mapping import ImportMapping
+    from services.intake.commands.imports.runner import CsvRows
 
     root = Path(__file__).resolve().parents[2]
     import yaml

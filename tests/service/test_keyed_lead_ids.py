@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from services.intake.commands.lead_ids import adopt, fingerprint
 from services.intake.domain import identity
-from services.intake.lead_ids import adopt, fingerprint
 from services.intake.persistence.tables import identity_keys, identity_links, leads
 from shared.db.database import Database
 from shared.ids import keyed_lead_id, lead_id_for

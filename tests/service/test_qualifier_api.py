@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select, update
 
 from services.qualifier.bootstrap import load_rules
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.handlers import subscription
 from services.qualifier.persistence.tables import leads
-from services.qualifier.qualification import Qualifier
 from services.rules import DEFAULT_RULES
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.handlers import LeadBatch, on_activity
 from services.qualifier.persistence.tables import leads, opportunities, transitions
-from services.qualifier.qualification import Qualifier
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import new_event
 from shared.events.models import Company, LeadActivity, Source

@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from services.rules import DEFAULT_RULES
 from services.scorer.active_model import ActiveModel
+from services.scorer.commands.sweeps import rescore_for_decay
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.handlers import subscription as scorer_subscription
 from services.scorer.model_signing import DEVELOPMENT_KEY, ModelSigner
 from services.scorer.persistence import model_store
 from services.scorer.persistence.tables import models
-from services.scorer.sweeps import rescore_for_decay
 from shared.db.database import Database
 from shared.db.locks import lock_key
 from shared.db.metadata import OUTBOX

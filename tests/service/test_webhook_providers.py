@@ -17,10 +17,10 @@ from fastapi import FastAPI, Header
 from sqlalchemy import select
 
 from services.embedded.broker import free_port
+from services.intake.commands.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
+from services.intake.commands.quarantine import Quarantine
 from services.intake.domain.mapping import FieldMapping
-from services.intake.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
 from services.intake.persistence.tables import pending_enrichments
-from services.intake.quarantine import Quarantine
 from services.rules import DEFAULT_RULES
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX

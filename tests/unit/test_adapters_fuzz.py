@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from services.intake.domain.mapping import FieldMapping
 from services.intake.domain.refused import Refused
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.contract import Parsed, RawRequest
 from services.intake.webhooks.registry import build_adapters
 from services.rules import DEFAULT_RULES
 from shared.rules import load_rules_section

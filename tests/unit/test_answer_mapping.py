@@ -5,7 +5,7 @@ from typing import Any
 
 from services.intake.domain.mapping import Answer, FieldMapping, map_answers
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import RawRequest
+from services.intake.webhooks.contract import RawRequest
 from services.intake.webhooks.registry import build_adapters
 from services.rules import DEFAULT_RULES
 from shared.rules import load_rules_section

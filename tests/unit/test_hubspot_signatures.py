@@ -3,7 +3,7 @@
 import pytest
 
 from services.intake.domain.mapping import FieldMapping
-from services.intake.webhooks.adapter import RawRequest
+from services.intake.webhooks.contract import RawRequest
 from services.intake.webhooks.hubspot import HubSpotAdapter
 from services.intake.webhooks.hubspot_signature import signature_v1, signature_v2, signature_v3, v3_uri
 from services.intake.webhooks.signing import SignatureError

@@ -97,7 +97,7 @@ def test_no_service_imports_an_optional_package_until_it_is_used() -> None:
     code = (
         "import sys\n"
         "from services.registry import SERVICE_NAMES, service\n"
-        "import services.cli, services.embedded.dev, services.forecast.backtest_report\n"
+        "import services.cli, services.embedded.dev, services.cli.backtest_report\n"
         "for name in SERVICE_NAMES: service(name)\n"
         f"print(sorted(m for m in {sorted(OPTIONAL)!r} if m in sys.modules))\n"
     )

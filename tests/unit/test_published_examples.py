@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from services.intake.commands.enrichment import GraphLeadFetcher
 from services.intake.domain.capture import Submission
 from services.intake.domain.mapping import FieldMapping, answer_key
-from services.intake.enrichment import GraphLeadFetcher
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.forms import from_answers
+from services.intake.webhooks.contract import Parsed, RawRequest
 from services.intake.webhooks.registry import build_adapters
+from services.intake.webhooks.submissions import from_answers
 from services.rules import DEFAULT_RULES
 from shared.events.vocabulary import ActivityType
 from shared.rules import load_rules_section

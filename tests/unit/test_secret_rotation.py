@@ -7,7 +7,7 @@ import pytest
 from services.intake.domain.mapping import FieldMapping
 from services.intake.domain.standard_webhooks import SignatureError
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
+from services.intake.webhooks.contract import RawRequest, WebhookAdapter
 from services.intake.webhooks.registry import build_adapters
 from services.rules import DEFAULT_RULES
 from shared.rules import load_rules_section

@@ -2,76 +2,19 @@
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
+from services.forecast.api.schemas import ForecastLineOut, ForecastOut, FunnelGroupOut, FunnelOut
 from services.forecast.domain.forecasting import forecast
 from services.forecast.domain.funnel import FunnelReport, Grouping, funnel
 from services.forecast.domain.history import as_of
 from services.forecast.domain.projection import Period
 from services.forecast.persistence import repository
 from shared.db.database import Database
-from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
-
-
-class ForecastLineOut(BaseModel):
-    """One period in one currency. Categories are cumulative (best case includes commit and closed won)."""
-
-    period: str
-    currency: str = Field(description="ISO 4217; amounts in different currencies are never added up")
-    closed_won: Decimal
-    commit: Decimal
-    best_case: Decimal
-    pipeline: Decimal
-    weighted: Decimal = Field(description="open deals: amount × stage probability (closed won not included)")
-    win_rate: Decimal = Field(description="closed won + expected from win rates, cycle lengths and new deals")
-    p10: Decimal
-    p50: Decimal
-    p90: Decimal
-    open_opportunities: int
-    closed_history: int = Field(description="closed deals the win-rate forecast learned from")
-
-
-class ForecastOut(BaseModel):
-    """The projection as of a day, period by period."""
-
-    as_of: date
-    period: Period
-    lines: list[ForecastLineOut]
-
-
-class FunnelGroupOut(BaseModel):
-    """Funnel KPIs of one group."""
-
-    group: str
-    leads: int = Field(description="leads that entered the funnel in the window (the cohort)")
-    reached: dict[LeadStage, int]
-    conversion: dict[str, float]
-    lead_to_customer: float
-    won: int
-    lost: int
-    win_rate: float
-    average_deal: float
-    median_cycle_days: float | None
-    reasons: dict[str, dict[str, int]]
-    open_opportunities: int
-    velocity_per_day: float = Field(description="open opportunities × win rate × average deal ÷ median cycle days")
-    currency: str | None
-
-
-class FunnelOut(BaseModel):
-    """Funnel KPIs for a window, overall or by group."""
-
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
-    by: Grouping | None
-    groups: list[FunnelGroupOut]
-
 
 # Days a forecast or funnel can be asked about: wide enough for any history, narrow enough for date arithmetic.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)

@@ -7,8 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from services.intake.erasure import NobodyToErase
-from services.intake.erasure import erase as erase_address
+from services.intake.commands.erasure import NobodyToErase
+from services.intake.commands.erasure import erase as erase_address
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem

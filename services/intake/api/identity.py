@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import merging
+from services.intake.commands import merging
 from services.intake.persistence import identity_store, repository
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority

@@ -7,8 +7,8 @@ import yaml
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel, ValidationError
 
-from services.intake.imports import runner
-from services.intake.imports.mapping import ImportMapping
+from services.intake.commands.imports import runner
+from services.intake.commands.imports.mapping import ImportMapping
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from services.intake.quarantine import HELD, Held, Quarantine
-from services.intake.webhooks.adapter import WebhookAdapter
+from services.intake.commands.quarantine import HELD, Held, Quarantine
+from services.intake.webhooks.contract import WebhookAdapter
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
 

@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.intake.api.schemas import CaptureAccepted, LeadIn
 from services.intake.api.webhook_receiver import Delivery, WebhookReceiver, accepted
+from services.intake.commands.capture import IdempotencyMismatch, capture
 from services.intake.domain.capture import SubmissionError
-from services.intake.service import IdempotencyMismatch, capture
-from services.intake.webhooks.adapter import HandshakeRefused
+from services.intake.webhooks.contract import HandshakeRefused
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem

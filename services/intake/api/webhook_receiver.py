@@ -11,12 +11,12 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope
 
-from services.intake.batching import AcceptBatcher
+from services.intake.api.group_commit import AcceptBatcher
+from services.intake.commands.capture import CaptureResult
+from services.intake.commands.quarantine import Quarantine, describe
 from services.intake.domain.refused import Refused
 from services.intake.domain.standard_webhooks import SignatureError
-from services.intake.quarantine import Quarantine, describe
-from services.intake.service import CaptureResult
-from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
+from services.intake.webhooks.contract import RawRequest, WebhookAdapter
 from services.intake.webhooks.payload import load_json
 from shared.http.problems import Problem
 from shared.http.rate_limit import RateLimiter, too_many

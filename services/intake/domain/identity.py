@@ -57,7 +57,7 @@ def configure(rules: MatchRules) -> None:
 
 def use_keyed_ids(secret: bytes | None) -> None:
     """Derive lead ids under this installation secret from now on (None: the public UUIDv5 derivation). Set by
-    intake once the leads made before are linked to their ids (services/intake/lead_ids.py)."""
+    intake once the leads made before are linked to their ids (services/intake/commands/lead_ids.py)."""
     _secret[0] = secret
 
 

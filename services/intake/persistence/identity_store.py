@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.persistence.tables import identity_links, leads, merges
-from shared.db.matching import dialect_of, one_of
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.upsert import upsert_many
 
 
@@ -23,7 +23,7 @@ async def links(session: AsyncSession, keys: list[str]) -> dict[str, UUID]:
 
 @cache
 def _links(dialect: str) -> Select[Any]:
-    # Built once: every capture asks (see shared.db.matching for what building it per call cost).
+    # Built once: every capture asks (see shared.db.batch_lookup for what building it per call cost).
     return select(identity_links.c.key, identity_links.c.lead_id).where(one_of(identity_links.c.key, "keys", dialect))
 
 

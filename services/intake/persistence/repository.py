@@ -9,9 +9,9 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.persistence.tables import deliveries, leads, pending_enrichments, webinar_joins
-from services.intake.webhooks.adapter import PendingEnrichment, WebinarJoin
+from services.intake.webhooks.contract import PendingEnrichment, WebinarJoin
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import aware
-from shared.db.matching import dialect_of, one_of
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, di
     return found
 
 
-# Built once: a statement built per call also pays for its cache key every time (see shared.db.matching).
+# Built once: a statement built per call also pays for its cache key every time (see shared.db.batch_lookup).
 _PROFILE_COLUMNS = [c.name for c in leads.columns if c.name != "lead_id"]
 _INSERT_LEADS = insert(leads)
 _UPDATE_LEADS = (

@@ -93,7 +93,7 @@ webinar_joins = Table(
     Column("joined_at", DateTime(timezone=True), nullable=False),
 )
 
-# Authentic deliveries that could not become a lead yet, kept to be fixed and replayed (services/intake/quarantine.py).
+# Authentic deliveries that could not become a lead yet, kept to be fixed and replayed (commands/quarantine.py).
 quarantine = Table(
     "quarantine",
     metadata,
@@ -143,7 +143,7 @@ merges = Table(
 )
 
 # The installation secrets lead ids have been derived under (by fingerprint), each adopted once: every lead made
-# before was linked to its id (services/intake/lead_ids.py).
+# before was linked to its id (services/intake/commands/lead_ids.py).
 identity_keys = Table(
     "identity_keys",
     metadata,

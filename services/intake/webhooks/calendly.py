@@ -1,9 +1,8 @@
 """Calendly `invitee.created`: `Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256("{t}.{body}")>`, 3 minutes."""
 
 from services.intake.domain.mapping import Answer
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.contract import Parsed, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -13,6 +12,7 @@ from services.intake.webhooks.signing import (
     require,
     same,
 )
+from services.intake.webhooks.submissions import activity_for, from_answers, when
 from shared.events.vocabulary import ActivityType
 
 _TOLERANCE_S = 180

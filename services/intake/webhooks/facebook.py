@@ -5,7 +5,7 @@ so a Graph outage never loses a lead: the id is stored first, with the delivery.
 """
 
 from services.intake.domain.refused import Refused
-from services.intake.webhooks.adapter import HandshakeRefused, Parsed, PendingEnrichment, RawRequest
+from services.intake.webhooks.contract import HandshakeRefused, Parsed, PendingEnrichment, RawRequest
 from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import SignatureError, content_hash, hmac_sha256, require, same
 

@@ -2,7 +2,7 @@
 
 from services.intake.api.schemas import GenericWebhook
 from services.intake.domain import standard_webhooks
-from services.intake.webhooks.adapter import Parsed, RawRequest
+from services.intake.webhooks.contract import Parsed, RawRequest
 
 
 class GenericAdapter:

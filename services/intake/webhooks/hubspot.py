@@ -7,12 +7,12 @@ from typing import Any
 
 from services.intake.domain.mapping import Answer, FieldMapping
 from services.intake.domain.refused import Refused
-from services.intake.webhooks.adapter import Parsed, PendingEnrichment, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.contract import Parsed, PendingEnrichment, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.hubspot_signature import signature_v1, signature_v2, signature_v3
 from services.intake.webhooks.payload import load_json, obj, objects, text
 from services.intake.webhooks.signing import SignatureError, content_hash, fresh, number, same
+from services.intake.webhooks.submissions import activity_for, from_answers, when
 
 _TOLERANCE_S = 300
 

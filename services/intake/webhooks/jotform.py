@@ -14,11 +14,11 @@ from python_multipart.exceptions import FormParserError
 
 from services.intake.domain.mapping import Answer
 from services.intake.domain.refused import Refused
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers
+from services.intake.webhooks.contract import Parsed, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import load_json, obj
 from services.intake.webhooks.signing import SignatureError, delivery_id, require, same
+from services.intake.webhooks.submissions import activity_for, from_answers
 
 _QUESTION = re.compile(r"^q\d+_")
 

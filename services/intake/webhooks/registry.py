@@ -6,8 +6,8 @@ from typing import Any
 from services.intake.domain.mapping import FieldMapping
 from services.intake.domain.standard_webhooks import SignatureError
 from services.intake.settings import IntakeSettings
-from services.intake.webhooks.adapter import Parsed, RawRequest, WebhookAdapter
 from services.intake.webhooks.calendly import CalendlyAdapter
+from services.intake.webhooks.contract import Parsed, RawRequest, WebhookAdapter
 from services.intake.webhooks.facebook import FacebookAdapter
 from services.intake.webhooks.generic import GenericAdapter
 from services.intake.webhooks.hubspot import HubSpotAdapter

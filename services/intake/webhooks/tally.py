@@ -3,9 +3,8 @@
 from typing import Any
 
 from services.intake.domain.mapping import Answer
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.contract import Parsed, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -16,6 +15,7 @@ from services.intake.webhooks.signing import (
     same,
     signed_variants,
 )
+from services.intake.webhooks.submissions import activity_for, from_answers, when
 
 
 class TallyAdapter(FormAdapter):

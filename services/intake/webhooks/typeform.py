@@ -3,11 +3,11 @@
 from typing import Any
 
 from services.intake.domain.mapping import Answer
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.contract import Parsed, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import items, load_object, obj, objects, text
 from services.intake.webhooks.signing import SignatureError, b64, delivery_id, hmac_sha256, require, same
+from services.intake.webhooks.submissions import activity_for, from_answers, when
 
 _VALUE_KEYS = ("email", "text", "phone_number", "number", "boolean", "date", "url", "file_url")
 

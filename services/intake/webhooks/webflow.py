@@ -1,9 +1,8 @@
 """Webflow `form_submission`: `x-webflow-signature: <hex HMAC-SHA256("{timestamp}:{body}")>`, timestamp in ms, 5 min."""
 
 from services.intake.domain.mapping import Answer
-from services.intake.webhooks.adapter import Parsed, RawRequest
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import activity_for, from_answers, when
+from services.intake.webhooks.contract import Parsed, RawRequest
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import load_object, obj, text
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -15,6 +14,7 @@ from services.intake.webhooks.signing import (
     same,
     signed_variants,
 )
+from services.intake.webhooks.submissions import activity_for, from_answers, when
 
 _TOLERANCE_S = 300
 

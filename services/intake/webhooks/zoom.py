@@ -7,9 +7,8 @@ from typing import Any
 from services.intake.domain.capture import submission
 from services.intake.domain.mapping import Answer, FieldMapping, map_answers
 from services.intake.domain.refused import Refused
-from services.intake.webhooks.adapter import Parsed, RawRequest, WebinarJoin
-from services.intake.webhooks.base import FormAdapter
-from services.intake.webhooks.forms import when
+from services.intake.webhooks.contract import Parsed, RawRequest, WebinarJoin
+from services.intake.webhooks.form_adapter import FormAdapter
 from services.intake.webhooks.payload import load_object, obj, objects, text
 from services.intake.webhooks.signing import (
     SignatureError,
@@ -20,6 +19,7 @@ from services.intake.webhooks.signing import (
     require,
     same,
 )
+from services.intake.webhooks.submissions import when
 from shared.events.vocabulary import ActivityType
 
 

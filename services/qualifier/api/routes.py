@@ -23,12 +23,12 @@ from services.qualifier.api.schemas import (
     StageOverride,
     TransitionOut,
 )
+from services.qualifier.commands.opportunities import MergedLead, NotFound, OpportunityCommands, RevisionConflict
+from services.qualifier.commands.qualification import OWNED_STAGES, Qualifier
 from services.qualifier.domain.opportunity import OpportunityError, UnknownPipelineStage
 from services.qualifier.domain.stages import IllegalTransition
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.repository import StaleRevision
-from services.qualifier.qualification import OWNED_STAGES, Qualifier
-from services.qualifier.service import MergedLead, NotFound, OpportunityCommands, RevisionConflict
 from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage

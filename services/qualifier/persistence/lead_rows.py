@@ -20,8 +20,8 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.qualifier.persistence.tables import leads, transitions
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.locks import lock_rows
-from shared.db.matching import dialect_of, one_of
 from shared.db.unit_of_work import UnitOfWork
 
 _COLUMNS = frozenset(leads.c.keys())
@@ -30,7 +30,7 @@ _CHUNK = 500
 
 @cache
 def _leads_of(dialect: str) -> Select[Any]:
-    # Built once per dialect: every consumed batch runs it (see shared.db.matching).
+    # Built once per dialect: every consumed batch runs it (see shared.db.batch_lookup).
     return select(leads).where(one_of(leads.c.lead_id, "lead_ids", dialect))
 
 

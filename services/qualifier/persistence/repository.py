@@ -19,8 +19,8 @@ from services.qualifier.persistence.tables import (
     routing_positions,
     transitions,
 )
+from shared.db.batch_lookup import dialect_of
 from shared.db.database import aware
-from shared.db.matching import dialect_of
 from shared.db.upsert import upsert
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
 

@@ -1,88 +1,21 @@
 """Scorer's routes: a lead's score with its reasons, the ranked worklist, and the predictive model."""
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.scorer.api.schemas import ModelOut, ModelVersionOut, ScoreOut, TrainingOut, WorklistOut
+from services.scorer.commands.training import TrainingInProgress
 from services.scorer.domain.model import NotEnoughOutcomes
 from services.scorer.persistence import model_store
 from services.scorer.persistence.tables import owners, profiles
-from services.scorer.training import TrainingInProgress
 from shared.db.database import Database
-from shared.events.models import ScoreFactor
 from shared.events.vocabulary import Segment
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.problems import Problem
-
-
-class ScoreOut(BaseModel):
-    """A lead's current scores and every factor behind them (model factors in log-odds)."""
-
-    lead_id: str
-    fit: float
-    engagement: float
-    score: float
-    segment: Segment
-    mql: bool
-    probability: float | None = None
-    model_version: int | None = None
-    owner: str | None = None
-    activity_count: int
-    factors: list[ScoreFactor]
-    rules_version: str
-    scored_at: datetime
-    merged_into: str | None = Field(
-        None, description="the lead this one is merged into: its score is frozen, and it counts for that lead"
-    )
-
-
-class WorklistOut(BaseModel):
-    """One page of leads, best first: by predicted conversion when a model is active, then by score; merged leads
-    are left out (they count for the lead they were merged into)."""
-
-    items: list[ScoreOut]
-    limit: int
-    offset: int
-
-
-class ModelVersionOut(BaseModel):
-    """A trained version: its status and validation report (AUC, Brier, top-decile lift, what it had to beat)."""
-
-    version: int
-    status: str
-    trained_at: datetime
-    algorithm: str
-    report: dict[str, Any]
-
-
-class ModelOut(BaseModel):
-    """The model in use and the newest versions."""
-
-    active: ModelVersionOut | None
-    versions: list[ModelVersionOut]
-
-
-class TrainingOut(BaseModel):
-    """A training run's outcome."""
-
-    version: int
-    status: str
-    activated: bool
-    decision: str
-    metrics: dict[str, float]
-    rules_score_metrics: dict[str, float]
-    active_model_metrics: dict[str, float] | None
-    split: str
-    training_examples: int
-    validation_examples: int
-    won: int
-    repredicted_leads: int | None = None
-
 
 _SCORE_COLUMNS = (*profiles.c, owners.c.owner)
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scorer.domain.scoring import Activity, Profile, Score, combined
 from services.scorer.persistence.tables import activities, outcomes, owners, profiles
+from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import aware
 from shared.db.locks import lock_rows
-from shared.db.matching import dialect_of, one_of
 from shared.db.upsert import upsert, upsert_many
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import ActivityType, Segment
@@ -74,7 +74,7 @@ def _stored(row: Any) -> StoredScore:
     )
 
 
-# Built once per dialect: every consumed batch runs them (see shared.db.matching).
+# Built once per dialect: every consumed batch runs them (see shared.db.batch_lookup).
 @cache
 def _profiles_of(dialect: str) -> Select[Any]:
     return select(profiles).where(one_of(profiles.c.lead_id, "lead_ids", dialect))

@@ -2,10 +2,10 @@
 
 from dataclasses import replace
 
+from services.intake.commands.capture import CaptureResult, accept_in, emit_submission
 from services.intake.domain.capture import Submission
 from services.intake.persistence import identity_store, repository
-from services.intake.service import CaptureResult, accept_in, emit_submission
-from services.intake.webhooks.adapter import Parsed
+from services.intake.webhooks.contract import Parsed
 from shared.db.unit_of_work import UnitOfWork
 
 
@@ -83,5 +83,5 @@ def _plain(parsed: Parsed) -> bool:
 
 
 def _self_contained(item: Submission) -> bool:
-    # A source's own id may join two leads (services/intake/service.py resolve): that takes the one-by-one path.
+    # A source's own id may join two leads (commands/capture.py, resolve): that takes the one-by-one path.
     return not (item.minutes is None and "webinar_id" in item.answers) and not item.external_id

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
+from services.qualifier.commands.opportunities import MergedLead, NotFound
 from services.qualifier.domain import opportunity as opp
 from services.qualifier.domain.facts import with_evidence
 from services.qualifier.domain.frameworks import FrameworkResult, evaluate_framework
@@ -13,7 +14,6 @@ from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
-from services.qualifier.service import MergedLead, NotFound
 from services.qualifier.transitions import move, save_opportunity, set_owner
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.domain.capture import Submission, SubmissionError, submission
 from services.intake.domain.mapping import LEAD_FIELDS, split_full_name
-from services.intake.webhooks.forms import when
+from services.intake.webhooks.submissions import when
 from shared.events.vocabulary import ActivityType
 
 

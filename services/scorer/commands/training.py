@@ -9,11 +9,11 @@ import sklearn
 import structlog
 
 from services.scorer.active_model import ActiveModel
+from services.scorer.commands.sweeps import repredict
 from services.scorer.domain.features import lead_features
 from services.scorer.domain.model import ALGORITHM, Example, Trained, train
 from services.scorer.domain.rules import ScoringRules
 from services.scorer.persistence import model_store, repository
-from services.scorer.sweeps import repredict
 from shared.db.locks import exclusive
 from shared.db.unit_of_work import UnitOfWorkFactory
 

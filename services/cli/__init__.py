@@ -20,10 +20,10 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from services.cli.whatif import Plan
     from services.forecast.domain.history import Revision
-    from services.intake.erasure import Erasure
-    from services.intake.quarantine import Quarantine
-    from services.qualifier.whatif import Plan
+    from services.intake.commands.erasure import Erasure
+    from services.intake.commands.quarantine import Quarantine
     from shared.messaging.kafka_options import KafkaOptions
     from shared.messaging.outbox_admin import HeldRow
 
@@ -144,8 +144,8 @@ def erase(
 ) -> None:
     """Erase a person: intake deletes their leads and raw deliveries and announces person.erased, which every
     service applies (the running intake's relay publishes it)."""
-    from services.intake.erasure import NobodyToErase
-    from services.intake.erasure import erase as erase_person
+    from services.intake.commands.erasure import NobodyToErase
+    from services.intake.commands.erasure import erase as erase_person
     from shared.db.unit_of_work import UnitOfWorkFactory
 
     database = _database("intake")
@@ -291,7 +291,7 @@ def quarantine_replay(
 
 
 async def _with_quarantine(work: "Callable[[Quarantine], Awaitable[T]]") -> T:
-    from services.intake.quarantine import Quarantine
+    from services.intake.commands.quarantine import Quarantine
     from shared.db.unit_of_work import UnitOfWorkFactory
     from shared.metrics import Metrics
 
@@ -392,7 +392,7 @@ def import_file(
     ] = 3600,
 ) -> None:
     """Import leads from a CSV through intake's import API, with a progress bar and a row error report."""
-    from services.intake.importer import upload_and_follow
+    from services.cli.csv_import import upload_and_follow
 
     raise typer.Exit(upload_and_follow(file, mapping, url.rstrip("/"), token, timeout_s=timeout))
 
@@ -404,8 +404,8 @@ def requalify(
     examples: Annotated[int, typer.Option(help="examples shown per from → to route")] = 3,
 ) -> None:
     """Re-qualify every lead under new rules: what would move, from where to where, and why."""
+    from services.cli.whatif import apply, plan
     from services.qualifier.bootstrap import load_rules
-    from services.qualifier.whatif import apply, plan
     from services.rules import rules_path
 
     settings = _settings("qualifier")
@@ -439,15 +439,16 @@ def requalify(
 @app.command()
 def train() -> None:
     """Train the predictive model on recorded outcomes; it is activated only if it beats the one in use."""
+    from services.rules import rules_path
     from services.scorer.active_model import ActiveModel
     from services.scorer.bootstrap import load_rules
+    from services.scorer.commands.training import TrainingInProgress, train_model
     from services.scorer.domain.model import NotEnoughOutcomes
-    from services.scorer.training import TrainingInProgress, train_model
     from shared.db.unit_of_work import UnitOfWorkFactory
 
     settings = _settings("scorer")
     try:
-        rules, _ = load_rules(settings)
+        rules, _ = load_rules(rules_path(settings.rules))
     except RulesError as exc:
         raise typer.BadParameter(str(exc)) from exc
     database = Database(settings.database_url, settings.database_schema or "scorer")
@@ -485,8 +486,8 @@ def backtest(
     simulations: Annotated[int, typer.Option(min=100, max=50_000, help="Monte Carlo runs per period")] = 2000,
 ) -> None:
     """Replay the opportunity history: forecast each period from its start and compare with what was won."""
-    from services.forecast.backtest_report import ChartUnavailable, table
-    from services.forecast.backtest_report import chart as draw
+    from services.cli.backtest_report import ChartUnavailable, table
+    from services.cli.backtest_report import chart as draw
     from services.forecast.domain.backtest import backtest as run_backtest
     from services.forecast.domain.backtest import summarise
     from services.forecast.domain.projection import Period

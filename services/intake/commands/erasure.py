@@ -12,8 +12,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import SERVICE
+from services.intake.commands.merging import own_keys
 from services.intake.domain.identity import configured, derived_id, email_key
-from services.intake.merging import own_keys
 from services.intake.persistence import identity_store
 from services.intake.persistence.tables import (
     deliveries,

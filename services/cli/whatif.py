@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.domain.frameworks import evaluate_framework
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import Decision, Situation, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
-from services.qualifier.qualification import Qualifier
 from shared.db.database import Database, aware
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage

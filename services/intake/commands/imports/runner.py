@@ -19,10 +19,10 @@ import yaml
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.imports.mapping import ImportMapping, RowError, read_row, row_key
+from services.intake.commands.capture import capture_one
+from services.intake.commands.imports.mapping import ImportMapping, RowError, read_row, row_key
 from services.intake.persistence import repository
 from services.intake.persistence.tables import import_chunks, imports
-from services.intake.service import capture_one
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 

@@ -16,8 +16,8 @@ from uuid import UUID
 import structlog
 from sqlalchemy import insert, select
 
+from services.intake.commands.merging import own_keys
 from services.intake.domain.identity import use_keyed_ids
-from services.intake.merging import own_keys
 from services.intake.persistence import identity_store
 from services.intake.persistence.tables import identity_keys, leads
 from shared.db.database import Database, aware

@@ -20,14 +20,14 @@ from sqlalchemy import Update, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from services.intake.commands.capture import accept
 from services.intake.domain.refused import Refused
 from services.intake.persistence import repository
 from services.intake.persistence.tables import quarantine
-from services.intake.service import accept
-from services.intake.webhooks.adapter import RawRequest, WebhookAdapter
+from services.intake.webhooks.contract import RawRequest, WebhookAdapter
 from services.intake.webhooks.signing import content_hash
+from shared.db.batch_lookup import dialect_of
 from shared.db.database import aware
-from shared.db.matching import dialect_of
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.metrics import Metrics
 

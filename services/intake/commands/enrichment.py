@@ -13,13 +13,13 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
+from services.intake.commands.capture import accept
+from services.intake.commands.quarantine import Quarantine
 from services.intake.domain.mapping import Answer, FieldMapping
 from services.intake.domain.refused import Refused
 from services.intake.persistence import repository
-from services.intake.quarantine import Quarantine
-from services.intake.service import accept
-from services.intake.webhooks.adapter import Parsed
-from services.intake.webhooks.forms import from_answers, when
+from services.intake.webhooks.contract import Parsed
+from services.intake.webhooks.submissions import from_answers, when
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.vocabulary import ActivityType
 from shared.logging import scrub_credentials

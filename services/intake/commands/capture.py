@@ -8,12 +8,13 @@ from uuid import UUID
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import SERVICE, merging
+from services.intake import SERVICE
+from services.intake.commands import merging
 from services.intake.domain import identity
 from services.intake.domain.capture import Submission, to_activity, to_captured, to_outcome
 from services.intake.domain.profile import merge_profile
 from services.intake.persistence import identity_store, repository
-from services.intake.webhooks.adapter import Parsed
+from services.intake.webhooks.contract import Parsed
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.envelope import Event, new_event
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import Histogram
 
-from services.intake.group_accept import accept_group
-from services.intake.service import CaptureResult, accept, log_committed
-from services.intake.webhooks.adapter import Parsed
+from services.intake.commands.capture import CaptureResult, accept, log_committed
+from services.intake.commands.capture_group import accept_group
+from services.intake.webhooks.contract import Parsed
 from shared.db.unit_of_work import UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
