@@ -42,7 +42,7 @@ def service(name: str) -> ServiceSpec:
     """The spec of one service; ValueError names the known ones.
 
     Only that service's modules are imported: a process of one service does not carry the others' libraries
-    (intake's process held scikit-learn, SciPy and NumPy for the scorer: 197 MiB resident against 95 MiB).
+    (bench/idle.py measures each process's memory).
     """
     if name not in _PORTS:
         raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")

@@ -1,7 +1,7 @@
 """Email addresses checked as email_validator does, cheaply for the common case.
 
-A full RFC check (email_validator, through pydantic) costs about 60 µs, and every service validates each lead's
-address when it decodes lead.captured: in the qualifier that was 12 % of its CPU. Addresses that are plain
+A full RFC check (email_validator, through pydantic) is costly, and every service validates each lead's address
+when it decodes lead.captured. Addresses that are plain
 lower-case ASCII (how intake normalises them) take a strict fast path that accepts only a subset of what
 email_validator accepts and returns them unchanged, as it would; anything else gets the full check, cached
 per process. A property test holds the fast path to email_validator's answers.

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from services.intake import SERVICE
@@ -88,7 +87,6 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     # Imports whose runner stopped (a restart, a crash, a replica gone) go on where they were.
     runtime.every("imports.resume", settings.import_resume_interval_s, workers.resume_stale)
     imports = imports_router(runtime.unit_of_work, runtime.tokens, workers)
-    webhook_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/webhooks/{provider}")
     held = quarantine_router(quarantine, runtime.tokens, adapters)
     return create_app(
         runtime,
@@ -99,7 +97,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
             identity_router(runtime.unit_of_work, runtime.tokens),
             erasure_router(runtime.unit_of_work, runtime.tokens),
         ],
-        inner_middleware=[Middleware(WebhookLane, receiver=receiver, route=webhook_route)],
+        inner_middleware=[Middleware(WebhookLane, receiver=receiver)],
         # An import's file (and its multipart framing) may be larger than any other body.
         body_limits={"/v1/imports": settings.max_import_bytes + 65_536},
         title="leadflow intake",

@@ -53,16 +53,15 @@ def _create_engine(url: str, schema: str | None, *, echo: bool, pool_size: int, 
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # Plans are made for the table as it is now. asyncpg prepares every statement, and PostgreSQL keeps a generic
-    # plan after five runs: one made while a fresh install's tables were a few pages chose sequential scans for
-    # key lookups and kept them as the tables grew (intake fell from 697 to 324 deliveries/s within 30 s of a
-    # burst, until autovacuum analysed). Custom plans cost a little planning per statement and track the size.
+    # plan after five runs: one made while a fresh install's tables were a few pages keeps its sequential scans
+    # as the tables grow, until autovacuum analyses. Custom plans cost a little planning and track the size.
     server_settings = {"plan_cache_mode": "force_custom_plan"}
     if schema:
         # search_path keeps table names unqualified so the same models serve SQLite and PostgreSQL.
         server_settings["search_path"] = schema
     connect_args: dict[str, Any] = {"server_settings": server_settings}
-    # No pre-ping: it costs two round trips and ~0.4 ms of CPU on every checkout (measured), on the path of
-    # every group commit, relay batch and consumer batch. A connection lost to a database restart fails its
+    # No pre-ping: it costs two round trips on every checkout, on the path of every group commit, relay batch
+    # and consumer batch. A connection lost to a database restart fails its
     # statement instead; SQLAlchemy then invalidates the pool's older connections, and every caller retries
     # (HTTP answers 503 with Retry-After, consumers and the relay back off) — the fault suite restarts
     # PostgreSQL under load to hold that.

@@ -179,9 +179,9 @@ class UnitOfWork:
                 log.exception("unit_of_work.listener_failed", events=len(self.committed_events))
 
     async def _notify(self, session: AsyncSession) -> None:
-        # Only when another replica's relay publishes: a NOTIFY takes a cluster-wide lock from before the commit
-        # until after it, so notifying on every commit made all services' commits wait for one another (the
-        # consumers' hops grew by half at 500 leads/s, measured); this process's own relay is woken in memory.
+        # Only when another replica's relay publishes: a NOTIFY takes a cluster-wide lock across the commit, so
+        # notifying on every commit makes all services' commits wait for one another; this process's own relay
+        # is woken in memory.
         if dialect_of(session) == "postgresql":
             await session.execute(_NOTIFY, {"channel": OUTBOX_CHANNEL, "schema": self._database.schema or "public"})
 

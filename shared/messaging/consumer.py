@@ -46,9 +46,8 @@ class ConsumerOptions:
     retry_backoff_s: float = 0.2
 
 
-# How long the broker may hold a fetch while nothing is new (aiokafka's default is 500 ms). Each hop of a lead
-# waited on it: at 300 leads/s the end-to-end p50 was 345 ms with 500 and 210 ms with 50 (bench/pipeline.py),
-# for a few more empty fetches a second when idle.
+# How long the broker may hold a fetch while nothing is new (aiokafka's default is 500 ms): a broker that does
+# not answer a long poll as soon as data arrives makes each hop of a lead wait up to this (bench/pipeline.py).
 _FETCH_MAX_WAIT_MS = 50
 
 # Tansu answers a group join after about half the session timeout (10 s, aiokafka's default: joins took 5.0 s;

@@ -28,7 +28,7 @@ class BatchSteps(Protocol):
     """What a consumer does once per batch, around its per-event handlers."""
 
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
-        """Read (and lock, in id order) every row these events will change."""
+        """Read (and lock, in one order for every batch) every row these events will change."""
 
     async def save(self, uow: UnitOfWork) -> None:
         """Write what the handlers changed and emit what follows from it."""

@@ -65,7 +65,8 @@ def intake_router(
         },
     )
     async def post_webhook(provider: str, request: Request) -> JSONResponse:
-        # Normally served by WebhookLane before routing; this is the same receiver, for apps without the lane.
+        # The document of the path: the app built by bootstrap.py answers it in WebhookLane, before routing, with
+        # this same receiver, so this body runs only where a router is mounted without the lane.
         return await receiver.receive(Delivery.from_asgi(provider, request.scope, request.receive))
 
     @router.get(

@@ -212,8 +212,9 @@ _INSERT_DELIVERIES = insert(deliveries)
 
 
 async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], changed: dict[str, dict[str, Any]]) -> None:
-    """Insert and update many leads in two statements, in id order: two groups in flight that both bring the
-    same new people then wait for each other in one order, never in a cycle."""
+    """Insert and update many leads in two statements. New ones go in id order, so two groups in flight that
+    both bring the same new people wait for each other in one order, never in a cycle; changed ones were locked
+    in id order when they were read (`load_many`)."""
     columns = _PROFILE_COLUMNS
     if new:
         await session.execute(

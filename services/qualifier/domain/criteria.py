@@ -7,10 +7,9 @@ configuration: every criterion is a check on a fact, or any/all of other checks.
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from shared.events.vocabulary import CriterionOutcome as Outcome
 
@@ -38,6 +37,17 @@ class Check(BaseModel):
     all_of: list["Check"] | None = None
     first_known: list["Check"] | None = None
     label: str | None = None
+    # Made once when the rules are loaded, not on every evaluation of every lead.
+    _members: frozenset[Any] = PrivateAttr(default=frozenset())
+    _shown: str = PrivateAttr(default="")
+    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("in_", "not_in")
+    @classmethod
+    def _plain_values(cls, values: list[Any] | None) -> list[Any] | None:
+        if values is not None and not all(v is None or isinstance(v, str | int | float | bool) for v in values):
+            raise ValueError("list only strings, numbers or booleans")
+        return values
 
     @field_validator("matches")
     @classmethod
@@ -62,6 +72,12 @@ class Check(BaseModel):
             raise ValueError("a check needs a fact (or any_of / all_of / first_known)")
         if len(operators) + int(ranged) != 1:
             raise ValueError("a check needs exactly one of: present, truthy, in, not_in, gte/lte, matches")
+        listed = self.in_ if self.in_ is not None else self.not_in
+        if listed is not None:
+            self._members = frozenset(_normal(v) for v in listed)
+            self._shown = "{" + ", ".join(str(v) for v in listed[:6]) + (", …" if len(listed) > 6 else "") + "}"
+        if self.matches is not None:
+            self._pattern = re.compile(self.matches, flags=re.IGNORECASE)
         return self
 
 
@@ -96,14 +112,12 @@ def evaluate(check: Check, facts: Facts) -> Verdict:
     if check.truthy is not None:
         ok = _truthy(value) == check.truthy
         return Verdict(Outcome.PASS if ok else Outcome.FAIL, f"{name} = {_show(value)}")
-    if check.in_ is not None:
-        ok = _normal(value) in _normal_set(check.in_)
-        return Verdict(_pass(ok), f"{name} = {_show(value)} {'∈' if ok else '∉'} {_list(check.in_)}")
-    if check.not_in is not None:
-        hit = _normal(value) in _normal_set(check.not_in)
-        return Verdict(_pass(not hit), f"{name} = {_show(value)} {'∈' if hit else '∉'} {_list(check.not_in)}")
-    if check.matches is not None:
-        ok = re.search(check.matches, str(value), flags=re.IGNORECASE) is not None
+    if check.in_ is not None or check.not_in is not None:
+        hit = _is_member(value, check._members)
+        ok = hit if check.in_ is not None else not hit
+        return Verdict(_pass(ok), f"{name} = {_show(value)} {'∈' if hit else '∉'} {check._shown}")
+    if check._pattern is not None:
+        ok = check._pattern.search(str(value)) is not None
         return Verdict(_pass(ok), f"{name} = {_show(value)} {'matches' if ok else 'does not match'} /{check.matches}/")
     if isinstance(value, list | tuple) and len(value) == 2:
         return _band(check, name, value)
@@ -193,31 +207,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "…'"
 
 
-def _normal_set(values: list[Any]) -> frozenset[Any]:
-    # A rule's list is fixed: normalise it once, not on every evaluation of every lead.
-    key = tuple(values)
-    return _normal_set_of(key) if _hashable(key) else frozenset(_normal(v) for v in values)
-
-
-@lru_cache(maxsize=1024)
-def _normal_set_of(values: tuple[Any, ...]) -> frozenset[Any]:
-    return frozenset(_normal(v) for v in values)
-
-
-def _list(values: list[Any]) -> str:
-    key = tuple(values)
-    return _listed(key) if _hashable(key) else _listed.__wrapped__(key)
-
-
-def _hashable(key: tuple[Any, ...]) -> bool:
+def _is_member(value: Any, members: frozenset[Any]) -> bool:
     try:
-        hash(key)
-    except TypeError:
+        return _normal(value) in members
+    except TypeError:  # a fact that is a list or a mapping is never one of a rule's plain values
         return False
-    return True
-
-
-@lru_cache(maxsize=1024)
-def _listed(values: tuple[Any, ...]) -> str:
-    shown = ", ".join(str(v) for v in values[:6])
-    return "{" + shown + (", …" if len(values) > 6 else "") + "}"
