@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import Histogram
 
-from services.intake.commands.capture import CaptureResult, accept, log_committed
-from services.intake.commands.capture_group import accept_group
+from services.intake.commands.capture import Arrival, CaptureResult, accept, log_committed, stage
 from services.intake.webhooks.contract import Parsed
 from shared.db.unit_of_work import UnitOfWorkFactory
 
@@ -71,20 +70,19 @@ class AcceptBatcher:
         if len(group) > 1:
             try:
                 async with self._uow() as uow:
-                    results = await accept_group(uow, [(w.provider, w.parsed) for w in group])
+                    results = await stage(uow, [Arrival(w.provider, w.parsed) for w in group])
                     await uow.commit()
             except Exception as exc:  # noqa: BLE001 - retried one by one below, where each failure is its sender's
                 log.debug("intake.group_commit_split", size=len(group), error=repr(exc))
             else:
-                for waiting in group:
-                    log_committed(uow, waiting.provider)
+                log_committed(uow)
                 for waiting, result in zip(group, results, strict=True):
                     if not waiting.future.done():
                         waiting.future.set_result(result)
                 return
         for waiting in group:
             try:
-                result = await accept(self._uow, waiting.provider, waiting.parsed)
+                result = await accept(self._uow, Arrival(waiting.provider, waiting.parsed))
             except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
                 if not waiting.future.done():
                     waiting.future.set_exception(exc)

@@ -1,6 +1,8 @@
-"""Intake's command handler: accept a delivery once, turning each submission into lead events."""
+"""Intake's one accept path: a delivery is staged once, each submission becoming lead events (a direct capture
+is a group of one, a webhook group or an import chunk a group of many)."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -38,85 +40,160 @@ class IdempotencyMismatch(ValueError):
     """An idempotency key used again with another request: not a retry, so not answered as one."""
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One delivery to stage: who sent it, what it says, and (direct capture) the request its key was used with.
+    A delivery without an id (a direct capture without an Idempotency-Key) is never deduplicated."""
+
+    provider: str
+    parsed: Parsed
+    request_hash: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.provider, self.parsed.delivery_id) if self.parsed.delivery_id else None
+
+
 async def capture(
     uow_factory: UnitOfWorkFactory,
     submission: Submission,
     delivery_id: str | None,
     request_hash: str | None = None,
 ) -> CaptureResult:
-    """Capture one submission (the direct API and imports); `request_hash` binds its delivery id to the request."""
-    return await accept(
-        uow_factory,
-        submission.provider,
-        Parsed(delivery_id or "", (submission,)),
-        dedupe=delivery_id is not None,
-        request_hash=request_hash,
-    )
+    """Capture one submission (the direct API); `request_hash` binds its delivery id to the request."""
+    parsed = Parsed(delivery_id or "", (submission,))
+    return await accept(uow_factory, Arrival(submission.provider, parsed, request_hash))
 
 
-async def accept(
-    uow_factory: UnitOfWorkFactory,
-    provider: str,
-    parsed: Parsed,
-    *,
-    dedupe: bool = True,
-    request_hash: str | None = None,
-) -> CaptureResult:
-    """Store a delivery's submissions and their events in one transaction; a retry gets the original answer."""
+async def accept(uow_factory: UnitOfWorkFactory, arrival: Arrival) -> CaptureResult:
+    """Stage one delivery in a transaction of its own; a retry gets the original answer."""
     for attempt in range(_CONFLICT_RETRIES):
         try:
-            return await _accept_once(uow_factory, provider, parsed, dedupe=dedupe, request_hash=request_hash)
+            async with uow_factory() as uow:
+                [result] = await stage(uow, [arrival])
+                await uow.commit()
         except IntegrityError:
             # A concurrent request inserted the same lead or delivery first; the next attempt sees it.
             if attempt == _CONFLICT_RETRIES - 1:
                 raise
+        else:
+            log_committed(uow)
+            return result
     raise AssertionError("unreachable")
 
 
-async def _accept_once(
-    uow_factory: UnitOfWorkFactory, provider: str, parsed: Parsed, *, dedupe: bool, request_hash: str | None
-) -> CaptureResult:
-    async with uow_factory() as uow:
-        result = await accept_in(uow, provider, parsed, dedupe=dedupe, request_hash=request_hash)
-        await uow.commit()
-    log_committed(uow, provider)
-    return result
+async def stage(uow: UnitOfWork, arrivals: Sequence[Arrival]) -> list[CaptureResult]:
+    """The one accept path: stage deliveries in the caller's unit of work (which commits them, alone, as a
+    webhook group or as an import chunk) with a fixed number of statements for the common case. Returns each
+    delivery's result in order; one accepted before, or earlier in the same call, answers the original."""
+    session = uow.session
+    originals = await repository.find_deliveries(session, [key for a in arrivals if (key := a.key) is not None])
+    first = _first_occurrences(arrivals, originals)
+    fresh = sorted(first.values())
+    for index in fresh:
+        for join in arrivals[index].parsed.joins:
+            await repository.record_join(session, join)
+    submissions = await _resolved(uow, {i: arrivals[i].parsed.submissions for i in fresh})
+    profiles = await repository.load_leads(
+        session, sorted({str(s.lead_id) for items in submissions.values() for s in items})
+    )
+    known = set(profiles)
+    touched: set[str] = set()
+    results: dict[int, CaptureResult] = {}
+    recorded: list[tuple[str, str, repository.DeliveryRecord]] = []
+    for index in fresh:
+        arrival = arrivals[index]
+        ids: list[tuple[str, str]] = []  # (event id, lead id) of each submission; the first answers the sender
+        for item in submissions[index]:
+            lead = str(item.lead_id)
+            event, profile = emit_submission(uow, await _with_minutes(uow, item), profiles.get(lead))
+            if profile is not None:
+                profiles[lead] = profile
+                touched.add(lead)
+            ids.append((event, lead))
+        pending = 0
+        for waiting in arrival.parsed.pending:
+            pending += await repository.queue_enrichment(session, arrival.provider, waiting)
+        event_id, lead_id = ids[0] if ids else (None, None)
+        results[index] = CaptureResult(event_id, lead_id, duplicate=False, pending=pending)
+        if arrival.key is not None:
+            record = repository.DeliveryRecord(event_id, lead_id, arrival.request_hash)
+            recorded.append((*arrival.key, record))
+    await repository.save_leads(
+        session,
+        new={lid: profiles[lid] for lid in touched - known},
+        changed={lid: profiles[lid] for lid in touched & known},
+    )
+    await repository.record_deliveries(session, recorded)
+    answers = []
+    for index, arrival in enumerate(arrivals):
+        if index in results:
+            answers.append(results[index])
+            continue
+        assert arrival.key is not None  # only keyed deliveries are answered as duplicates
+        original = originals.get(arrival.key) or results[first[arrival.key]]
+        answers.append(CaptureResult(original.event_id, original.lead_id, duplicate=True))
+    return answers
 
 
-async def accept_in(
-    uow: UnitOfWork, provider: str, parsed: Parsed, *, dedupe: bool = True, request_hash: str | None = None
-) -> CaptureResult:
-    """Stage one delivery in the caller's unit of work (which commits it, alone or with others)."""
-    if dedupe:
-        original = await repository.find_delivery(uow.session, provider, parsed.delivery_id)
-        if original is not None:
-            if original.request_hash and request_hash and original.request_hash != request_hash:
+def _first_occurrences(
+    arrivals: Sequence[Arrival], originals: dict[tuple[str, str], repository.DeliveryRecord]
+) -> dict[Any, int]:
+    """The index of each delivery to stage: the first of each key not accepted before, and every unkeyed one
+    (under a key of its own). A key reused with another request is refused."""
+    first: dict[Any, int] = {}
+    for index, arrival in enumerate(arrivals):
+        key = arrival.key
+        if key is None:
+            first[("", index)] = index
+        elif key in originals:
+            recorded = originals[key]
+            if recorded.request_hash and arrival.request_hash and recorded.request_hash != arrival.request_hash:
                 raise IdempotencyMismatch("this Idempotency-Key was used before with another request")
-            return CaptureResult(original.event_id, original.lead_id, duplicate=True)
-    for join in parsed.joins:
-        await repository.record_join(uow.session, join)
-    first: tuple[str, str] | None = None
-    for item in parsed.submissions:
-        event_id, lead_id = await capture_one(uow, item)
-        first = first or (event_id, lead_id)
-    pending = 0
-    for waiting in parsed.pending:
-        pending += await repository.queue_enrichment(uow.session, provider, waiting)
-    if dedupe:
-        record = repository.DeliveryRecord(first[0] if first else None, first[1] if first else None, request_hash)
-        await repository.record_delivery(uow.session, provider, parsed.delivery_id, record)
-    return CaptureResult(first[0] if first else None, first[1] if first else None, duplicate=False, pending=pending)
+        else:
+            first.setdefault(key, index)
+    return first
 
 
-def log_committed(uow: UnitOfWork, provider: str) -> None:
+def log_committed(uow: UnitOfWork) -> None:
     """Log the ids of what a unit of work committed (at debug level: skipped whole when that is off)."""
     if not logging.getLogger(__name__).isEnabledFor(logging.DEBUG):
         return
     for event in uow.committed_events:
         # Ids only: the email and phone stay out of the logs.
+        source = getattr(event.payload, "source", None)
+        provider = getattr(source, "provider", None)
         log.debug(
             "lead.event_accepted", event_id=event.id, lead_id=event.lead_id, type=event.envelope.type, provider=provider
         )
+
+
+async def _resolved(uow: UnitOfWork, submissions: dict[int, tuple[Submission, ...]]) -> dict[int, list[Submission]]:
+    """Each submission pointed at the lead its identity keys lead to. Those carrying a source's own id may link
+    or join two leads, one by one (`resolve`); the rest follow their address's link (a merge, a join), looked
+    up in one query after those, so they see what the first ones linked."""
+    resolved = {index: list(items) for index, items in submissions.items()}
+    for items in resolved.values():
+        for position, item in enumerate(items):
+            if item.external_id:
+                items[position] = await resolve(uow, item)
+    plain = [s.email_key for items in resolved.values() for s in items if not s.external_id and s.email_key]
+    found = await identity_store.links(uow.session, plain) if plain else {}
+    if found:
+        for items in resolved.values():
+            for position, item in enumerate(items):
+                if not item.external_id and item.email_key in found:
+                    items[position] = replace(item, resolved=found[item.email_key])
+    return resolved
+
+
+async def _with_minutes(uow: UnitOfWork, item: Submission) -> Submission:
+    """Attendance reported without its length takes it from when the participant joined, if we were told."""
+    if item.minutes is None and "webinar_id" in item.answers and item.email:
+        joined = await repository.joined_at(uow.session, item.answers["webinar_id"], item.email)
+        if joined is not None:
+            return replace(item, minutes=round(max(0.0, (item.occurred_at - joined).total_seconds()) / 60, 1))
+    return item
 
 
 async def resolve(uow: UnitOfWork, item: Submission) -> Submission:
@@ -136,21 +213,6 @@ async def resolve(uow: UnitOfWork, item: Submission) -> Submission:
         except merging.MergeError as exc:  # e.g. already merged elsewhere: the link alone is kept
             log.warning("identity.join_skipped", lead_id=str(decided.joins), into=str(decided.lead_id), error=str(exc))
     return replace(item, resolved=decided.lead_id)
-
-
-async def capture_one(uow: UnitOfWork, item: Submission) -> tuple[str, str]:
-    """Store one submission and emit its events in the caller's unit of work; (event id, lead id)."""
-    item = await resolve(uow, item)
-    lead_id = str(item.lead_id)
-    existing = await repository.load_lead(uow.session, lead_id)
-    if item.minutes is None and "webinar_id" in item.answers and item.email:
-        joined = await repository.joined_at(uow.session, item.answers["webinar_id"], item.email)
-        if joined is not None:
-            item = replace(item, minutes=round(max(0.0, (item.occurred_at - joined).total_seconds()) / 60, 1))
-    event_id, profile = emit_submission(uow, item, existing)
-    if profile is not None:
-        await repository.save_lead(uow.session, lead_id, profile, is_new=existing is None)
-    return event_id, lead_id
 
 
 def emit_submission(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
-from services.intake.commands.capture import accept
+from services.intake.commands.capture import Arrival, accept
 from services.intake.commands.quarantine import Quarantine
 from services.intake.domain.mapping import Answer, FieldMapping
 from services.intake.domain.refused import Refused
@@ -175,7 +175,7 @@ class Enricher:
                     activity=ActivityType.FORM_SUBMITTED,
                     extra={"utm_campaign": context.get("ad_id")},
                 )
-                await accept(self._uow, self._provider, Parsed(f"lead:{external_id}", (item,)))
+                await accept(self._uow, Arrival(self._provider, Parsed(f"lead:{external_id}", (item,))))
             except (httpx.HTTPError, Refused, ValueError) as exc:
                 await self._failed(external_id, context, int(row["attempts"]) + 1, _error(exc))
                 continue

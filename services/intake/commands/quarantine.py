@@ -20,7 +20,7 @@ from sqlalchemy import Update, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.intake.commands.capture import accept
+from services.intake.commands.capture import Arrival, accept
 from services.intake.domain.refused import Refused
 from services.intake.persistence import repository
 from services.intake.persistence.tables import quarantine
@@ -209,7 +209,7 @@ class Quarantine:
         except (Refused, ValidationError) as exc:
             await self._still_refused(held.id, refusal_kind(exc), describe(exc))
             return Replayed(held.id, HELD, None, describe(exc))
-        result = await accept(self.uow, adapter.name, parsed)
+        result = await accept(self.uow, Arrival(adapter.name, parsed))
         await self._mark(held.id, result.lead_id)
         log.info("webhook.replayed", provider=held.provider, quarantine_id=held.id, lead_id=result.lead_id)
         return Replayed(held.id, REPLAYED, result.lead_id, None)

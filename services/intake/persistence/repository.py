@@ -23,54 +23,6 @@ class DeliveryRecord:
     request_hash: str | None = None  # the request an idempotency key was first used with (direct capture)
 
 
-async def find_delivery(session: AsyncSession, provider: str, delivery_id: str) -> DeliveryRecord | None:
-    """The original outcome of a delivery, if it was accepted before."""
-    row = (
-        await session.execute(
-            select(deliveries.c.event_id, deliveries.c.lead_id, deliveries.c.request_hash).where(
-                deliveries.c.provider == provider, deliveries.c.delivery_id == delivery_id
-            )
-        )
-    ).first()
-    return DeliveryRecord(row.event_id, row.lead_id, row.request_hash) if row else None
-
-
-async def record_delivery(session: AsyncSession, provider: str, delivery_id: str, record: DeliveryRecord) -> None:
-    """Remember a delivery; a concurrent duplicate fails on the primary key."""
-    await session.execute(
-        insert(deliveries).values(
-            provider=provider,
-            delivery_id=delivery_id,
-            event_id=record.event_id,
-            lead_id=record.lead_id,
-            request_hash=record.request_hash,
-            received_at=datetime.now(UTC),
-        )
-    )
-
-
-async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
-    """The stored profile of a lead, locked until the caller commits: a concurrent submission of the same
-    person waits and then merges into this one's result instead of overwriting it."""
-    row = (await session.execute(select(leads).where(leads.c.lead_id == lead_id).with_for_update())).mappings().first()
-    if row is None:
-        return None
-    profile = dict(row)
-    for key in ("first_seen_at", "last_seen_at"):
-        if profile[key] is not None:
-            profile[key] = aware(profile[key])  # SQLite drops the zone
-    return profile
-
-
-async def save_lead(session: AsyncSession, lead_id: str, profile: dict[str, Any], *, is_new: bool) -> None:
-    """Insert or update a lead's profile."""
-    values = {k: v for k, v in profile.items() if k != "lead_id"}
-    if is_new:
-        await session.execute(insert(leads).values(lead_id=lead_id, **values))
-    else:
-        await session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values))
-
-
 async def record_join(session: AsyncSession, join: WebinarJoin) -> None:
     """Remember when a participant entered a webinar; the first join counts."""
     if await joined_at(session, join.webinar_id, join.participant) is None:
@@ -153,14 +105,20 @@ async def retry_enrichment(session: AsyncSession, provider: str, external_id: st
 
 @cache
 def _find_deliveries(dialect: str) -> Select[Any]:
-    columns = (deliveries.c.provider, deliveries.c.delivery_id, deliveries.c.event_id, deliveries.c.lead_id)
+    columns = (
+        deliveries.c.provider,
+        deliveries.c.delivery_id,
+        deliveries.c.event_id,
+        deliveries.c.lead_id,
+        deliveries.c.request_hash,
+    )
     return select(*columns).where(
         one_of(deliveries.c.delivery_id, "delivery_ids", dialect), one_of(deliveries.c.provider, "providers", dialect)
     )
 
 
 async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryRecord]:
-    """The original outcomes of several deliveries at once."""
+    """The original outcomes of deliveries accepted before, by (provider, delivery id)."""
     if not keys:
         return {}
     rows = await session.execute(
@@ -170,7 +128,7 @@ async def find_deliveries(session: AsyncSession, keys: list[tuple[str, str]]) ->
     # The two lists match a superset of the pairs (another provider's same id); keep the exact pairs.
     wanted = set(keys)
     return {
-        (r.provider, r.delivery_id): DeliveryRecord(r.event_id, r.lead_id)
+        (r.provider, r.delivery_id): DeliveryRecord(r.event_id, r.lead_id, r.request_hash)
         for r in rows
         if (r.provider, r.delivery_id) in wanted
     }
@@ -188,7 +146,8 @@ def _load_leads(dialect: str) -> Select[Any]:
 
 
 async def load_leads(session: AsyncSession, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Several leads' profiles at once, locked as `load_lead` does (in id order, so two groups cannot deadlock)."""
+    """Leads' stored profiles, locked until the caller commits (in id order, so two groups cannot deadlock): a
+    concurrent submission of the same person waits and then merges into this one's result."""
     if not lead_ids:
         return {}
     rows = (await session.execute(_load_leads(dialect_of(session)), {"lead_ids": list(lead_ids)})).mappings()
@@ -227,13 +186,21 @@ async def save_leads(session: AsyncSession, new: dict[str, dict[str, Any]], chan
 
 
 async def record_deliveries(session: AsyncSession, rows: list[tuple[str, str, DeliveryRecord]]) -> None:
-    """Remember many deliveries in one statement (in key order, as `save_leads` does, for the same reason)."""
+    """Remember deliveries in one statement (in key order, as `save_leads` does, for the same reason); a
+    concurrent duplicate fails on the primary key."""
     if rows:
         now = datetime.now(UTC)
         await session.execute(
             _INSERT_DELIVERIES,
             [
-                {"provider": p, "delivery_id": d, "event_id": r.event_id, "lead_id": r.lead_id, "received_at": now}
+                {
+                    "provider": p,
+                    "delivery_id": d,
+                    "event_id": r.event_id,
+                    "lead_id": r.lead_id,
+                    "request_hash": r.request_hash,
+                    "received_at": now,
+                }
                 for p, d, r in sorted(rows, key=lambda row: (row[0], row[1]))
             ],
         )

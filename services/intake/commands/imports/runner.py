@@ -19,10 +19,12 @@ import yaml
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.commands.capture import capture_one
+from services.intake.commands import capture
+from services.intake.commands.capture import Arrival
 from services.intake.commands.imports.mapping import ImportMapping, RowError, read_row, row_key
 from services.intake.persistence import repository
 from services.intake.persistence.tables import import_chunks, imports
+from services.intake.webhooks.contract import Parsed
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -172,16 +174,22 @@ async def _import(
     rows: Sequence[tuple[int, dict[str, Any]]],
     imported_at: datetime,
 ) -> None:
-    accepted = duplicates = 0
-    errors: list[dict[str, Any]] = []
+    arrivals: list[Arrival] = []
+    refused: dict[tuple[str, str], dict[str, Any]] = {}
     for number, row in rows:
-        outcome = await _row(unit, mapping, row, imported_at)
-        if isinstance(outcome, RowError):
-            errors.append({"row": number, "error": str(outcome)})
-        elif outcome:
-            accepted += 1
-        else:
-            duplicates += 1
+        key = row_key(mapping, row)
+        try:
+            item = read_row(row, mapping, imported_at=imported_at)
+        except RowError as exc:
+            refused[(mapping.source, key)] = {"row": number, "error": str(exc)}
+            continue
+        arrivals.append(Arrival(mapping.source, Parsed(key, (item,))))
+    results = await capture.stage(unit, arrivals)
+    accepted = sum(not result.duplicate for result in results)
+    # A row imported before is a duplicate even where it no longer reads (a file uploaded again, edited).
+    before = await repository.find_deliveries(unit.session, list(refused))
+    duplicates = len(results) - accepted + len(before)
+    errors = [error for key, error in refused.items() if key not in before]
     current = (
         await unit.session.execute(select(imports.c.errors).where(imports.c.import_id == import_id))
     ).scalar_one()
@@ -197,20 +205,6 @@ async def _import(
             heartbeat_at=datetime.now(UTC),
         )
     )
-
-
-async def _row(unit: UnitOfWork, mapping: ImportMapping, row: dict[str, Any], imported_at: datetime) -> bool | RowError:
-    """True when imported, False when it was imported before, the error when it cannot be."""
-    key = row_key(mapping, row)
-    if await repository.find_delivery(unit.session, mapping.source, key) is not None:
-        return False
-    try:
-        item = read_row(row, mapping, imported_at=imported_at)
-    except RowError as exc:
-        return exc
-    event_id, lead_id = await capture_one(unit, item)
-    await repository.record_delivery(unit.session, mapping.source, key, repository.DeliveryRecord(event_id, lead_id))
-    return True
 
 
 async def _finish(uow: UnitOfWorkFactory, import_id: str, status: str, error: dict[str, Any] | None = None) -> None:
