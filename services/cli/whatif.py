@@ -134,6 +134,6 @@ async def apply(
             lead = await lead_rows(uow).get(uow.session, lead_id)
             if lead is None:
                 continue
-            moved += bool(await qualifier.requalify(uow, lead, decided_by=actor, now=now))
+            moved += bool(await qualifier.requalify(uow, lead, qualifier.cause(actor, now)))
             await save_and_commit(uow)
     return moved

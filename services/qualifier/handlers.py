@@ -3,16 +3,17 @@
 What the qualifier consumes is the `CONSUMES` table."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from services.qualifier.commands.qualification import Qualifier
-from services.qualifier.domain.facts import Facts, with_activity, with_captured, with_score
+from services.qualifier.domain.cause import Cause
+from services.qualifier.domain.facts import with_activity, with_captured, with_score
+from services.qualifier.domain.lead import Lead
 from services.qualifier.merges import Merges
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.transitions import move
-from shared.db.database import aware
 from shared.db.erasure import forget
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
@@ -41,95 +42,73 @@ class LeadBatch:
         await lead_rows(uow).save(uow)
 
     async def learn(
-        self,
-        uow: UnitOfWork,
-        event: Event,
-        update: Callable[[Facts], Facts],
-        details: dict[str, Any],
-        *,
-        activity_at: datetime | None,
+        self, uow: UnitOfWork, event: Event, learned: Callable[[Lead], None], *, activity_at: datetime | None
     ) -> None:
+        """Apply what an event tells of its lead (`learned` changes the lead in place), then re-qualify it."""
         if lead_rows(uow).erased(event.lead_id):
             return  # erased earlier in this batch
-        now = datetime.now(UTC)
-        lead = await self._lead(uow, event, now)
-        lead["facts"] = update(lead.get("facts") or {})
-        changes: dict[str, Any] = {k: v for k, v in details.items() if v is not None} | {
-            "facts": lead["facts"],
-            "updated_at": now,
-        }
-        if activity_at is not None:
-            last = lead.get("last_activity_at")
-            last = aware(last) if last is not None else None
-            if last is None or activity_at > last:
-                changes["last_activity_at"] = activity_at
-        lead.update(changes)
-        lead_rows(uow).update(lead["lead_id"], changes)
-        await self.qualifier.requalify(
-            uow, lead, decided_by=_decider(event), now=now, correlation_id=event.envelope.correlationid
-        )
+        cause = self.qualifier.cause(_decider(event), datetime.now(UTC), event.envelope.correlationid)
+        lead = await self._lead(uow, event.lead_id, cause)
+        learned(lead)
+        lead.updated_at = cause.at
+        if activity_at is not None and (lead.last_activity_at is None or activity_at > lead.last_activity_at):
+            lead.last_activity_at = activity_at
+        await self.qualifier.requalify(uow, lead, cause)
 
-    async def _lead(self, uow: UnitOfWork, event: Event, now: datetime) -> dict[str, Any]:
-        """The lead's row, created at stage `lead` the first time any event names it; news about a merged lead
+    async def _lead(self, uow: UnitOfWork, lead_id: str, cause: Cause) -> Lead:
+        """The lead, created at stage `lead` the first time any event names it; news about a merged lead
         (sent before the merge, or arriving late) belongs to the lead it is merged into."""
-        lead = await self.lead_row(uow, event.lead_id, event.envelope.correlationid, now)
-        merged_into = lead.get("merged_into")
-        if merged_into:
-            return await self.lead_row(uow, merged_into, event.envelope.correlationid, now)
+        lead = await self.lead_row(uow, lead_id, cause)
+        if lead.merged_into:
+            return await self.lead_row(uow, lead.merged_into, cause)
         return lead
 
-    async def lead_row(
-        self, uow: UnitOfWork, lead_id: str, correlation_id: str | None, now: datetime
-    ) -> dict[str, Any]:
+    async def lead_row(self, uow: UnitOfWork, lead_id: str, cause: Cause) -> Lead:
+        """The lead as this transaction sees it; one nobody named before enters the funnel (its row is written
+        at the batch's save, by then at stage `lead`)."""
         rows = lead_rows(uow)
         lead = await rows.get(uow.session, lead_id)
         if lead is not None:
             return lead
-        lead = {
-            "lead_id": lead_id,
-            "stage": None,
-            "mql": False,
-            "stage_changed_at": now,
-            "updated_at": now,
-            "facts": {},
-        }
-        rows.insert(lead)  # written at commit, by then at stage lead
-        await move(
-            uow,
-            lead,
-            LeadStage.LEAD,
-            reason="entered the funnel",
-            decided_by="qualifier",
-            rules_version=self.qualifier.rules.version,
-            now=now,
-            correlation_id=correlation_id,
-        )
+        lead = Lead(lead_id=lead_id, stage=None, stage_changed_at=cause.at, updated_at=cause.at)
+        rows.insert(lead)
+        await move(uow, lead, LeadStage.LEAD, replace(cause, actor="qualifier"), reason="entered the funnel")
         return lead
 
 
 async def on_captured(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:
     """A new lead enters the funnel; a known one adds what it told us this time."""
     payload = event.payload
-    details = {
-        "email": str(payload.contact.email) if payload.contact.email else None,
-        "job_title": payload.contact.job_title,
-        "company": payload.company.name,
-        "source": payload.source.provider,
-    }
-    await batch.learn(uow, event, lambda f: with_captured(f, payload), details, activity_at=payload.captured_at)
+
+    def learned(lead: Lead) -> None:
+        lead.facts = with_captured(lead.facts, payload)
+        lead.email = str(payload.contact.email) if payload.contact.email else lead.email
+        lead.job_title = payload.contact.job_title or lead.job_title
+        lead.company = payload.company.name or lead.company
+        lead.source = payload.source.provider or lead.source
+
+    await batch.learn(uow, event, learned, activity_at=payload.captured_at)
 
 
 async def on_activity(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadActivity]) -> None:
     """Engagement can make a stalled lead live again and a prospect interested."""
     payload = event.payload
-    await batch.learn(uow, event, lambda f: with_activity(f, payload), {}, activity_at=payload.occurred_at)
+
+    def learned(lead: Lead) -> None:
+        lead.facts = with_activity(lead.facts, payload)
+
+    await batch.learn(uow, event, learned, activity_at=payload.occurred_at)
 
 
 async def on_scored(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadScored]) -> None:
     """The scorer's verdict decides lead and mql, and feeds the interest criteria."""
     payload = event.payload
-    details = {"score": payload.score, "segment": payload.segment.value, "mql": payload.mql}
-    await batch.learn(uow, event, lambda f: with_score(f, payload), details, activity_at=None)
+
+    def learned(lead: Lead) -> None:
+        lead.facts = with_score(lead.facts, payload)
+        lead.score, lead.segment, lead.mql = payload.score, payload.segment.value, payload.mql
+
+    await batch.learn(uow, event, learned, activity_at=None)
 
 
 async def on_merged(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadMerged]) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from services.qualifier.commands.qualification import Qualifier
+from services.qualifier.domain.cause import Cause
+from services.qualifier.domain.lead import Lead
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows
 from services.qualifier.transitions import save_opportunity
@@ -22,37 +24,41 @@ from shared.events.models import LeadMerged, LeadUnmerged
 # Columns a merged lead may fill on the lead that stayed (what reps see in lists).
 FILLED_COLUMNS = ("email", "job_title", "company", "source")
 
-LeadFor = Callable[[UnitOfWork, str, str | None, datetime], Awaitable[dict[str, Any]]]
+LeadFor = Callable[[UnitOfWork, str, Cause], Awaitable[Lead]]
 
 
 class Merges:
-    """Applies merges and unmerges to lead rows and opportunities, then re-qualifies the leads involved."""
+    """Applies merges and unmerges to leads and opportunities, then re-qualifies the leads involved."""
 
     def __init__(self, qualifier: Qualifier, lead_for: LeadFor) -> None:
         self._qualifier = qualifier
-        self._lead_for = lead_for  # the lead's row, created at stage `lead` when the merge arrives first
+        self._lead_for = lead_for  # the lead, created at stage `lead` when the merge arrives first
 
     async def merged(self, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
         """Point the merged lead (and those it carried) at the survivor; fill the survivor's gaps; move the open
         opportunity when the survivor has none; re-qualify the survivor."""
         payload = event.payload
-        session, rows, now = uow.session, lead_rows(uow), datetime.now(UTC)
+        session, rows = uow.session, lead_rows(uow)
+        cause = self._qualifier.cause("merge", datetime.now(UTC), event.envelope.correlationid)
         into = str(payload.into)
-        correlation = event.envelope.correlationid
-        survivor = await self._lead_for(uow, into, correlation, now)
+        survivor = await self._lead_for(uow, into, cause)
         source = await rows.get(session, event.lead_id)
         for lead_id in [event.lead_id, *(str(c) for c in payload.carried)]:
-            if await rows.get(session, lead_id) is not None:
-                rows.update(lead_id, {"merged_into": into})
+            if (merged := await rows.get(session, lead_id)) is not None:
+                merged.merged_into = into
         filled: dict[str, Any] = {"facts": {}, "columns": {}}
         if source is not None:
-            facts = dict(survivor.get("facts") or {})
-            filled["facts"] = {k: v for k, v in (source.get("facts") or {}).items() if k not in facts}
+            filled["facts"] = {k: v for k, v in source.facts.items() if k not in survivor.facts}
             filled["columns"] = {
-                c: source[c] for c in FILLED_COLUMNS if source.get(c) is not None and survivor.get(c) is None
+                c: getattr(source, c)
+                for c in FILLED_COLUMNS
+                if getattr(source, c) is not None and getattr(survivor, c) is None
             }
-            rows.update(into, {"facts": facts | filled["facts"], **filled["columns"], "updated_at": now})
-        moved = await _move_open_opportunity(uow, event.lead_id, into, now)
+            survivor.facts = survivor.facts | filled["facts"]
+            for column, value in filled["columns"].items():
+                setattr(survivor, column, value)
+            survivor.updated_at = cause.at
+        moved = await _move_open_opportunity(uow, event.lead_id, into, cause)
         await repository.record_merge(
             session,
             {
@@ -64,37 +70,41 @@ class Merges:
                 "merged_at": payload.merged_at,
             },
         )
-        await self._qualifier.requalify(uow, survivor, decided_by="merge", now=now, correlation_id=correlation)
+        await self._qualifier.requalify(uow, survivor, cause)
 
     async def unmerged(self, uow: UnitOfWork, event: Event[LeadUnmerged]) -> None:
         """The merged lead is its own again: take back what the merge gave the survivor where it is unchanged,
         move its opportunity back, and re-qualify both."""
         payload = event.payload
-        session, rows, now = uow.session, lead_rows(uow), datetime.now(UTC)
-        survivor_id, correlation = str(payload.from_lead), event.envelope.correlationid
-        if await rows.get(session, event.lead_id) is not None:
-            rows.update(event.lead_id, {"merged_into": None})
+        session, rows = uow.session, lead_rows(uow)
+        cause = self._qualifier.cause("unmerge", datetime.now(UTC), event.envelope.correlationid)
+        survivor_id = str(payload.from_lead)
+        if (own := await rows.get(session, event.lead_id)) is not None:
+            own.merged_into = None
         for lead_id in (str(c) for c in payload.carried):
-            if await rows.get(session, lead_id) is not None:
-                rows.update(lead_id, {"merged_into": event.lead_id})
+            if (carried := await rows.get(session, lead_id)) is not None:
+                carried.merged_into = event.lead_id
         record = await repository.take_merge(session, str(payload.merge_id))
         survivor = await rows.get(session, survivor_id)
         if record is not None and survivor is not None:
-            facts = dict(survivor.get("facts") or {})
+            facts = dict(survivor.facts)
             for key, value in record["filled"].get("facts", {}).items():
                 if facts.get(key) == value:
                     facts.pop(key)
-            columns = {c: None for c, v in record["filled"].get("columns", {}).items() if survivor.get(c) == v}
-            rows.update(survivor_id, {"facts": facts, **columns, "updated_at": now})
+            survivor.facts = facts
+            for column, value in record["filled"].get("columns", {}).items():
+                if getattr(survivor, column) == value:
+                    setattr(survivor, column, None)
+            survivor.updated_at = cause.at
             for opportunity_id in record["opportunities"]:
-                await _move_back(uow, UUID(opportunity_id), survivor_id, event.lead_id, now)
+                await _move_back(uow, UUID(opportunity_id), survivor_id, event.lead_id, cause)
         for lead_id in (survivor_id, event.lead_id):
             lead = await rows.get(session, lead_id)
             if lead is not None:
-                await self._qualifier.requalify(uow, lead, decided_by="unmerge", now=now, correlation_id=correlation)
+                await self._qualifier.requalify(uow, lead, cause)
 
 
-async def _move_open_opportunity(uow: UnitOfWork, source: str, survivor: str, now: datetime) -> list[str]:
+async def _move_open_opportunity(uow: UnitOfWork, source: str, survivor: str, cause: Cause) -> list[str]:
     """The merged lead's open opportunity, moved to the survivor unless it has one open (one open per lead)."""
     session = uow.session
     if await repository.open_opportunities_of(session, survivor):
@@ -104,18 +114,18 @@ async def _move_open_opportunity(uow: UnitOfWork, source: str, survivor: str, no
         current = await repository.load_opportunity(session, opportunity_id, lock=True)
         if current is None:
             continue
-        changed = replace(current, lead_id=UUID(survivor), revision=current.revision + 1, changed_at=now)
-        await save_opportunity(uow, changed, previous=current)
+        changed = replace(current, lead_id=UUID(survivor), revision=current.revision + 1, changed_at=cause.at)
+        await save_opportunity(uow, changed, cause, previous=current)
         moved.append(str(opportunity_id))
     return moved
 
 
-async def _move_back(uow: UnitOfWork, opportunity_id: UUID, survivor: str, source: str, now: datetime) -> None:
+async def _move_back(uow: UnitOfWork, opportunity_id: UUID, survivor: str, source: str, cause: Cause) -> None:
     session = uow.session
     current = await repository.load_opportunity(session, opportunity_id, lock=True)
     if current is None or str(current.lead_id) != survivor:
         return
     if current.closed_at is None and await repository.open_opportunities_of(session, source):
         return  # the lead has opened another meanwhile: one open opportunity per lead
-    changed = replace(current, lead_id=UUID(source), revision=current.revision + 1, changed_at=now)
-    await save_opportunity(uow, changed, previous=current)
+    changed = replace(current, lead_id=UUID(source), revision=current.revision + 1, changed_at=cause.at)
+    await save_opportunity(uow, changed, cause, previous=current)

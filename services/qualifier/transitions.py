@@ -1,12 +1,12 @@
 """The qualifier's writes inside a unit of work: each changes a row and emits the event that says so."""
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from services.qualifier import SERVICE
+from services.qualifier.domain.cause import Cause
 from services.qualifier.domain.frameworks import CriterionVerdict
+from services.qualifier.domain.lead import Lead
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.stages import check_transition
 from services.qualifier.persistence import repository
@@ -29,81 +29,76 @@ SOURCE = f"/leadflow/{SERVICE}"
 
 async def move(
     uow: UnitOfWork,
-    lead: dict[str, Any],
+    lead: Lead,
     target: LeadStage,
+    cause: Cause,
     *,
     reason: str,
-    decided_by: str,
-    rules_version: str,
-    now: datetime,
     criteria: Sequence[CriterionVerdict] = (),
-    correlation_id: str | None = None,
 ) -> None:
     """Move a lead to `target` (legal moves only), record the transition and emit lead.stage_changed."""
-    current = LeadStage(lead["stage"]) if lead.get("stage") else None
+    current = LeadStage(lead.stage) if lead.stage else None
     if current is not None:
         check_transition(current, target)
     reported = reported_criteria(criteria)
     event = new_event(
         LeadStageChanged(
-            lead_id=UUID(lead["lead_id"]),
+            lead_id=UUID(lead.lead_id),
             from_stage=current,
             to_stage=target,
             reason=reason,
-            decided_by=decided_by,
+            decided_by=cause.actor,
             criteria=reported,
-            rules_version=rules_version,
-            owner=lead.get("owner"),
-            source=lead.get("source"),
-            changed_at=now,
+            rules_version=cause.rules_version,
+            owner=lead.owner,
+            source=lead.source,
+            changed_at=cause.at,
         ),
         source=SOURCE,
-        correlation_id=correlation_id,
+        correlation_id=cause.correlation_id,
     )
     uow.emit(event)
-    rows = lead_rows(uow)
-    rows.transition(
+    lead_rows(uow).transition(
         {
-            "lead_id": lead["lead_id"],
+            "lead_id": lead.lead_id,
             "from_stage": current.value if current else None,
             "to_stage": target.value,
             "reason": reason,
-            "decided_by": decided_by,
+            "decided_by": cause.actor,
             "criteria": [c.model_dump(mode="json") for c in reported],
-            "rules_version": rules_version,
+            "rules_version": cause.rules_version,
             "event_id": event.id,
-            "changed_at": now,
+            "changed_at": cause.at,
         },
     )
-    lead["stage"] = target.value
-    rows.update(lead["lead_id"], {"stage": target.value, "stage_changed_at": now})
+    lead.stage, lead.stage_changed_at = target.value, cause.at
 
 
-async def set_owner(
-    uow: UnitOfWork, lead: dict[str, Any], owner: str | None, *, team: str | None, reason: str, now: datetime
-) -> None:
+def set_owner(uow: UnitOfWork, lead: Lead, owner: str | None, cause: Cause, *, team: str | None, reason: str) -> None:
     """Give the lead an owner and emit lead.owner_changed."""
-    previous = lead.get("owner")
+    previous = lead.owner
     if previous == owner:
         return
-    lead["owner"], lead["team"] = owner, team
-    lead_rows(uow).update(lead["lead_id"], {"owner": owner, "team": team})
+    lead.owner, lead.team = owner, team
     uow.emit(
         new_event(
             LeadOwnerChanged(
-                lead_id=UUID(lead["lead_id"]),
+                lead_id=UUID(lead.lead_id),
                 from_owner=previous,
                 to_owner=owner,
                 team=team,
                 reason=reason,
-                changed_at=now,
+                changed_at=cause.at,
             ),
             source=SOURCE,
+            correlation_id=cause.correlation_id,
         )
     )
 
 
-async def save_opportunity(uow: UnitOfWork, opportunity: Opportunity, *, previous: Opportunity | None) -> None:
+async def save_opportunity(
+    uow: UnitOfWork, opportunity: Opportunity, cause: Cause, *, previous: Opportunity | None
+) -> None:
     """Store an opportunity and emit opened, updated or closed with its full snapshot."""
     await repository.save_opportunity(uow.session, opportunity, previous=previous)
     fields = {
@@ -115,7 +110,7 @@ async def save_opportunity(uow: UnitOfWork, opportunity: Opportunity, *, previou
         payload = OpportunityClosed(**fields, close_reason=opportunity.close_reason, closed_at=opportunity.closed_at)
     else:
         payload = OpportunityUpdated(**fields)
-    uow.emit(new_event(payload, source=SOURCE))
+    uow.emit(new_event(payload, source=SOURCE, correlation_id=cause.correlation_id))
 
 
 def reported_criteria(criteria: Sequence[CriterionVerdict]) -> list[CriterionResult]:

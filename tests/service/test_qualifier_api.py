@@ -199,6 +199,22 @@ async def test_evidence_makes_a_prospect_with_an_owner_then_an_opportunity(quali
         ).scalar_one()
     opened = decode(raw.encode()).payload
     assert opened.amount == 40000 and opened.owner == "ana.emea"  # type: ignore[attr-defined]
+    # One decision, one correlation id on everything it emitted: the first evidence routed the lead (owner
+    # changed) and moved it to prospect; the second moved it to opportunity and opened the deal.
+    async with database.session() as session:
+        rows = (
+            await session.execute(
+                select(OUTBOX.c.event_type, OUTBOX.c.correlation_id)
+                .where(OUTBOX.c.key == lead_id)
+                .order_by(OUTBOX.c.id)
+            )
+        ).all()
+    by_type: dict[str, list[str]] = {}
+    for event_type, correlation in rows:
+        by_type.setdefault(event_type.removeprefix("io.leadflow."), []).append(correlation)
+    routed, to_prospect = by_type["lead.owner_changed.v1"][0], by_type["lead.stage_changed.v1"][-2]
+    to_opportunity, deal = by_type["lead.stage_changed.v1"][-1], by_type["opportunity.opened.v1"][0]
+    assert routed == to_prospect and to_opportunity == deal and routed != deal
 
 
 async def test_hard_fail_disqualifies_with_reasons(qualifier: Any) -> None:

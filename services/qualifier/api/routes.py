@@ -42,7 +42,6 @@ def qualifier_router(
     """Lead reads and commands, and opportunity commands."""
     router = APIRouter(prefix="/v1", tags=["qualifier"])
     read = [Depends(tokens.require(Scope.LEADS_READ))]
-    write = [Depends(tokens.require(Scope.OPPORTUNITIES_WRITE))]
     # Commands that leave an audit trail take their actor from the token (and so check it once).
     leads_writer = Annotated[str, Depends(tokens.actor(Scope.LEADS_WRITE))]
     opportunities_writer = Annotated[str, Depends(tokens.actor(Scope.OPPORTUNITIES_WRITE))]
@@ -139,14 +138,15 @@ def qualifier_router(
     @router.patch(
         "/opportunities/{opportunity_id}",
         response_model=OpportunityOut,
-        dependencies=write,
         summary="Change an open opportunity",
     )
-    async def patch_opportunity(opportunity_id: UUID, body: OpportunityPatch) -> OpportunityOut:
+    async def patch_opportunity(
+        opportunity_id: UUID, body: OpportunityPatch, actor: opportunities_writer
+    ) -> OpportunityOut:
         with _as_problems():
             changes = body.model_dump(exclude_unset=True)
             revision = changes.pop("revision", None)
-            updated = await commands.change(opportunity_id, changes, expected_revision=revision)
+            updated = await commands.change(opportunity_id, changes, actor=actor, expected_revision=revision)
         return OpportunityOut.of(updated)
 
     @router.post(

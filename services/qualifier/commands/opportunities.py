@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from services.qualifier.domain import opportunity as opp
+from services.qualifier.domain.cause import Cause
 from services.qualifier.domain.opportunity import Opportunity
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.persistence import repository
@@ -57,12 +58,13 @@ class OpportunityCommands:
     ) -> Opportunity:
         """Open an opportunity for a known lead and move the lead to the opportunity stage."""
         now = datetime.now(UTC)
+        cause = Cause(actor, now, self.rules.version)
         async with self.uow() as uow:
             lead = await lead_rows(uow).get(uow.session, str(lead_id))  # locked: an automatic open waits
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
-            if lead.get("merged_into"):
-                raise MergedLead(lead_id, lead["merged_into"])
+            if lead.merged_into:
+                raise MergedLead(lead_id, lead.merged_into)
             open_ones = await repository.open_opportunities_of(uow.session, str(lead_id))
             if open_ones and (found := await repository.load_opportunity(uow.session, open_ones[0])) is not None:
                 raise RevisionConflict(
@@ -77,35 +79,28 @@ class OpportunityCommands:
                 currency=currency,
                 expected_close_date=expected_close_date,
                 pipeline_stage=pipeline_stage,
-                owner=owner or lead.get("owner"),
-                source=lead.get("source"),
+                owner=owner or lead.owner,
+                source=lead.source,
                 now=now,
             )
-            if lead["stage"] != LeadStage.OPPORTUNITY.value:
-                await move(
-                    uow,
-                    lead,
-                    LeadStage.OPPORTUNITY,
-                    reason=f"opportunity {name!r} opened by {actor}",
-                    decided_by=actor,
-                    rules_version=self.rules.version,
-                    now=now,
-                )
-            await save_opportunity(uow, created, previous=None)
+            if lead.stage != LeadStage.OPPORTUNITY.value:
+                await move(uow, lead, LeadStage.OPPORTUNITY, cause, reason=f"opportunity {name!r} opened by {actor}")
+            await save_opportunity(uow, created, cause, previous=None)
             await save_and_commit(uow)
         return created
 
     async def change(
-        self, opportunity_id: UUID, changes: dict[str, Any], *, expected_revision: int | None = None
+        self, opportunity_id: UUID, changes: dict[str, Any], *, actor: str, expected_revision: int | None = None
     ) -> Opportunity:
         """Apply a rep's edit to an open opportunity (only to the revision the rep read, when given)."""
         now = datetime.now(UTC)
+        cause = Cause(actor, now, self.rules.version)
         async with self.uow() as uow:
             current = await self._load(uow, opportunity_id, expected_revision)
             updated = opp.change(self.rules.opportunities, current, now=now, **changes)
             if updated is current:
                 return current
-            await save_opportunity(uow, updated, previous=current)
+            await save_opportunity(uow, updated, cause, previous=current)
             await save_and_commit(uow)
         return updated
 
@@ -122,23 +117,17 @@ class OpportunityCommands:
     ) -> Opportunity:
         """Close won or lost; the lead becomes a customer or closed_lost."""
         now = datetime.now(UTC)
+        cause = Cause(actor, now, self.rules.version)
         async with self.uow() as uow:
             current = await self._load(uow, opportunity_id, expected_revision)
             closed = opp.close(current, won=won, reason=reason, amount=amount, now=now, close_date=close_date)
-            await save_opportunity(uow, closed, previous=current)
+            await save_opportunity(uow, closed, cause, previous=current)
             lead = await lead_rows(uow).get(uow.session, str(closed.lead_id))
-            if lead is not None and lead["stage"] == LeadStage.OPPORTUNITY.value:
+            if lead is not None and lead.stage == LeadStage.OPPORTUNITY.value:
                 target = LeadStage.CUSTOMER if won else LeadStage.CLOSED_LOST
                 outcome = "won" if won else "lost"
-                await move(
-                    uow,
-                    lead,
-                    target,
-                    reason=f"opportunity {closed.name!r} closed {outcome}" + (f": {reason}" if reason else ""),
-                    decided_by=actor,
-                    rules_version=self.rules.version,
-                    now=now,
-                )
+                reasons = f"opportunity {closed.name!r} closed {outcome}" + (f": {reason}" if reason else "")
+                await move(uow, lead, target, cause, reason=reasons)
             await save_and_commit(uow)
         return closed
 

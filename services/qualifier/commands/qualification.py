@@ -7,15 +7,16 @@ from uuid import UUID
 
 from services.qualifier.commands.opportunities import MergedLead, NotFound
 from services.qualifier.domain import opportunity as opp
+from services.qualifier.domain.cause import Cause
 from services.qualifier.domain.facts import with_evidence
 from services.qualifier.domain.frameworks import FrameworkResult, evaluate_framework
+from services.qualifier.domain.lead import Lead
 from services.qualifier.domain.routing import assign, team_for
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.transitions import move, save_opportunity, set_owner
-from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
 
@@ -38,18 +39,17 @@ class Qualifier:
     def _verdict(self, framework: str, facts: dict[str, Any]) -> FrameworkResult:
         return evaluate_framework(framework, self.rules.qualification.frameworks[framework], facts)
 
-    async def requalify(
-        self,
-        uow: UnitOfWork,
-        lead: dict[str, Any],
-        *,
-        decided_by: str,
-        now: datetime,
-        correlation_id: str | None = None,
-    ) -> list[Decision]:
+    def cause(self, actor: str, now: datetime, correlation_id: str | None = None) -> Cause:
+        """A decision by `actor` now, under these rules, for the event with `correlation_id` (a command's own
+        decision: a new one)."""
+        if correlation_id is None:
+            return Cause(actor, now, self.rules.version)
+        return Cause(actor, now, self.rules.version, correlation_id)
+
+    async def requalify(self, uow: UnitOfWork, lead: Lead, cause: Cause) -> list[Decision]:
         """Move the lead as far as its evidence takes it, in this unit of work."""
         q_rules = self.rules.qualification
-        facts = lead.get("facts") or {}
+        facts = lead.facts
         # Only the two frameworks that decide moves: the others (BANT beside PIF, say) are for reading, and
         # evaluating every framework on every event was a third of the qualifier's CPU.
         qualification = self._verdict(q_rules.qualify_with, facts)
@@ -60,78 +60,63 @@ class Qualifier:
         )
         moves = decide(
             Situation(
-                stage=LeadStage(lead["stage"]),
-                mql=bool(lead.get("mql")),
-                score=lead.get("score"),
+                stage=lead.current_stage,
+                mql=bool(lead.mql),
+                score=lead.score,
                 qualification=qualification,
                 opportunity=opportunity,
-                stalled_days=self._stalled_days(lead, now),
+                stalled_days=self._stalled_days(lead, cause.at),
             )
         )
         criteria = qualification.criteria + (opportunity.criteria if opportunity is not qualification else [])
         for decision in moves:
-            if decision.target is LeadStage.PROSPECT and not lead.get("owner"):
-                await self.route(uow, lead, now)
-            await move(
-                uow,
-                lead,
-                decision.target,
-                reason=decision.reason,
-                decided_by=decided_by,
-                rules_version=self.rules.version,
-                now=now,
-                criteria=criteria,
-                correlation_id=correlation_id,
-            )
+            if decision.target is LeadStage.PROSPECT and not lead.owner:
+                await self.route(uow, lead, cause)
+            await move(uow, lead, decision.target, cause, reason=decision.reason, criteria=criteria)
             if decision.target is LeadStage.OPPORTUNITY:
-                await self._open_automatically(uow, lead, now)
+                await self._open_automatically(uow, lead, cause)
         return moves
 
-    def _stalled_days(self, lead: dict[str, Any], now: datetime) -> float | None:
-        last = lead.get("last_activity_at")
+    def _stalled_days(self, lead: Lead, now: datetime) -> float | None:
+        last = lead.last_activity_at
         if last is None:
             return None
-        last = aware(last)
         days = (now - last).total_seconds() / 86_400
         return days if days >= self.rules.qualification.stall_days else None
 
-    async def route(
-        self, uow: UnitOfWork, lead: dict[str, Any], now: datetime, *, exclude: frozenset[str] = frozenset()
-    ) -> None:
+    async def route(self, uow: UnitOfWork, lead: Lead, cause: Cause, *, exclude: frozenset[str] = frozenset()) -> None:
         """Give the lead an owner by the routing rules (territory, segment, round robin, capacity)."""
         session = uow.session
         routing = self.rules.routing
         await lead_rows(uow).save(uow)  # owners' loads are counted in the leads table: write what is pending
         loads = await repository.owner_loads(session, OWNED_STAGES)
         inactive = await repository.inactive_owners(session)
-        team, _ = team_for(routing, lead.get("facts") or {})
+        team, _ = team_for(routing, lead.facts)
         position = await repository.routing_position(session, team)
-        chosen = assign(
-            routing, lead.get("facts") or {}, loads=loads, position=position, inactive=inactive, exclude=exclude
-        )
+        chosen = assign(routing, lead.facts, loads=loads, position=position, inactive=inactive, exclude=exclude)
         await repository.set_routing_position(session, chosen.team, chosen.next_position)
-        await set_owner(uow, lead, chosen.owner, team=chosen.team, reason=chosen.reason, now=now)
+        set_owner(uow, lead, chosen.owner, cause, team=chosen.team, reason=chosen.reason)
 
-    async def _open_automatically(self, uow: UnitOfWork, lead: dict[str, Any], now: datetime) -> None:
-        if await repository.open_opportunities_of(uow.session, lead["lead_id"]):
+    async def _open_automatically(self, uow: UnitOfWork, lead: Lead, cause: Cause) -> None:
+        if await repository.open_opportunities_of(uow.session, lead.lead_id):
             return
         rules = self.rules.opportunities
-        facts = lead.get("facts") or {}
+        facts = lead.facts
         amount = _amount(facts.get("evidence.budget")) or rules.default_amount
         company = facts.get("company.name") or facts.get("contact.email_domain") or "lead"
         created = opp.open_opportunity(
             rules,
-            lead_id=UUID(lead["lead_id"]),
+            lead_id=UUID(lead.lead_id),
             name=f"{company} (opened on {self.rules.qualification.open_opportunity_with})",
             amount=amount,
             currency=None,
-            expected_close_date=(now + timedelta(days=rules.default_cycle_days)).date(),
+            expected_close_date=(cause.at + timedelta(days=rules.default_cycle_days)).date(),
             pipeline_stage=None,
-            owner=lead.get("owner"),
-            source=lead.get("source"),
-            now=now,
+            owner=lead.owner,
+            source=lead.source,
+            now=cause.at,
         )
-        await save_opportunity(uow, created, previous=None)
+        await save_opportunity(uow, created, cause, previous=None)
 
     async def record_evidence(
         self, lead_id: UUID, items: dict[str, Any], *, note: str | None, actor: str
@@ -140,13 +125,13 @@ class Qualifier:
         now = datetime.now(UTC)
         async with self._uow() as uow:
             lead = await self._lead(uow, lead_id)
-            lead["facts"] = with_evidence(lead.get("facts") or {}, items)
-            lead["last_activity_at"] = now
+            lead.facts = with_evidence(lead.facts, items)
+            lead.last_activity_at = lead.updated_at = now
             await repository.record_evidence(
                 uow.session,
                 [
                     {
-                        "lead_id": lead["lead_id"],
+                        "lead_id": lead.lead_id,
                         "key": k,
                         "value": v,
                         "note": note,
@@ -156,8 +141,7 @@ class Qualifier:
                     for k, v in items.items()
                 ],
             )
-            lead_rows(uow).update(lead["lead_id"], {"facts": lead["facts"], "last_activity_at": now, "updated_at": now})
-            moves = await self.requalify(uow, lead, decided_by=actor, now=now)
+            moves = await self.requalify(uow, lead, self.cause(actor, now))
             await save_and_commit(uow)
         return moves
 
@@ -166,20 +150,13 @@ class Qualifier:
         now = datetime.now(UTC)
         async with self._uow() as uow:
             lead = await self._lead(uow, lead_id)
-            check_transition(LeadStage(lead["stage"]), target)
-            results = self.evaluate(lead.get("facts") or {})
-            if target is LeadStage.PROSPECT and not lead.get("owner"):
-                await self.route(uow, lead, now)
-            await move(
-                uow,
-                lead,
-                target,
-                reason=f"manual override: {reason}",
-                decided_by=f"{actor} (override)",
-                rules_version=self.rules.version,
-                now=now,
-                criteria=[c for r in results.values() for c in r.criteria],
-            )
+            check_transition(lead.current_stage, target)
+            results = self.evaluate(lead.facts)
+            cause = self.cause(f"{actor} (override)", now)
+            if target is LeadStage.PROSPECT and not lead.owner:
+                await self.route(uow, lead, cause)
+            criteria = [c for r in results.values() for c in r.criteria]
+            await move(uow, lead, target, cause, reason=f"manual override: {reason}", criteria=criteria)
             await save_and_commit(uow)
 
     async def sweep_stalled(self, now: datetime | None = None) -> int:
@@ -196,7 +173,7 @@ class Qualifier:
                 lead = await lead_rows(uow).get(uow.session, lead_id)
                 if lead is None:
                     continue
-                moved += bool(await self.requalify(uow, lead, decided_by="qualifier (stall check)", now=now))
+                moved += bool(await self.requalify(uow, lead, self.cause("qualifier (stall check)", now)))
                 await save_and_commit(uow)
         return moved
 
@@ -217,23 +194,24 @@ class Qualifier:
             rows = lead_rows(uow)
             await rows.preload(uow.session, held_ids)  # locked like every other writer's leads
             held = [lead for i in held_ids if (lead := await rows.get(uow.session, i)) is not None]
+            cause = self.cause(actor, now)
             for lead in held:
-                await self.route(uow, lead, now, exclude=frozenset({owner}))
-                for opportunity_id in await repository.open_opportunities_of(uow.session, lead["lead_id"]):
+                await self.route(uow, lead, cause, exclude=frozenset({owner}))
+                for opportunity_id in await repository.open_opportunities_of(uow.session, lead.lead_id):
                     current = await repository.load_opportunity(uow.session, opportunity_id, lock=True)
-                    if current is not None and lead.get("owner"):
-                        changed = opp.change(self.rules.opportunities, current, now=now, owner=lead["owner"])
+                    if current is not None and lead.owner:
+                        changed = opp.change(self.rules.opportunities, current, now=now, owner=lead.owner)
                         if changed is not current:
-                            await save_opportunity(uow, changed, previous=current)
+                            await save_opportunity(uow, changed, cause, previous=current)
             await save_and_commit(uow)
         return len(held)
 
-    async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
+    async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> Lead:
         lead = await lead_rows(uow).get(uow.session, str(lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id} has reached the qualifier yet")
-        if lead.get("merged_into"):
-            raise MergedLead(lead_id, lead["merged_into"])
+        if lead.merged_into:
+            raise MergedLead(lead_id, lead.merged_into)
         return lead
 
 

@@ -1,9 +1,10 @@
 """The lead rows and transitions one transaction touches: read in one query, written in a few at commit.
 
-A consumed batch names hundreds of leads; reading and writing them one statement at a time made the qualifier
-the slowest consumer of the pipeline. Handlers get the cached row (the same dict all through the transaction,
-so the next event of a lead sees what the last one changed); writes wait for `save` at the end of the batch or
-command (or sooner, when something is about to read the leads table itself: routing counts owners' leads).
+A consumed batch names hundreds of leads; reading and writing them one statement at a time would make the
+qualifier the slowest consumer. Handlers get the cached `Lead` (the same object all through the transaction, so
+the next event of a lead sees what the last one changed) and change it in place; writes wait for `save` at the
+end of the batch or command (or sooner, when something is about to read the leads table itself: routing counts
+owners' leads).
 
 Every read here first locks the leads it names until the transaction ends (shared.db.locks.lock_rows: in key
 order, so two batches naming the same leads wait for each other instead of deadlocking): facts and stage are
@@ -19,12 +20,13 @@ from typing import Any
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.qualifier.domain.lead import COLUMNS, Lead
 from services.qualifier.persistence.tables import leads, transitions
 from shared.db.batch_lookup import dialect_of, one_of
+from shared.db.database import aware
 from shared.db.locks import lock_rows
 from shared.db.unit_of_work import UnitOfWork
 
-_COLUMNS = frozenset(leads.c.keys())
 _CHUNK = 500
 
 
@@ -35,21 +37,23 @@ def _leads_of(dialect: str) -> Select[Any]:
 
 
 class LeadRows:
-    """Cached lead rows with their pending inserts and updates, and pending transitions."""
+    """The leads one transaction reads, as `Lead` objects its commands and handlers change in place, with the
+    transitions they record. `save` writes the new leads, and of the others the columns that differ from what
+    was read (or last saved)."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, dict[str, Any] | None] = {}
-        self._new: dict[str, dict[str, Any]] = {}
-        self._changed: dict[str, dict[str, Any]] = {}
+        self._leads: dict[str, Lead | None] = {}
+        self._stored: dict[str, dict[str, Any]] = {}  # each read lead's columns as the table holds them
+        self._new: set[str] = set()
         self._transitions: list[dict[str, Any]] = []
         self._erased: set[str] = set()
 
     def forget(self, lead_id: str) -> None:
         """An erased lead: what the batch would write of it is dropped, and nothing more is taken for it."""
         self._erased.add(lead_id)
-        self._rows[lead_id] = None
-        self._new.pop(lead_id, None)
-        self._changed.pop(lead_id, None)
+        self._leads[lead_id] = None
+        self._stored.pop(lead_id, None)
+        self._new.discard(lead_id)
         self._transitions = [t for t in self._transitions if t["lead_id"] != lead_id]
 
     def erased(self, lead_id: str) -> bool:
@@ -58,33 +62,28 @@ class LeadRows:
 
     async def preload(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
         """Read every named lead not cached yet, in one query per chunk (absent ones are remembered as absent)."""
-        wanted = sorted({i for i in lead_ids if i not in self._rows})
+        wanted = sorted({i for i in lead_ids if i not in self._leads})
         await lock_rows(session, "qualifier.lead", wanted, None)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             found = await session.execute(_leads_of(dialect_of(session)), {"lead_ids": chunk})
-            rows = {row["lead_id"]: dict(row) for row in found.mappings()}
+            rows = {row["lead_id"]: row for row in found.mappings()}
             for lead_id in chunk:
-                self._rows[lead_id] = rows.get(lead_id)
+                row = rows.get(lead_id)
+                self._leads[lead_id] = _lead(row) if row is not None else None
+                if row is not None:
+                    self._stored[lead_id] = {name: row[name] for name in COLUMNS}
 
-    async def get(self, session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
-        """The lead's row as this transaction sees it, or None."""
-        if lead_id not in self._rows:
+    async def get(self, session: AsyncSession, lead_id: str) -> Lead | None:
+        """The lead as this transaction sees it, or None."""
+        if lead_id not in self._leads:
             await self.preload(session, [lead_id])
-        return self._rows[lead_id]
+        return self._leads[lead_id]
 
-    def insert(self, row: dict[str, Any]) -> None:
-        """A new lead; its row is written at flush with whatever it holds by then."""
-        self._rows[row["lead_id"]] = row
-        self._new[row["lead_id"]] = row
-
-    def update(self, lead_id: str, values: dict[str, Any]) -> None:
-        """Change columns of a lead."""
-        cached = self._rows.get(lead_id)
-        if cached is not None:
-            cached.update(values)
-        if lead_id not in self._new:
-            self._changed.setdefault(lead_id, {}).update(values)
+    def insert(self, lead: Lead) -> None:
+        """A new lead; its row is written at `save` with whatever it holds by then."""
+        self._leads[lead.lead_id] = lead
+        self._new.add(lead.lead_id)
 
     def transition(self, row: dict[str, Any]) -> None:
         """Record one stage transition."""
@@ -92,15 +91,25 @@ class LeadRows:
 
     def unsaved(self) -> bool:
         """Whether changes wait for `save`."""
-        return bool(self._new or self._changed or self._transitions)
+        return bool(self._new or self._transitions or any(self._changes()))
+
+    def _changes(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        for lead_id, stored in self._stored.items():
+            lead = self._leads.get(lead_id)
+            if lead is None:
+                continue
+            changed = {name: value for name in COLUMNS if (value := getattr(lead, name)) != stored[name]}
+            if changed:
+                yield lead_id, changed
 
     async def save(self, uow: UnitOfWork) -> None:
         """Write what is pending: new leads, then changes grouped by the columns they touch, then transitions."""
         session = uow.session
-        for group in _by_columns(_columns(r) for r in self._new.values()).values():
-            await session.execute(insert(leads), group)
-        changes = ({**_columns(values), "b_lead_id": lead_id} for lead_id, values in self._changed.items())
-        for columns, rows in _by_columns(changes).items():
+        new = [_columns_of(lead) for i in sorted(self._new) if (lead := self._leads.get(i)) is not None]
+        if new:
+            await session.execute(insert(leads), new)
+        changes = list(self._changes())
+        for columns, rows in _by_columns({**values, "b_lead_id": lead_id} for lead_id, values in changes).items():
             statement = (
                 update(leads)
                 .where(leads.c.lead_id == bindparam("b_lead_id"))
@@ -109,11 +118,32 @@ class LeadRows:
             await session.execute(statement, rows)
         if self._transitions:
             await session.execute(insert(transitions), self._transitions)
-        self._new, self._changed, self._transitions = {}, {}, []
+        for lead_id in self._new:
+            if (lead := self._leads.get(lead_id)) is not None:
+                self._stored[lead_id] = _snapshot(lead)
+        for lead_id, _ in changes:
+            lead = self._leads[lead_id]
+            assert lead is not None
+            self._stored[lead_id] = _snapshot(lead)
+        self._new, self._transitions = set(), []
 
 
-def _columns(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k in _COLUMNS}
+def _lead(row: Any) -> Lead:
+    """A lead from its stored columns (SQLite returns times without their zone: they are UTC)."""
+    lead = Lead(**{name: row[name] for name in COLUMNS})
+    lead.facts = dict(lead.facts or {})
+    if lead.last_activity_at is not None:
+        lead.last_activity_at = aware(lead.last_activity_at)
+    return lead
+
+
+def _columns_of(lead: Lead) -> dict[str, Any]:
+    return {name: getattr(lead, name) for name in COLUMNS}
+
+
+def _snapshot(lead: Lead) -> dict[str, Any]:
+    # Facts are replaced, never changed in place (domain/facts.py returns new dicts): a shallow copy suffices.
+    return _columns_of(lead) | {"facts": dict(lead.facts)}
 
 
 def _by_columns(rows: Iterable[dict[str, Any]]) -> dict[frozenset[str], list[dict[str, Any]]]:
