@@ -3,6 +3,17 @@
 import hashlib
 import hmac
 import uuid
+from typing import NewType
+
+# A lead's id past the event boundary: the canonical text of its UUID (events carry the UUID itself, tables and
+# partition keys the text). Made only by `as_lead_id`, so what a function takes as a LeadId is one of them.
+LeadId = NewType("LeadId", str)
+
+
+def as_lead_id(value: uuid.UUID | str) -> LeadId:
+    """The LeadId of a UUID or of its text (any case); ValueError for anything else."""
+    return LeadId(str(value if isinstance(value, uuid.UUID) else uuid.UUID(value)))
+
 
 # Fixed forever: changing it would split every existing lead in two.
 LEAD_NAMESPACE = uuid.UUID("6f1c1d2e-93a4-5b8e-9a51-4c1e0b7f2a10")

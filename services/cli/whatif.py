@@ -15,6 +15,7 @@ from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from shared.db.database import Database, aware
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
+from shared.ids import LeadId
 
 _PAGE = 500
 
@@ -23,7 +24,7 @@ _PAGE = 500
 class Move:
     """One lead that new rules would move, how, and which criteria changed their verdict."""
 
-    lead_id: str
+    lead_id: LeadId
     from_stage: str
     moves: list[Decision]
     changed_criteria: list[str]
@@ -88,7 +89,7 @@ def what_if(lead: dict[str, Any], old: QualifierRules, new: QualifierRules, now:
         for name, outcome in after.items()
         if before.get(name) != outcome
     ]
-    return Move(lead_id=lead["lead_id"], from_stage=lead["stage"], moves=moves, changed_criteria=changed)
+    return Move(lead_id=LeadId(lead["lead_id"]), from_stage=lead["stage"], moves=moves, changed_criteria=changed)
 
 
 async def all_leads(database: Database) -> AsyncIterator[dict[str, Any]]:
@@ -119,7 +120,7 @@ async def plan(database: Database, old: QualifierRules, new: QualifierRules, now
 async def apply(
     database: Database,
     new: QualifierRules,
-    lead_ids: Iterable[str],
+    lead_ids: Iterable[LeadId],
     *,
     actor: str,
     progress: Callable[[], None] = lambda: None,

@@ -19,6 +19,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import LeadActivity, LeadCaptured, LeadMerged, LeadScored, LeadUnmerged, PersonErased
 from shared.events.vocabulary import LeadStage
+from shared.ids import LeadId, as_lead_id
 from shared.messaging.subscription import Consumes, On, Subscription
 
 
@@ -33,8 +34,8 @@ class LeadBatch:
     async def load(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         """Read (and lock) every lead of a consumed batch in one query before its events are applied."""
         ids = [event.lead_id for event in events]
-        ids += [str(e.payload.into) for e in events if isinstance(e.payload, LeadMerged)]
-        ids += [str(e.payload.from_lead) for e in events if isinstance(e.payload, LeadUnmerged)]
+        ids += [as_lead_id(e.payload.into) for e in events if isinstance(e.payload, LeadMerged)]
+        ids += [as_lead_id(e.payload.from_lead) for e in events if isinstance(e.payload, LeadUnmerged)]
         await lead_rows(uow).preload(uow.session, ids)
 
     async def save(self, uow: UnitOfWork) -> None:
@@ -55,7 +56,7 @@ class LeadBatch:
             lead.last_activity_at = activity_at
         await self.qualifier.requalify(uow, lead, cause)
 
-    async def _lead(self, uow: UnitOfWork, lead_id: str, cause: Cause) -> Lead:
+    async def _lead(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause) -> Lead:
         """The lead, created at stage `lead` the first time any event names it; news about a merged lead
         (sent before the merge, or arriving late) belongs to the lead it is merged into."""
         lead = await self.lead_row(uow, lead_id, cause)
@@ -63,7 +64,7 @@ class LeadBatch:
             return await self.lead_row(uow, lead.merged_into, cause)
         return lead
 
-    async def lead_row(self, uow: UnitOfWork, lead_id: str, cause: Cause) -> Lead:
+    async def lead_row(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause) -> Lead:
         """The lead as this transaction sees it; one nobody named before enters the funnel (its row is written
         at the batch's save, by then at stage `lead`)."""
         rows = lead_rows(uow)

@@ -20,11 +20,12 @@ from services.qualifier.transitions import save_opportunity
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import LeadMerged, LeadUnmerged
+from shared.ids import LeadId, as_lead_id
 
 # Columns a merged lead may fill on the lead that stayed (what reps see in lists).
 FILLED_COLUMNS = ("email", "job_title", "company", "source")
 
-LeadFor = Callable[[UnitOfWork, str, Cause], Awaitable[Lead]]
+LeadFor = Callable[[UnitOfWork, LeadId, Cause], Awaitable[Lead]]
 
 
 class Merges:
@@ -40,10 +41,10 @@ class Merges:
         payload = event.payload
         session, rows = uow.session, lead_rows(uow)
         cause = self._qualifier.cause("merge", datetime.now(UTC), event.envelope.correlationid)
-        into = str(payload.into)
+        into = as_lead_id(payload.into)
         survivor = await self._lead_for(uow, into, cause)
         source = await rows.get(session, event.lead_id)
-        for lead_id in [event.lead_id, *(str(c) for c in payload.carried)]:
+        for lead_id in [event.lead_id, *(as_lead_id(c) for c in payload.carried)]:
             if (merged := await rows.get(session, lead_id)) is not None:
                 merged.merged_into = into
         filled: dict[str, Any] = {"facts": {}, "columns": {}}
@@ -78,10 +79,10 @@ class Merges:
         payload = event.payload
         session, rows = uow.session, lead_rows(uow)
         cause = self._qualifier.cause("unmerge", datetime.now(UTC), event.envelope.correlationid)
-        survivor_id = str(payload.from_lead)
+        survivor_id = as_lead_id(payload.from_lead)
         if (own := await rows.get(session, event.lead_id)) is not None:
             own.merged_into = None
-        for lead_id in (str(c) for c in payload.carried):
+        for lead_id in (as_lead_id(c) for c in payload.carried):
             if (carried := await rows.get(session, lead_id)) is not None:
                 carried.merged_into = event.lead_id
         record = await repository.take_merge(session, str(payload.merge_id))

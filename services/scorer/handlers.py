@@ -31,6 +31,7 @@ from shared.events.models import (
     PersonErased,
 )
 from shared.events.vocabulary import OpportunityStatus
+from shared.ids import as_lead_id
 from shared.messaging.subscription import Consumes, On, Subscription
 
 SOURCE = f"/leadflow/{SERVICE}"
@@ -87,9 +88,9 @@ class PendingScores:
         ids = [event.lead_id for event in events if isinstance(event.payload, rescored)]
         for event in events:
             if isinstance(event.payload, LeadMerged):
-                ids.append(str(event.payload.into))
+                ids.append(as_lead_id(event.payload.into))
             elif isinstance(event.payload, LeadUnmerged):
-                ids += [event.lead_id, str(event.payload.from_lead)]
+                ids += [event.lead_id, as_lead_id(event.payload.from_lead)]
         await self._read(uow.session, ids)
 
     async def _read(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:

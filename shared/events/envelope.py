@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypeVar
 
 from shared.events.models import ALL_PAYLOADS, EventPayload
+from shared.ids import LeadId
 
 # Covariant: an Event[LeadCaptured] is an Event[EventPayload]; a bare `Event` means the latter.
 P_co = TypeVar("P_co", bound=EventPayload, covariant=True, default=EventPayload)
@@ -49,9 +50,9 @@ class Event(Generic[P_co]):
         return self.envelope.id
 
     @cached_property
-    def lead_id(self) -> str:
+    def lead_id(self) -> LeadId:
         """The partition key of every leadflow event (asked for by every handler, row and outbox write of it)."""
-        return str(self.payload.lead_id)
+        return LeadId(str(self.payload.lead_id))  # a UUID already: its text is canonical
 
 
 class EventDecodeError(ValueError):

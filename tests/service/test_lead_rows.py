@@ -2,6 +2,7 @@
 exactly what changed (nothing for a lead only read)."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,10 @@ from services.qualifier.persistence.tables import leads
 from shared.db import migrations
 from shared.db.database import Database, sqlite_url_for
 from shared.db.unit_of_work import UnitOfWork
+from shared.ids import as_lead_id
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+A, B = as_lead_id(uuid.uuid4()), as_lead_id(uuid.uuid4())
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, url, None)
     db = Database(url)
     async with UnitOfWork(db) as uow:
-        for lead_id in ("a", "b"):
+        for lead_id in (A, B):
             lead_rows(uow).insert(Lead(lead_id, "lead", NOW, NOW, facts={"k": 1}))
         await lead_rows(uow).save(uow)
         await uow.commit()
@@ -44,7 +47,7 @@ async def test_only_the_changed_columns_of_the_changed_leads_are_written(databas
     event.listen(database.engine.sync_engine, "before_cursor_execute", record)
     async with UnitOfWork(database) as uow:
         rows = lead_rows(uow)
-        a, b = await rows.get(uow.session, "a"), await rows.get(uow.session, "b")
+        a, b = await rows.get(uow.session, A), await rows.get(uow.session, B)
         assert a is not None and b is not None and not rows.unsaved()
         a.owner, a.facts = "ana.emea", a.facts | {"pain": "yes"}
         assert rows.unsaved()
@@ -57,5 +60,5 @@ async def test_only_the_changed_columns_of_the_changed_leads_are_written(databas
     assert len(updates) == 1 and "owner" in updates[0] and "facts" in updates[0] and "stage" not in updates[0]
     async with database.session() as session:
         stored = {r.lead_id: r for r in (await session.execute(select(leads))).all()}
-    assert (stored["a"].owner, stored["a"].facts) == ("ana.emea", {"k": 1, "pain": "yes"})
-    assert (stored["b"].owner, stored["b"].facts) == (None, {"k": 1})
+    assert (stored[A].owner, stored[A].facts) == ("ana.emea", {"k": 1, "pain": "yes"})
+    assert (stored[B].owner, stored[B].facts) == (None, {"k": 1})

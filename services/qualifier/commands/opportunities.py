@@ -15,6 +15,7 @@ from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.transitions import move, save_opportunity
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage, OpportunityStatus
+from shared.ids import as_lead_id
 
 
 class NotFound(LookupError):
@@ -60,7 +61,7 @@ class OpportunityCommands:
         now = datetime.now(UTC)
         cause = Cause(actor, now, self.rules.version)
         async with self.uow() as uow:
-            lead = await lead_rows(uow).get(uow.session, str(lead_id))  # locked: an automatic open waits
+            lead = await lead_rows(uow).get(uow.session, as_lead_id(lead_id))  # locked: an automatic open waits
             if lead is None:
                 raise NotFound(f"no lead {lead_id}; a lead must be captured before it gets an opportunity")
             if lead.merged_into:
@@ -122,7 +123,7 @@ class OpportunityCommands:
             current = await self._load(uow, opportunity_id, expected_revision)
             closed = opp.close(current, won=won, reason=reason, amount=amount, now=now, close_date=close_date)
             await save_opportunity(uow, closed, cause, previous=current)
-            lead = await lead_rows(uow).get(uow.session, str(closed.lead_id))
+            lead = await lead_rows(uow).get(uow.session, as_lead_id(closed.lead_id))
             if lead is not None and lead.stage == LeadStage.OPPORTUNITY.value:
                 target = LeadStage.CUSTOMER if won else LeadStage.CLOSED_LOST
                 outcome = "won" if won else "lost"

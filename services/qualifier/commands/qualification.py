@@ -19,6 +19,7 @@ from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
 from services.qualifier.transitions import move, save_opportunity, set_owner
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
+from shared.ids import as_lead_id
 
 # Leads an owner is working on: these count against the owner's capacity.
 OWNED_STAGES = [LeadStage.PROSPECT.value, LeadStage.OPPORTUNITY.value]
@@ -207,7 +208,7 @@ class Qualifier:
         return len(held)
 
     async def _lead(self, uow: UnitOfWork, lead_id: UUID) -> Lead:
-        lead = await lead_rows(uow).get(uow.session, str(lead_id))
+        lead = await lead_rows(uow).get(uow.session, as_lead_id(lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id} has reached the qualifier yet")
         if lead.merged_into:

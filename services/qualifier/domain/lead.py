@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.events.vocabulary import LeadStage
+from shared.ids import LeadId
 
 
 @dataclass(slots=True)
@@ -12,7 +13,7 @@ class Lead:
     """What the qualifier knows of a lead and where it stands. Commands and handlers change it in place; the
     transaction's lead rows (persistence/lead_rows.py) write back what changed."""
 
-    lead_id: str
+    lead_id: LeadId
     stage: str | None  # None only until its first move (to `lead`), in the transaction that creates it
     stage_changed_at: datetime
     updated_at: datetime
@@ -27,7 +28,7 @@ class Lead:
     score: float | None = None
     segment: str | None = None
     last_activity_at: datetime | None = None
-    merged_into: str | None = None
+    merged_into: LeadId | None = None
 
     @property
     def current_stage(self) -> LeadStage:

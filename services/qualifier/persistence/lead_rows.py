@@ -26,6 +26,7 @@ from shared.db.batch_lookup import dialect_of, one_of
 from shared.db.database import aware
 from shared.db.locks import lock_rows
 from shared.db.unit_of_work import UnitOfWork
+from shared.ids import LeadId
 
 _CHUNK = 500
 
@@ -42,13 +43,13 @@ class LeadRows:
     was read (or last saved)."""
 
     def __init__(self) -> None:
-        self._leads: dict[str, Lead | None] = {}
-        self._stored: dict[str, dict[str, Any]] = {}  # each read lead's columns as the table holds them
-        self._new: set[str] = set()
+        self._leads: dict[LeadId, Lead | None] = {}
+        self._stored: dict[LeadId, dict[str, Any]] = {}  # each read lead's columns as the table holds them
+        self._new: set[LeadId] = set()
         self._transitions: list[dict[str, Any]] = []
-        self._erased: set[str] = set()
+        self._erased: set[LeadId] = set()
 
-    def forget(self, lead_id: str) -> None:
+    def forget(self, lead_id: LeadId) -> None:
         """An erased lead: what the batch would write of it is dropped, and nothing more is taken for it."""
         self._erased.add(lead_id)
         self._leads[lead_id] = None
@@ -56,25 +57,25 @@ class LeadRows:
         self._new.discard(lead_id)
         self._transitions = [t for t in self._transitions if t["lead_id"] != lead_id]
 
-    def erased(self, lead_id: str) -> bool:
+    def erased(self, lead_id: LeadId) -> bool:
         """Whether the lead was erased in this batch."""
         return lead_id in self._erased
 
-    async def preload(self, session: AsyncSession, lead_ids: Iterable[str]) -> None:
+    async def preload(self, session: AsyncSession, lead_ids: Iterable[LeadId]) -> None:
         """Read every named lead not cached yet, in one query per chunk (absent ones are remembered as absent)."""
         wanted = sorted({i for i in lead_ids if i not in self._leads})
         await lock_rows(session, "qualifier.lead", wanted, None)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             found = await session.execute(_leads_of(dialect_of(session)), {"lead_ids": chunk})
-            rows = {row["lead_id"]: row for row in found.mappings()}
+            rows = {LeadId(row["lead_id"]): row for row in found.mappings()}
             for lead_id in chunk:
                 row = rows.get(lead_id)
                 self._leads[lead_id] = _lead(row) if row is not None else None
                 if row is not None:
                     self._stored[lead_id] = {name: row[name] for name in COLUMNS}
 
-    async def get(self, session: AsyncSession, lead_id: str) -> Lead | None:
+    async def get(self, session: AsyncSession, lead_id: LeadId) -> Lead | None:
         """The lead as this transaction sees it, or None."""
         if lead_id not in self._leads:
             await self.preload(session, [lead_id])
@@ -93,7 +94,7 @@ class LeadRows:
         """Whether changes wait for `save`."""
         return bool(self._new or self._transitions or any(self._changes()))
 
-    def _changes(self) -> Iterable[tuple[str, dict[str, Any]]]:
+    def _changes(self) -> Iterable[tuple[LeadId, dict[str, Any]]]:
         for lead_id, stored in self._stored.items():
             lead = self._leads.get(lead_id)
             if lead is None:

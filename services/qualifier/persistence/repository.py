@@ -23,6 +23,7 @@ from shared.db.batch_lookup import dialect_of
 from shared.db.database import aware
 from shared.db.upsert import upsert
 from shared.events.vocabulary import ForecastCategory, OpportunityStatus
+from shared.ids import LeadId
 
 
 async def load_lead(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
@@ -131,7 +132,7 @@ async def list_leads(
     return [dict(r) for r in (await session.execute(query)).mappings()]
 
 
-async def stalled_leads(session: AsyncSession, stages: list[str], before: datetime, limit: int) -> list[str]:
+async def stalled_leads(session: AsyncSession, stages: list[str], before: datetime, limit: int) -> list[LeadId]:
     """Ids of leads in `stages` with no activity or evidence since `before`."""
     rows = await session.execute(
         select(leads.c.lead_id)
@@ -139,7 +140,7 @@ async def stalled_leads(session: AsyncSession, stages: list[str], before: dateti
         .order_by(leads.c.last_activity_at)
         .limit(limit)
     )
-    return list(rows.scalars())
+    return [LeadId(i) for i in rows.scalars()]
 
 
 async def sync_owners(session: AsyncSession, team_of: dict[str, str]) -> None:
@@ -182,10 +183,10 @@ async def deactivate_owner(session: AsyncSession, owner: str, at: datetime) -> b
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[str]:
+async def leads_owned_by(session: AsyncSession, owner: str, stages: list[str]) -> list[LeadId]:
     """Ids of the open leads an owner holds."""
     rows = await session.execute(select(leads.c.lead_id).where(leads.c.owner == owner, leads.c.stage.in_(stages)))
-    return list(rows.scalars())
+    return [LeadId(i) for i in rows.scalars()]
 
 
 # The team's row exists before it is locked: a lock on a row that is not there yet locks nothing.
