@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from services.embedded.dev import EmbeddedPipeline
 from tests.pipeline.driving import scalar
@@ -37,31 +38,33 @@ def run_import(pipeline: EmbeddedPipeline) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_xeducation_import_reaches_every_service_once(pipeline: EmbeddedPipeline, module_database_url: str) -> None:
+@pytest.fixture(scope="module")
+def imported(pipeline: EmbeddedPipeline, module_database_url: str) -> tuple[str, float, float]:
+    """The export imported once for this module, through every service: (the CLI's output, seconds to import,
+    seconds until every lead was scored and staged)."""
     started = time.monotonic()
     first = run_import(pipeline)
     imported_in = time.monotonic() - started
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "done: 9240 imported, 0 already there, 0 failed" in first.stdout, first.stdout
-    wait_until(
-        lambda: scalar(module_database_url, "scorer", "SELECT count(*) FROM outcomes") == 9240 or None,
-        timeout_s=300,
-        interval_s=1,
-        what="every outcome at the scorer",
-    )
-    wait_until(
-        lambda: scalar(module_database_url, "scorer", "SELECT count(*) FROM profiles") == 9240 or None,
-        timeout_s=300,
-        interval_s=1,
-        what="every lead scored",
-    )
-    wait_until(
-        lambda: scalar(module_database_url, "qualifier", "SELECT count(*) FROM leads") == 9240 or None,
-        timeout_s=300,
-        interval_s=1,
-        what="every lead staged",
-    )
-    processed_in = time.monotonic() - started
+    for what, service, query in (
+        ("every outcome at the scorer", "scorer", "SELECT count(*) FROM outcomes"),
+        ("every lead scored", "scorer", "SELECT count(*) FROM profiles"),
+        ("every lead staged", "qualifier", "SELECT count(*) FROM leads"),
+    ):
+        wait_until(
+            lambda s=service, q=query: scalar(module_database_url, s, q) == 9240 or None,  # type: ignore[misc]
+            timeout_s=300,
+            interval_s=1,
+            what=what,
+        )
+    return first.stdout, imported_in, time.monotonic() - started
+
+
+def test_xeducation_import_reaches_every_service_once(
+    pipeline: EmbeddedPipeline, module_database_url: str, imported: tuple[str, float, float]
+) -> None:
+    output, imported_in, processed_in = imported
+    assert "done: 9240 imported, 0 already there, 0 failed" in output, output
     won = scalar(module_database_url, "scorer", "SELECT count(*) FROM outcomes WHERE outcome = 'won'")
     assert won == 3561  # 38.5 % of 9,240, as the data set's README says
 
@@ -75,9 +78,9 @@ def test_xeducation_import_reaches_every_service_once(pipeline: EmbeddedPipeline
 
 
 def test_leadflow_train_learns_from_the_imported_outcomes_and_ranks_the_worklist(
-    pipeline: EmbeddedPipeline, module_database_url: str
+    pipeline: EmbeddedPipeline, module_database_url: str, imported: tuple[str, float, float]
 ) -> None:
-    # Runs after the import above in this module: 9,240 leads with outcomes are at the scorer.
+    # 9,240 leads with outcomes are at the scorer (the `imported` fixture), whichever test runs first.
     trained = subprocess.run(
         [sys.executable, "-m", "services.cli", "train"],
         env=dict(os.environ) | {"DATABASE_URL": module_database_url},

@@ -1,7 +1,7 @@
 """Passes over every stored lead: decay re-scoring (segment changes become lead.scored) and re-prediction after
 a new model is activated. Each page is one transaction; a lead scored by the consumer meanwhile is left alone."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -59,27 +59,19 @@ async def rescore_for_decay(
         )
 
     changed = 0
-    after = ""
-    while True:
-        async with uow() as unit:
-            page = await repository.page(unit.session, after, _PAGE)
-            if not page:
-                break
-            after = max(page)
-            page = {lead_id: stored for lead_id, stored in page.items() if not stored.merged_into}
-            scored_on, history = await _with_members(unit, page)
-            now = clock()
-            moved = []
-            for lead_id, stored in page.items():
-                score = rescore(stored, score_lead(scored_on[lead_id], history[lead_id], rules, now))
-                if score.segment != stored.segment or score.mql != stored.mql:
-                    moved.append((lead_id, stored, score))
-            written = await _write(unit, moved, now)
-            for lead_id, stored, score in moved:
-                if lead_id in written:
-                    unit.emit(new_event(scored_payload(lead_id, score, stored, rules_version, now), source=SOURCE))
-            await unit.commit()
-            changed += len(written)
+    async for unit, page, scored_on, history in _pages(uow):
+        now = clock()
+        moved = []
+        for lead_id, stored in page.items():
+            score = rescore(stored, score_lead(scored_on[lead_id], history[lead_id], rules, now))
+            if score.segment != stored.segment or score.mql != stored.mql:
+                moved.append((lead_id, stored, score))
+        written = await _write(unit, moved, now)
+        for lead_id, stored, score in moved:
+            if lead_id in written:
+                unit.emit(new_event(scored_payload(lead_id, score, stored, rules_version, now), source=SOURCE))
+        await unit.commit()
+        changed += len(written)
     if changed:
         log.info("scores.decayed", leads=changed)
     return changed
@@ -88,25 +80,34 @@ async def rescore_for_decay(
 async def repredict(uow: UnitOfWorkFactory, rules: ScoringRules, active: ActiveModel) -> int:
     """Give every stored lead the active model's probability and reasons (no events: segments do not change)."""
     updated = 0
+    async for unit, page, scored_on, history in _pages(uow):
+        now = datetime.now(UTC)
+        lead_ids = list(page)
+        current = [_as_score(page[lead_id]) for lead_id in lead_ids]
+        features = [lead_features(scored_on[i], history[i], rules) for i in lead_ids]
+        scores = with_model(current, features, active.model, active.version)
+        written = await _write(unit, [(i, page[i], s) for i, s in zip(lead_ids, scores, strict=True)], now)
+        await unit.commit()
+        updated += len(written)
+    log.info("scores.repredicted", leads=updated, model_version=active.version)
+    return updated
+
+
+async def _pages(
+    uow: UnitOfWorkFactory,
+) -> AsyncIterator[tuple[UnitOfWork, dict[str, StoredScore], dict[str, Profile], dict[str, list[Activity]]]]:
+    """Every stored lead that is not merged, a page at a time, each page in a transaction of its own (the caller
+    commits it) with what each lead is scored on."""
     after = ""
     while True:
         async with uow() as unit:
             page = await repository.page(unit.session, after, _PAGE)
             if not page:
-                break
+                return
             after = max(page)
             page = {lead_id: stored for lead_id, stored in page.items() if not stored.merged_into}
             scored_on, history = await _with_members(unit, page)
-            now = datetime.now(UTC)
-            lead_ids = list(page)
-            current = [_as_score(page[lead_id]) for lead_id in lead_ids]
-            features = [lead_features(scored_on[i], history[i], rules) for i in lead_ids]
-            scores = with_model(current, features, active.model, active.version)
-            written = await _write(unit, [(i, page[i], s) for i, s in zip(lead_ids, scores, strict=True)], now)
-            await unit.commit()
-            updated += len(written)
-    log.info("scores.repredicted", leads=updated, model_version=active.version)
-    return updated
+            yield unit, page, scored_on, history
 
 
 async def _with_members(
