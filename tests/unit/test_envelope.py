@@ -47,8 +47,24 @@ def test_unknown_type_is_a_decode_error() -> None:
 def test_invalid_payload_names_the_field() -> None:
     raw = json.loads(encode(new_event(captured(), source="/x")))
     del raw["data"]["contact"]
-    with pytest.raises(EventDecodeError, match="contact"):
+    with pytest.raises(EventDecodeError, match=r"invalid io\.leadflow\.lead\.captured\.v1 payload: contact: "):
         decode(json.dumps(raw).encode())
+
+
+def test_a_broken_envelope_is_named_as_such() -> None:
+    raw = json.loads(encode(new_event(captured(), source="/x")))
+    del raw["id"]
+    with pytest.raises(EventDecodeError, match=r"not a CloudEvents 1\.0 envelope: id: "):
+        decode(json.dumps(raw).encode())
+    with pytest.raises(EventDecodeError, match=r"not a CloudEvents 1\.0 envelope"):
+        decode(b"{not json")
+
+
+def test_a_decoded_event_is_typed_by_its_type_and_equal_to_what_was_sent() -> None:
+    sent = new_event(captured(), source="/x")
+    received = decode(encode(sent))
+    assert type(received.payload) is LeadCaptured and received.payload == sent.payload
+    assert (received.id, received.lead_id, received.envelope.correlationid) == (sent.id, sent.lead_id, sent.id)
 
 
 @given(st.binary(max_size=300))
