@@ -46,9 +46,13 @@ class ConsumerOptions:
     retry_backoff_s: float = 0.2
 
 
-# How long the broker may hold a fetch while nothing is new (aiokafka's default is 500 ms): a broker that does
-# not answer a long poll as soon as data arrives makes each hop of a lead wait up to this (bench/pipeline.py).
-_FETCH_MAX_WAIT_MS = 50
+# How long the broker may hold a fetch while nothing is new (aiokafka's default is 500 ms). The embedded broker
+# answers a held fetch late when data arrives (tens to a couple of hundred ms at 500), so while records flow the
+# wait is short; after a quiet spell it is long, so an idle consumer asks the broker ten times less often
+# (bench/idle.py). The first record after the quiet spell pays the longer wait once per hop.
+_FETCH_WAIT_BUSY_MS = 50
+_FETCH_WAIT_IDLE_MS = 500
+_QUIET_AFTER_S = 10.0
 
 # Tansu answers a group join after about half the session timeout (10 s, aiokafka's default: joins took 5.0 s;
 # 6 s: 3.0 s, measured), and readiness waits for the join. A member that stops heartbeating (kill -9) gives its
@@ -56,6 +60,35 @@ _FETCH_MAX_WAIT_MS = 50
 # event loop beside the batches; CPU-heavy work (model training, forecasts) runs in threads.
 _SESSION_TIMEOUT_MS = 6_000
 _HEARTBEAT_INTERVAL_MS = 1_000
+
+
+class FetchWait:
+    """Sets the broker's fetch wait from what the polls bring: short while records flow, long after a quiet spell.
+
+    aiokafka reads the wait from its fetcher for every fetch request but offers no setter; without that
+    attribute (another aiokafka) the wait stays short, as configured."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, clock: Callable[[], float] = time.monotonic) -> None:
+        self._consumer = consumer
+        self._clock = clock
+        self._last_records = clock()
+        self.idle = False
+
+    def polled(self, records: bool) -> None:
+        """After each poll: whether it brought records."""
+        now = self._clock()
+        if records:
+            self._last_records = now
+            if self.idle:
+                self._set(_FETCH_WAIT_BUSY_MS, idle=False)
+        elif not self.idle and now - self._last_records >= _QUIET_AFTER_S:
+            self._set(_FETCH_WAIT_IDLE_MS, idle=True)
+
+    def _set(self, wait_ms: int, *, idle: bool) -> None:
+        self.idle = idle
+        fetcher = getattr(self._consumer, "_fetcher", None)  # made by start()
+        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait_ms
 
 
 class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
@@ -129,7 +162,7 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._options.batch_size,
-            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=_FETCH_WAIT_BUSY_MS,
             session_timeout_ms=_SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=_HEARTBEAT_INTERVAL_MS,
         )
@@ -137,11 +170,13 @@ class ConsumerLoop:
             [topic.name for topic in self._topics],
             listener=_JoinListener(lambda assigned: self._assigned(consumer, assigned)),
         )
+        wait = FetchWait(consumer)
         try:
             await self._start(consumer)
             while True:
                 self._beat()
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._options.batch_size)
+                wait.polled(bool(batches))
                 batches = await self._start_check.admit(consumer, batches)
                 if not batches:
                     continue
