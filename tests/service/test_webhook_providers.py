@@ -1,11 +1,13 @@
 """Every provider's real payload, signed as the provider signs it, becomes the right lead exactly once."""
 
+import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,13 +16,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Header
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.embedded.broker import free_port
 from services.intake.commands.enrichment import Enricher, GraphLeadFetcher, HubSpotContactFetcher
 from services.intake.commands.quarantine import Quarantine
 from services.intake.domain.mapping import FieldMapping
-from services.intake.persistence.tables import pending_enrichments
+from services.intake.persistence.tables import pending_enrichments, webinar_joins
 from services.rules import DEFAULT_RULES
 from shared.db.database import Database
 from shared.db.metadata import OUTBOX
@@ -30,6 +32,7 @@ from shared.events.models import LeadCaptured
 from shared.metrics import Metrics
 from shared.rules import load_rules_section
 from tests.service.conftest import running_service
+from tests.support import lead_payload, signed_webhook
 from tests.unit.test_hubspot_signatures import DOCS_V1_BODY
 from tests.webhook_senders import FACEBOOK_VERIFY_TOKEN, SECRETS, fixture, settings_overrides, signed
 
@@ -447,3 +450,45 @@ async def test_a_delivery_id_longer_than_its_column_is_still_one_delivery(intake
     first, retry = await post(client, "typeform", payload), await post(client, "typeform", payload)
     assert first.status_code == retry.status_code == 202
     assert retry.json()["duplicate"] is True and retry.json()["lead_id"] == first.json()["lead_id"]
+
+
+async def test_two_replicas_racing_on_zooms_published_sequence_make_one_lead_and_one_attendance(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    """Zoom's own examples (registration, participant joined, participant left: one person, 66 minutes apart),
+    each delivered three times to each of two intake replicas at once, among other leads' deliveries so groups
+    form: one lead, one join, one attendance of 66 minutes, and every sender answered."""
+    overrides = settings_overrides() | {"run_jobs": False, "database_schema": f"intake_{uuid.uuid4().hex[:8]}"}
+    async with (
+        running_service("intake", database_url, kafka_bootstrap, **overrides) as (_, first, settings),
+        running_service("intake", database_url, kafka_bootstrap, **overrides) as (_, second, _s),
+    ):
+        database = Database(settings.database_url, settings.database_schema)
+        try:
+            for name in (
+                "zoom_webinar_registration_created",
+                "zoom_meeting_participant_joined",
+                "zoom_meeting_participant_left",
+            ):
+                payload = fixture(f"published/{name}")
+                others = [signed_webhook(lead_payload()) for _ in range(10)]
+                responses = await asyncio.gather(
+                    *[post(replica, "zoom", payload) for replica in (first, second) for _ in range(3)],
+                    *[
+                        replica.post("/v1/webhooks/generic", content=body, headers=headers)
+                        for replica, (body, headers) in zip([first, second] * 5, others, strict=True)
+                    ],
+                )
+                assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
+                zoom = [r.json() for r in responses[:6]]
+                assert sum(not answer["duplicate"] for answer in zoom) == 1, (name, zoom)
+                assert len({answer["event_id"] for answer in zoom}) == 1
+            jill = [e for e in await events(database) if getattr(e.payload, "source", None) is not None]
+            jill = [e for e in jill if e.payload.source.provider == "zoom"]  # type: ignore[attr-defined]
+            kinds = [(e.envelope.type, getattr(e.payload, "minutes", None)) for e in jill]
+            assert kinds == [("io.leadflow.lead.captured.v1", None), ("io.leadflow.lead.activity.v1", 66.0)]
+            async with database.session() as session:
+                joins = (await session.execute(select(func.count()).select_from(webinar_joins))).scalar_one()
+            assert joins == 1
+        finally:
+            await database.dispose()
