@@ -21,7 +21,6 @@ from shared.db.database import Database
 from shared.db.migrations import SchemaBehind, check_at_head
 from shared.db.retention import Retention, messaging_retention, prune
 from shared.db.unit_of_work import CommitListener, UnitOfWorkFactory
-from shared.events.envelope import Event
 from shared.events.topics import ALL_TOPICS
 from shared.heartbeats import Heartbeats
 from shared.http.auth import TokenAuthority
@@ -64,7 +63,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.commit_listeners.append(self.relay.wake)
-        self.unit_of_work.on_commit = self._committed
+        self.unit_of_work.listeners = self.commit_listeners  # the list itself: services append to it later
         self.unit_of_work.wake_other_replicas = lambda: not self.relay.publishing
         s = self.settings
         self.retention.extend(messaging_retention(s.outbox_retention_days, s.inbox_retention_days))
@@ -95,13 +94,6 @@ class Runtime:
     async def _probe_broker(self) -> None:
         # Asked on its own schedule, not on a send: a service with nothing to publish must still show the outage.
         self.metrics.broker_reachable.set(1 if await self.broker.ping() else 0)
-
-    def _committed(self, events: list[Event]) -> None:
-        for listener in self.commit_listeners:
-            try:
-                listener(events)
-            except Exception:  # one listener's bug must not keep the others (the relay's wake-up) from hearing
-                log.exception("runtime.commit_listener_failed", listener=getattr(listener, "__qualname__", "?"))
 
     def every(
         self,

@@ -1,7 +1,7 @@
 """A service's transaction: its domain rows, the events it emits (outbox) and the events it applied (inbox)
 commit together or not at all (docs/architecture.md, "Delivery guarantees")."""
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from types import TracebackType
@@ -44,11 +44,11 @@ class UnitOfWork:
     def __init__(
         self,
         database: Database,
-        on_commit: CommitListener | None = None,
+        listeners: Sequence[CommitListener] = (),
         wake_other_replicas: Callable[[], bool] | None = None,
     ) -> None:
         self._database = database
-        self._on_commit = on_commit
+        self._listeners = listeners
         self._wake_other_replicas = wake_other_replicas
         self._pending: list[Event] = []
         self._processed: list[tuple[str, Event]] = []
@@ -169,14 +169,20 @@ class UnitOfWork:
         await session.commit()
         self.committed_events = self._pending
         self._pending, self._processed, self._positions = [], [], {}
-        if self.committed_events and self._on_commit is not None:
+        if not self.committed_events:
+            return
+        for listener in self._listeners:
             try:
-                self._on_commit(self.committed_events)
+                listener(self.committed_events)
             except Exception:
                 # The transaction is committed: raising now would tell the caller it failed (an API would answer
-                # 500 for an accepted lead, a consumer would apply its batch again). The relay's poll still
-                # publishes what was committed.
-                log.exception("unit_of_work.listener_failed", events=len(self.committed_events))
+                # 500 for an accepted lead, a consumer would apply its batch again), and the other listeners (the
+                # relay's wake-up) would not hear. The relay's poll still publishes what was committed.
+                log.exception(
+                    "unit_of_work.listener_failed",
+                    listener=getattr(listener, "__qualname__", "?"),
+                    events=len(self.committed_events),
+                )
 
     async def _notify(self, session: AsyncSession) -> None:
         # Only when another replica's relay publishes: a NOTIFY takes a cluster-wide lock across the commit, so
@@ -202,12 +208,12 @@ class UnitOfWorkFactory:
     def __init__(
         self,
         database: Database,
-        on_commit: CommitListener | None = None,
+        listeners: Sequence[CommitListener] = (),
         wake_other_replicas: Callable[[], bool] | None = None,
     ) -> None:
         self.database = database
-        self.on_commit = on_commit
+        self.listeners = listeners
         self.wake_other_replicas = wake_other_replicas
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.database, self.on_commit, self.wake_other_replicas)
+        return UnitOfWork(self.database, self.listeners, self.wake_other_replicas)

@@ -14,6 +14,12 @@ from shared.events.topics import ALL_TOPICS, Topic
 Consumers = Mapping[str, Sequence[type[EventPayload]]]
 
 
+def received(topic: Topic, consumers: Consumers) -> dict[str, list[type[EventPayload]]]:
+    """Each consumer of `topic` and the event types of it that its handlers apply (consumers of none left out)."""
+    found = {name: [p for p in topic.payloads if p in applied] for name, applied in consumers.items()}
+    return {name: payloads for name, payloads in found.items() if payloads}
+
+
 def _message_name(payload: type[EventPayload]) -> str:
     return payload.cloudevents_type().removeprefix("io.leadflow.").replace(".", "_")
 
@@ -74,15 +80,12 @@ def asyncapi_document(version: str, consumers: Consumers) -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "summary": f"{topic.producer} publishes through its outbox",
         }
-        for consumer, applied in consumers.items():
-            received = [p for p in topic.payloads if p in applied]
-            if not received:
-                continue
+        for consumer, applies in received(topic, consumers).items():
             operations[f"{consumer}_consumes_{channel_id}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
-                "summary": f"consumer group {consumer}; applies {', '.join(p.cloudevents_type() for p in received)}",
-                "messages": [{"$ref": f"#/channels/{channel_id}/messages/{_message_name(p)}"} for p in received],
+                "summary": f"consumer group {consumer}; applies {', '.join(p.cloudevents_type() for p in applies)}",
+                "messages": [{"$ref": f"#/channels/{channel_id}/messages/{_message_name(p)}"} for p in applies],
                 "bindings": {"kafka": {"groupId": {"type": "string", "const": consumer}, "bindingVersion": "0.5.0"}},
             }
     return {

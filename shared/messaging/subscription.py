@@ -92,7 +92,7 @@ class Subscription(Generic[B]):
 
     def handles(self, event: Event) -> bool:
         """Whether this subscription applies events of this type (others on its topics are passed over)."""
-        return type(event.payload) in self._handlers
+        return self.handles_type(type(event.payload))
 
     def handles_type(self, payload: type[EventPayload]) -> bool:
         """Whether this subscription applies events with this payload type."""

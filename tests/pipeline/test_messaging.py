@@ -5,6 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -19,8 +20,9 @@ from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.envelope import Event, new_event
 from shared.events.models import Contact, LeadCaptured, Source
 from shared.events.topics import LEADS_INTAKE
-from shared.messaging.broker import Broker
-from shared.messaging.consumer import ConsumerLoop, ConsumerOptions
+from shared.messaging.broker import Broker, ensure_topics
+from shared.messaging.consumer import ConsumerLoop, ConsumerOptions, FetchWait
+from shared.messaging.kafka_options import KafkaOptions
 from shared.messaging.relay import OutboxRelay, relay_lock_key, republish
 from shared.messaging.subscription import Consumes, On, Subscription
 from shared.metrics import Metrics
@@ -337,3 +339,35 @@ async def test_a_consumer_counts_as_joined_only_once_its_group_took_it_in(
 
 async def _joined(loop: ConsumerLoop) -> bool:
     return loop.joined
+
+
+async def test_the_fetch_wait_is_set_on_the_real_consumer_and_records_still_arrive_while_idle(
+    private_broker: str,
+) -> None:
+    """FetchWait sets aiokafka's fetcher (no public setter): on the installed aiokafka and a real broker, the
+    wait becomes 500 ms after the quiet spell, a record sent then still arrives, and the wait drops back."""
+    topic = f"fetchwait.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(KafkaOptions(bootstrap_servers=private_broker), [topic])
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=private_broker, group_id=topic, fetch_max_wait_ms=50, auto_offset_reset="earliest"
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=private_broker)
+    now = [0.0]
+    wait = FetchWait(consumer, lambda: now[0])
+    await consumer.start()
+    await producer.start()
+    try:
+        now[0] = 11.0
+        wait.polled(bool(await consumer.getmany(timeout_ms=200)))
+        assert consumer._fetcher._fetch_max_wait_ms == 500
+        await producer.send_and_wait(topic, b"after a quiet spell")
+        got: dict[Any, Any] = {}
+        for _ in range(20):
+            if got := await consumer.getmany(timeout_ms=500):
+                break
+        assert [r.value for records in got.values() for r in records] == [b"after a quiet spell"]
+        wait.polled(True)
+        assert consumer._fetcher._fetch_max_wait_ms == 50
+    finally:
+        await consumer.stop()
+        await producer.stop()

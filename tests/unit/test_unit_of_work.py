@@ -56,11 +56,11 @@ async def _write(uow: UnitOfWork) -> Event:
 
 async def test_nothing_is_kept_unless_committed(database: Database) -> None:
     heard: list[list[Event]] = []
-    async with UnitOfWork(database, on_commit=heard.append) as uow:
+    async with UnitOfWork(database, listeners=[heard.append]) as uow:
         await _write(uow)
     assert await _counts(database) == (0, 0, 0)
     with pytest.raises(RuntimeError, match="boom"):
-        async with UnitOfWork(database, on_commit=heard.append) as uow:
+        async with UnitOfWork(database, listeners=[heard.append]) as uow:
             await _write(uow)
             raise RuntimeError("boom")
     assert await _counts(database) == (0, 0, 0)
@@ -83,7 +83,7 @@ async def test_listeners_hear_only_after_the_commit_and_only_of_what_it_wrote(da
     def listener(events: list[Event]) -> None:
         heard.append([e.id for e in events])
 
-    async with UnitOfWork(database, on_commit=listener) as uow:
+    async with UnitOfWork(database, listeners=[listener]) as uow:
         first = await _write(uow)
         assert heard == []
         await uow.commit()
@@ -95,12 +95,15 @@ async def test_listeners_hear_only_after_the_commit_and_only_of_what_it_wrote(da
 
 
 async def test_a_listener_failing_after_the_commit_does_not_undo_or_fail_it(database: Database) -> None:
+    heard: list[list[Event]] = []
+
     def broken(events: list[Event]) -> None:
         raise ValueError("listener bug")
 
     with structlog.testing.capture_logs() as logs:
-        async with UnitOfWork(database, on_commit=broken) as uow:
+        async with UnitOfWork(database, listeners=[broken, heard.append]) as uow:
             await _write(uow)
             await uow.commit()  # does not raise
     assert await _counts(database) == (1, 1, 1)
     assert [entry["event"] for entry in logs] == ["unit_of_work.listener_failed"]
+    assert len(heard) == 1, "the listener after the failing one still hears"

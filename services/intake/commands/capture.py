@@ -88,8 +88,7 @@ async def stage(uow: UnitOfWork, arrivals: Sequence[Arrival]) -> list[CaptureRes
     delivery's result in order; one accepted before, or earlier in the same call, answers the original."""
     session = uow.session
     originals = await repository.find_deliveries(session, [key for a in arrivals if (key := a.key) is not None])
-    first = _first_occurrences(arrivals, originals)
-    fresh = sorted(first.values())
+    fresh, first = _to_stage(arrivals, originals)
     for index in fresh:
         for join in arrivals[index].parsed.joins:
             await repository.record_join(session, join)
@@ -136,23 +135,22 @@ async def stage(uow: UnitOfWork, arrivals: Sequence[Arrival]) -> list[CaptureRes
     return answers
 
 
-def _first_occurrences(
+def _to_stage(
     arrivals: Sequence[Arrival], originals: dict[tuple[str, str], repository.DeliveryRecord]
-) -> dict[Any, int]:
-    """The index of each delivery to stage: the first of each key not accepted before, and every unkeyed one
-    (under a key of its own). A key reused with another request is refused."""
-    first: dict[Any, int] = {}
+) -> tuple[list[int], dict[tuple[str, str], int]]:
+    """The indexes of the deliveries to stage (every unkeyed one, and the first of each key not accepted before),
+    and where each key first stands. A key reused with another request is refused."""
+    fresh: list[int] = []
+    first: dict[tuple[str, str], int] = {}
     for index, arrival in enumerate(arrivals):
         key = arrival.key
-        if key is None:
-            first[("", index)] = index
-        elif key in originals:
+        if key is not None and key in originals:
             recorded = originals[key]
             if recorded.request_hash and arrival.request_hash and recorded.request_hash != arrival.request_hash:
                 raise IdempotencyMismatch("this Idempotency-Key was used before with another request")
-        else:
-            first.setdefault(key, index)
-    return first
+        elif key is None or first.setdefault(key, index) == index:
+            fresh.append(index)
+    return fresh, first
 
 
 def log_committed(uow: UnitOfWork) -> None:
