@@ -25,6 +25,7 @@ from shared.events.topics import ALL_TOPICS
 from shared.heartbeats import Heartbeats
 from shared.http.auth import TokenAuthority
 from shared.http.body_limit import BodyLimit
+from shared.http.openapi_problems import answer_with_problems
 from shared.http.operations import Check, operations_router
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limit import RateLimiter
@@ -251,6 +252,7 @@ def create_app(
         openapi_url="/openapi.json" if shown else None,
     )
     install_problem_handlers(app)
+    answer_with_problems(app)
     for middleware in inner_middleware:
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes, overrides=body_limits)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.http.problems import Problem
 from shared.http.rate_limit import RateLimiter, too_many
@@ -55,6 +56,9 @@ class Caller:
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leadflow"'}
+# Only declares the scheme, so OpenAPI marks every protected route and /docs can send a token; checking stays
+# in `require` (a missing or malformed header is a problem+json 401 there, not FastAPI's 403).
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="a named token (LEADFLOW_TOKENS)")
 ACTOR_HEADER = "x-actor"
 
 
@@ -90,8 +94,18 @@ class TokenAuthority:
                 found = caller
         return found
 
-    def require(self, scope: Scope) -> Callable[[Request], Caller]:
+    def require(self, scope: Scope) -> Callable[..., Caller]:
         """A FastAPI dependency refusing requests without a token granting `scope`; it gives the caller."""
+        check = self._checker(scope)
+
+        def dependency(
+            request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+        ) -> Caller:
+            return check(request)
+
+        return dependency
+
+    def _checker(self, scope: Scope) -> Callable[[Request], Caller]:
 
         def check(request: Request) -> Caller:
             client = request.client.host if request.client else ""
@@ -114,12 +128,13 @@ class TokenAuthority:
 
         return check
 
-    def actor(self, scope: Scope) -> Callable[[Request], str]:
+    def actor(self, scope: Scope) -> Callable[..., str]:
         """A dependency like `require` that gives the audit actor of the request."""
-        check = self.require(scope)
+        check = self._checker(scope)
 
         def actor(
             request: Request,
+            _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
             display: Annotated[
                 str | None,
                 Header(

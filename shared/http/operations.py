@@ -4,9 +4,10 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem, problem_response
 from shared.metrics import Metrics
 
@@ -43,7 +44,18 @@ def operations_router(
         failing = ", ".join(name for name, ok in results.items() if not ok)
         return problem_response(503, "Service unavailable", f"not ready: waiting for {failing}", checks=results)
 
-    @router.get("/metrics", summary="Prometheus metrics (Authorization: Bearer <LEADFLOW_METRICS_TOKEN> when set)")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (Authorization: Bearer <LEADFLOW_METRICS_TOKEN> when set)",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "the Prometheus text format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **declared(_401="LEADFLOW_METRICS_TOKEN is set and the request does not carry it"),
+        },
+    )
     async def prometheus_metrics(request: Request) -> Response:
         if metrics_token is not None:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()

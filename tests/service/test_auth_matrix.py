@@ -1,4 +1,5 @@
-"""Every non-webhook, non-operational route of every service refuses a missing token and a wrong scope."""
+"""Every non-webhook, non-operational route of every service refuses a missing token and a wrong scope, and its
+OpenAPI operation says it takes a bearer token."""
 
 import re
 import uuid
@@ -32,7 +33,10 @@ async def test_protected_routes_refuse_missing_token_and_wrong_scope(
             if template not in OPEN_PATHS and not template.startswith("/v1/webhooks")
         ]
         assert operations, f"{name} has no protected routes"
+        paths = app.openapi()["paths"]
         for method, template in operations:
+            # So /docs offers the token for it, and generated clients send one.
+            assert paths[template][method.lower()].get("security") == [{"bearer": []}], (method, template)
             path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), template)
             anonymous = await client.request(method, path, json={})
             assert anonymous.status_code == 401, (method, template, anonymous.text)

@@ -102,3 +102,47 @@ def test_the_check_fails_on_a_stale_readme(tmp_path: Path) -> None:
     readme.write_text(readme.read_text().replace('-- "leads.scores" --> forecast', '-- "leads.scores" --> nobody'))
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and str(readme) in result.output
+
+
+def test_the_main_routes_examples_are_published_and_are_requests_the_service_accepts() -> None:
+    import json
+
+    from pydantic import BaseModel
+
+    from services.intake.api.schemas import LeadIn
+    from services.qualifier.api.schemas import EvidenceIn, OpportunityClose, OpportunityIn, StageOverride
+
+    published: dict[str, list[type[BaseModel]]] = {
+        "intake": [LeadIn],
+        "qualifier": [EvidenceIn, StageOverride, OpportunityIn, OpportunityClose],
+    }
+    for service, models in published.items():
+        components = json.loads((ROOT / "docs" / "openapi" / f"{service}.json").read_text())["components"]
+        for model in models:
+            examples = components["schemas"][model.__name__].get("examples")
+            assert examples, f"{service}: {model.__name__} has no example in /docs"
+            for example in examples:
+                model.model_validate(example)  # what the route would do with it: raises if it would refuse it
+
+
+def test_every_error_answer_is_documented_as_problem_json() -> None:
+    import json
+
+    for service in ("intake", "scorer", "qualifier", "forecast"):
+        document = json.loads((ROOT / "docs" / "openapi" / f"{service}.json").read_text())
+        assert document["components"]["securitySchemes"]["bearer"] == {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "a named token (LEADFLOW_TOKENS)",
+        }
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
+                assert {"500", "503"} <= set(errors), (service, method, path)
+                if operation.get("security"):
+                    assert {"401", "403", "429"} <= set(errors), (service, method, path)
+                for code, answer in errors.items():
+                    assert list(answer["content"]) == ["application/problem+json"], (service, method, path, code)
+                    assert answer["content"]["application/problem+json"]["schema"] == {
+                        "$ref": "#/components/schemas/Problem"
+                    }

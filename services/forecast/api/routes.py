@@ -14,6 +14,7 @@ from services.forecast.domain.projection import Period
 from services.forecast.persistence import repository
 from shared.db.database import Database
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 # Days a forecast or funnel can be asked about: wide enough for any history, narrow enough for date arithmetic.
@@ -64,7 +65,12 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
             ],
         )
 
-    @router.get("/funnel", response_model=FunnelOut, summary="Funnel counts, conversion, win rate, cycle and velocity")
+    @router.get(
+        "/funnel",
+        response_model=FunnelOut,
+        summary="Funnel counts, conversion, win rate, cycle and velocity",
+        responses=declared(_400="`from` is after `to`"),
+    )
     async def get_funnel(
         start: Annotated[
             date | None, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="first day (default: 90 days ago)")

@@ -12,6 +12,7 @@ from services.intake.commands import merging
 from services.intake.persistence import identity_store, repository
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 
@@ -102,6 +103,7 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
         response_model=IdentityOut,
         dependencies=[Depends(tokens.require(Scope.LEADS_READ))],
         summary="Whether a lead is merged, and its merges",
+        responses=declared(_404="intake has not captured this lead"),
     )
     async def lead_identity(lead_id: UUID) -> IdentityOut:
         async with uow() as unit:

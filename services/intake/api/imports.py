@@ -11,6 +11,7 @@ from services.intake.commands.imports import runner
 from services.intake.commands.imports.mapping import ImportMapping
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 
@@ -48,6 +49,7 @@ def imports_router(uow: UnitOfWorkFactory, tokens: TokenAuthority, workers: runn
         response_model=ImportOut,
         dependencies=[Depends(tokens.require(Scope.LEADS_WRITE))],
         summary="Import leads from a CSV file with a field mapping (YAML); idempotent per row",
+        responses=declared(_422="the mapping is not valid, or the file does not fit it"),
     )
     async def post_import(
         file: Annotated[UploadFile, File(description="the CSV export, UTF-8, with a header row")],
@@ -66,6 +68,7 @@ def imports_router(uow: UnitOfWorkFactory, tokens: TokenAuthority, workers: runn
         response_model=ImportOut,
         dependencies=[Depends(tokens.require(Scope.LEADS_READ))],
         summary="An import's progress and its row errors",
+        responses=declared(404),
     )
     async def get_import(import_id: str) -> ImportOut:
         return await _view(uow, import_id)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from services.intake.commands.quarantine import HELD, Held, Quarantine
 from services.intake.webhooks.contract import WebhookAdapter
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 
@@ -81,7 +82,12 @@ def quarantine_router(
         found = await quarantine.listed(provider=provider, status=None if status == "all" else status, limit=limit)
         return [HeldOut.of(h) for h in found]
 
-    @router.get("/{held_id}", response_model=HeldDetail, summary="One held delivery with its raw body")
+    @router.get(
+        "/{held_id}",
+        response_model=HeldDetail,
+        summary="One held delivery with its raw body",
+        responses=declared(404),
+    )
     async def get_held(held_id: Annotated[int, Path(ge=1, le=_MAX_ID)]) -> HeldDetail:
         held = await quarantine.get(held_id)
         if held is None:

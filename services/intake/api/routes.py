@@ -13,6 +13,7 @@ from services.intake.domain.capture import SubmissionError
 from services.intake.webhooks.contract import HandshakeRefused
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 
@@ -30,7 +31,7 @@ def intake_router(
         response_model=CaptureAccepted,
         dependencies=[Depends(tokens.require(Scope.LEADS_WRITE))],
         summary="Capture a lead from an internal service",
-        responses={409: {"description": "the Idempotency-Key was used before, by this token, with another lead"}},
+        responses=declared(_409="the Idempotency-Key was used before, by this token, with another lead"),
     )
     async def post_lead(
         lead: LeadIn, request: Request, idempotency_key: Annotated[str | None, Header(max_length=200)] = None
@@ -53,7 +54,17 @@ def intake_router(
         response_model=CaptureAccepted,
         summary="Receive a provider's webhook delivery (typeform, hubspot, zoom, calendly, facebook, jotform, "
         "tally, webflow, generic)",
-        responses={200: {"description": "a handshake answered (Zoom endpoint.url_validation)"}},
+        responses={
+            200: {"description": "a handshake answered (Zoom endpoint.url_validation)"},
+            **declared(
+                _400="the body is not what the provider sends",
+                _401="the provider's signature is missing or does not match",
+                _404="an unknown provider",
+                _413="the body exceeds the provider's limit",
+                _415="not a content type the provider sends",
+                _429="too many deliveries from this address failed verification",
+            ),
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -73,6 +84,7 @@ def intake_router(
         "/webhooks/{provider}",
         response_class=PlainTextResponse,
         summary="Answer a provider's subscription check (Meta's hub.challenge)",
+        responses=declared(_403="the verify token does not match", _404="the provider has no subscription check"),
     )
     async def get_webhook(provider: str, request: Request) -> PlainTextResponse:
         adapter = receiver.adapters.get(provider)

@@ -12,7 +12,29 @@ from shared.events.vocabulary import ActivityType
 class LeadIn(BaseModel):
     """A lead in leadflow's own normalised shape."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=2000)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_max_length=2000,
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada.lovelace@analytical-engines.example",
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "job_title": "VP Engineering",
+                    "company": "Analytical Engines Ltd",
+                    "company_size": "201-500",
+                    "industry": "Software",
+                    "country": "United Kingdom",
+                    "consent": True,
+                    "utm_source": "google",
+                    "utm_medium": "cpc",
+                    "utm_campaign": "q4-pipeline",
+                    "answers": {"timeline": "this quarter", "pain": "leads lost between marketing and sales"},
+                }
+            ]
+        },
+    )
 
     email: Email
     first_name: str | None = Field(None, max_length=200)

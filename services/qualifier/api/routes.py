@@ -33,6 +33,7 @@ from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 
@@ -61,7 +62,11 @@ def qualifier_router(
         return LeadPage(items=[LeadSummary.model_validate(r) for r in rows], limit=limit, offset=offset)
 
     @router.get(
-        "/leads/{lead_id}", response_model=LeadOut, dependencies=read, summary="A lead, its reasons, its history"
+        "/leads/{lead_id}",
+        response_model=LeadOut,
+        dependencies=read,
+        summary="A lead, its reasons, its history",
+        responses=declared(_404="no such lead has reached the qualifier"),
     )
     async def get_lead(lead_id: UUID) -> LeadOut:
         return await _lead_view(database, qualifier, lead_id)
@@ -70,6 +75,7 @@ def qualifier_router(
         "/leads/{lead_id}/evidence",
         response_model=LeadOut,
         summary="Record evidence (pain, budget, authority, timeline, …) and re-qualify",
+        responses=declared(404, _409="the lead is merged into another (`merged_into` names it)"),
     )
     async def post_evidence(lead_id: UUID, body: EvidenceIn, actor: leads_writer) -> LeadOut:
         with _as_problems():
@@ -80,6 +86,7 @@ def qualifier_router(
         "/leads/{lead_id}/stage",
         response_model=LeadOut,
         summary="Move a lead by hand (legal transitions only; audited)",
+        responses=declared(404, _409="not a legal transition from the lead's stage, or the lead is merged"),
     )
     async def override_stage(lead_id: UUID, body: StageOverride, actor: leads_writer) -> LeadOut:
         with _as_problems():
@@ -96,6 +103,7 @@ def qualifier_router(
         "/owners/{owner}",
         response_model=Reassigned,
         summary="Remove an owner and reassign its open leads by the routing rules",
+        responses=declared(_404="no such owner"),
     )
     async def remove_owner(owner: str, actor: admin_actor) -> Reassigned:
         with _as_problems():
@@ -107,6 +115,7 @@ def qualifier_router(
         response_model=OpportunityOut,
         dependencies=read,
         summary="An opportunity's current state",
+        responses=declared(404),
     )
     async def get_opportunity(opportunity_id: UUID) -> OpportunityOut:
         async with database.session() as session:
@@ -120,6 +129,9 @@ def qualifier_router(
         response_model=OpportunityOut,
         status_code=201,
         summary="Open an opportunity for a lead",
+        responses=declared(
+            _404="no such lead", _409="the lead is merged or not yet qualified", _422="an unknown pipeline stage"
+        ),
     )
     async def open_opportunity(body: OpportunityIn, actor: opportunities_writer) -> OpportunityOut:
         with _as_problems():
@@ -139,6 +151,9 @@ def qualifier_router(
         "/opportunities/{opportunity_id}",
         response_model=OpportunityOut,
         summary="Change an open opportunity",
+        responses=declared(
+            404, _409="closed, or changed since `revision` (the current revision is in the body)", _422="unknown stage"
+        ),
     )
     async def patch_opportunity(
         opportunity_id: UUID, body: OpportunityPatch, actor: opportunities_writer
@@ -153,6 +168,7 @@ def qualifier_router(
         "/opportunities/{opportunity_id}/close",
         response_model=OpportunityOut,
         summary="Close an opportunity won or lost",
+        responses=declared(404, _409="already closed, or changed since `revision`"),
     )
     async def close_opportunity(
         opportunity_id: UUID, body: OpportunityClose, actor: opportunities_writer

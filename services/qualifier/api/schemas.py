@@ -80,7 +80,22 @@ class LeadPage(BaseModel):
 class EvidenceIn(BaseModel):
     """What a rep learned: pain, budget, authority, timeline_days, need, product, …; null withdraws a key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence": {
+                        "pain": "quotes take two days",
+                        "budget": 40000,
+                        "authority": True,
+                        "timeline_days": 60,
+                    },
+                    "note": "discovery call with the VP Sales",
+                }
+            ]
+        },
+    )
 
     evidence: dict[str, str | float | bool | None] = Field(min_length=1, max_length=50)
     note: str | None = Field(None, max_length=2000)
@@ -97,7 +112,10 @@ class EvidenceIn(BaseModel):
 class StageOverride(BaseModel):
     """A rep moves a lead by hand along a legal transition, saying why."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"stage": "nurture", "reason": "no budget until next fiscal year"}]},
+    )
 
     stage: LeadStage
     reason: str = Field(min_length=3, max_length=2000)
@@ -123,7 +141,20 @@ class Reassigned(BaseModel):
 class OpportunityIn(BaseModel):
     """A rep opens an opportunity for a lead."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "0b3f6c1e-5d2a-4f7e-9a41-2c8d7e6f5a10",
+                    "name": "Analytical Engines: 50 seats",
+                    "amount": "48000.00",
+                    "currency": "EUR",
+                    "expected_close_date": "2027-03-31",
+                }
+            ]
+        },
+    )
 
     lead_id: UUID
     name: str = Field(min_length=1, max_length=300)
@@ -154,7 +185,12 @@ class OpportunityPatch(BaseModel):
 class OpportunityClose(BaseModel):
     """Close an opportunity won or lost."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"won": True, "reason": "chosen over the incumbent on routing", "revision": 3}]
+        },
+    )
 
     won: bool
     reason: str | None = Field(None, max_length=2000)

@@ -15,6 +15,7 @@ from services.scorer.persistence.tables import owners, profiles
 from shared.db.database import Database
 from shared.events.vocabulary import Segment
 from shared.http.auth import Scope, TokenAuthority
+from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
 _SCORE_COLUMNS = (*profiles.c, owners.c.owner)
@@ -28,7 +29,11 @@ def scorer_router(
     read = [Depends(tokens.require(Scope.LEADS_READ))]
 
     @router.get(
-        "/scores/{lead_id}", response_model=ScoreOut, summary="A lead's scores and the reasons", dependencies=read
+        "/scores/{lead_id}",
+        response_model=ScoreOut,
+        summary="A lead's scores and the reasons",
+        dependencies=read,
+        responses=declared(_404="the lead has no score yet"),
     )
     async def get_score(lead_id: UUID) -> ScoreOut:
         query = select(*_SCORE_COLUMNS).outerjoin(owners, owners.c.lead_id == profiles.c.lead_id)
