@@ -2,9 +2,9 @@
 
 FastAPI documents only 422, with its own validation schema, while every error leadflow sends is RFC 9457
 problem details (shared/http/problems.py). This rewrites the generated document once, when it is first asked
-for: the statuses every route can answer by how the app is built (validation, an unparsable or oversized body, authentication,
-rate limit, database unavailable, unexpected error) are added beside the ones a route declares, and all of them
-carry the one `Problem` schema."""
+for: the statuses every route can answer by how the app is built (validation, an unparsable or oversized body,
+authentication, rate limit, database unavailable, unexpected error) are added beside the ones a route declares,
+and all of them carry the one `Problem` schema."""
 
 from typing import Any
 
