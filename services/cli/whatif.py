@@ -97,7 +97,7 @@ async def all_leads(database: Database) -> AsyncIterator[dict[str, Any]]:
     offset = 0
     while True:
         async with database.session() as session:
-            page = await repository.list_leads(session, stage=None, owner=None, limit=_PAGE, offset=offset)
+            page = await repository.list_leads(session, repository.LeadFilter(), limit=_PAGE, offset=offset)
         for lead in page:
             yield lead
         if len(page) < _PAGE:

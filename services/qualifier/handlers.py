@@ -83,10 +83,14 @@ async def on_captured(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadCaptur
 
     def learned(lead: Lead) -> None:
         lead.facts = with_captured(lead.facts, payload)
+        lead.name = payload.contact.full_name() or lead.name
         lead.email = str(payload.contact.email) if payload.contact.email else lead.email
+        lead.phone = payload.contact.phone or lead.phone
         lead.job_title = payload.contact.job_title or lead.job_title
         lead.company = payload.company.name or lead.company
+        lead.country = payload.company.country or lead.country
         lead.source = payload.source.provider or lead.source
+        lead.campaign = payload.source.utm_campaign or lead.campaign
 
     await batch.learn(uow, event, learned, activity_at=payload.captured_at)
 
@@ -108,6 +112,7 @@ async def on_scored(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadScored])
     def learned(lead: Lead) -> None:
         lead.facts = with_score(lead.facts, payload)
         lead.score, lead.segment, lead.mql = payload.score, payload.segment.value, payload.mql
+        lead.probability = payload.probability
 
     await batch.learn(uow, event, learned, activity_at=None)
 

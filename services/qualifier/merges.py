@@ -23,7 +23,7 @@ from shared.events.models import LeadMerged, LeadUnmerged
 from shared.ids import LeadId, as_lead_id
 
 # Columns a merged lead may fill on the lead that stayed (what reps see in lists).
-FILLED_COLUMNS = ("email", "job_title", "company", "source")
+FILLED_COLUMNS = ("name", "email", "phone", "job_title", "company", "country", "source", "campaign")
 
 LeadFor = Callable[[UnitOfWork, LeadId, Cause], Awaitable[Lead]]
 

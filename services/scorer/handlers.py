@@ -41,6 +41,9 @@ def profile_from(payload: LeadCaptured) -> Profile:
     """What a captured lead tells the scorer about who they are."""
     email = str(payload.contact.email or "")
     return Profile(
+        name=payload.contact.full_name(),
+        email=email or None,
+        campaign=payload.source.utm_campaign,
         job_title=payload.contact.job_title,
         company=payload.company.name,
         free_mail=payload.free_mail,

@@ -62,6 +62,10 @@ class Contact(BaseModel):
     phone: str | None = None
     job_title: str | None = None
 
+    def full_name(self) -> str | None:
+        """First and last name as a person would write them, or None when neither is known."""
+        return " ".join(part.strip() for part in (self.first_name, self.last_name) if part and part.strip()) or None
+
 
 class Company(BaseModel):
     """The organisation a lead works for, as far as it is known at capture."""

@@ -1,6 +1,7 @@
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,20 @@ async def test_direct_capture_stores_lead_and_outbox_row(intake: Any) -> None:
         row = (await session.execute(select(OUTBOX))).mappings().one()
     assert row["event_id"] == body["event_id"] and row["topic"] == "leads.intake" and row["key"] == body["lead_id"]
     assert json.loads(row["payload"])["type"] == "io.leadflow.lead.captured.v1"
+
+
+async def test_a_leads_contact_is_who_intake_last_heard_it_was(intake: Any) -> None:
+    client, _ = intake
+    first = lead_payload("ann@acme-industries.com", job_title="Engineer")
+    lead_id = (await client.post("/v1/leads", json=first, headers=bearer())).json()["lead_id"]
+    again = lead_payload("ann@acme-industries.com", phone="+1 555 0100")
+    again.pop("job_title", None)
+    assert (await client.post("/v1/leads", json=again, headers=bearer())).status_code == 202
+    contact = (await client.get(f"/v1/leads/{lead_id}/contact", headers=bearer(token_with("leads:read")))).json()
+    assert contact["email"] == "ann@acme-industries.com" and contact["submissions"] == 2
+    assert (contact["job_title"], contact["phone"]) == ("Engineer", "+1 555 0100")  # a gap never erases
+    missing = await client.get(f"/v1/leads/{uuid.uuid4()}/contact", headers=bearer())
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
 
 
 async def test_signed_webhook_is_accepted_once_and_retry_gets_original(intake: Any) -> None:

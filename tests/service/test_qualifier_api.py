@@ -317,3 +317,78 @@ async def test_a_nul_character_in_a_reps_note_is_a_422_not_a_500(qualifier: Any)
         json={"evidence": {"need": "routing"}, "note": "called\x00back"},
     )
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
+
+
+async def _arrive(database: Database, first: str, last: str, company: str, *, segment: Segment, provider: str) -> str:
+    """A person's capture and score, applied by the qualifier's own handlers."""
+    lead_id = uuid.uuid4()
+    handlers = subscription(Qualifier(UnitOfWorkFactory(database), RULES))
+    captured = LeadCaptured(
+        lead_id=lead_id,
+        contact=Contact(
+            email=f"{first.lower()}.{lead_id.hex[:6]}@{company.split()[0].lower().replace('_', '-')}.com",
+            first_name=first,
+            last_name=last,
+            phone="+44 20 7946 0000",
+            job_title="Head of Sales",
+        ),
+        company=Company(name=company, country="United Kingdom"),
+        source=Source(provider=provider, utm_campaign="q4-pipeline"),
+        captured_at=datetime.now(UTC),
+    )
+    scored = LeadScored(
+        lead_id=lead_id,
+        fit=80,
+        engagement=60,
+        score=70,
+        segment=segment,
+        mql=False,
+        rules_version="r1",
+        scored_at=datetime.now(UTC),
+        probability=0.42,
+        model_version=1,
+    )
+    for payload in (captured, scored):
+        async with UnitOfWorkFactory(database)() as uow:
+            await handlers.apply(uow, [new_event(payload, source="/test")])
+            await uow.commit()
+    return str(lead_id)
+
+
+async def test_leads_are_found_by_who_they_are_and_named_in_the_list(qualifier: Any) -> None:
+    client, database = qualifier
+    ada = await _arrive(database, "Ada", "Lovelace", "Analytical Engines", segment=Segment.HOT, provider="typeform")
+    grace = await _arrive(database, "Grace", "Hopper", "Cobol_Works 100%", segment=Segment.WARM, provider="zoom")
+
+    found = (await client.get("/v1/leads", params={"q": "lovel"}, headers=bearer())).json()["items"]
+    assert [lead["lead_id"] for lead in found] == [ada]
+    (lead,) = found
+    assert (lead["name"], lead["company"], lead["job_title"]) == ("Ada Lovelace", "Analytical Engines", "Head of Sales")
+    assert (lead["country"], lead["source"], lead["campaign"], lead["probability"]) == (
+        "United Kingdom",
+        "typeform",
+        "q4-pipeline",
+        0.42,
+    )
+    # A company, any case; by email; LIKE's wildcards typed by a rep match only themselves.
+    assert [x["lead_id"] for x in (await client.get("/v1/leads?q=ANALYTICAL", headers=bearer())).json()["items"]] == [
+        ada
+    ]
+    assert [x["lead_id"] for x in (await client.get("/v1/leads?q=grace.", headers=bearer())).json()["items"]] == [grace]
+    percent = (await client.get("/v1/leads", params={"q": "100%"}, headers=bearer())).json()["items"]
+    assert [x["lead_id"] for x in percent] == [grace]
+    underscore = (await client.get("/v1/leads", params={"q": "co_ol"}, headers=bearer())).json()["items"]
+    assert underscore == []  # "_" is not "any one character": "co_ol" is not "cobol"
+    # Filters combine with the text.
+    by_segment = (await client.get("/v1/leads", params={"segment": "warm"}, headers=bearer())).json()["items"]
+    assert grace in [x["lead_id"] for x in by_segment] and ada not in [x["lead_id"] for x in by_segment]
+    by_source = (await client.get("/v1/leads", params={"source": "zoom", "q": "hopper"}, headers=bearer())).json()
+    assert [x["lead_id"] for x in by_source["items"]] == [grace]
+    assert (await client.get("/v1/leads", params={"source": "zoom", "q": "ada"}, headers=bearer())).json()[
+        "items"
+    ] == []
+    refused = await client.get("/v1/leads", params={"segment": "lukewarm"}, headers=bearer())
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+
+    view = (await client.get(f"/v1/leads/{ada}", headers=bearer())).json()
+    assert view["name"] == "Ada Lovelace" and view["phone"] == "+44 20 7946 0000" and view["opportunities"] == []

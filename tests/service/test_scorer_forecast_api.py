@@ -52,9 +52,9 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
             [
                 LeadCaptured(
                     lead_id=exec_id,
-                    contact=Contact(email="ceo@acme.com", job_title="CEO"),
+                    contact=Contact(email="ceo@acme.com", first_name="Ada", last_name="Lovelace", job_title="CEO"),
                     company=Company(name="Acme", country="US"),
-                    source=Source(provider="generic"),
+                    source=Source(provider="generic", utm_campaign="q4-pipeline"),
                     captured_at=now,
                 ),
                 LeadActivity(
@@ -79,6 +79,17 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
         assert {"seniority.executive", "company_named", "demo_requested", "form_submitted"} <= names
         worklist = (await client.get("/v1/worklist", headers=read)).json()
         assert [item["lead_id"] for item in worklist["items"]] == [str(exec_id), str(student_id)]
+        top = worklist["items"][0]  # who to call, not an id
+        assert (top["name"], top["email"], top["job_title"], top["company"], top["campaign"]) == (
+            "Ada Lovelace",
+            "ceo@acme.com",
+            "CEO",
+            "Acme",
+            "q4-pipeline",
+        )
+        timeline = (await client.get(f"/v1/scores/{exec_id}/timeline", headers=read)).json()["items"]
+        assert [a["activity_type"] for a in timeline] == ["demo_requested", "form_submitted"]  # newest first
+        assert all(a["lead_id"] == str(exec_id) for a in timeline)
         cold = (await client.get("/v1/worklist?segment=cold", headers=read)).json()
         assert [item["lead_id"] for item in cold["items"]] == [str(student_id)]
         missing = await client.get(f"/v1/scores/{uuid.uuid4()}", headers=read)

@@ -1,4 +1,4 @@
-"""Merging two leads that are one person, undoing it, and what a lead's identity history is."""
+"""Who a lead is; merging two leads that are one person, undoing it, and what a lead's identity history is."""
 
 from datetime import datetime
 from typing import Annotated
@@ -46,6 +46,26 @@ class MergeRecord(BaseModel):
     unmerged_by: str | None
 
 
+class ContactOut(BaseModel):
+    """Who a lead is, as intake last heard it from them (newer non-empty answers replace older ones)."""
+
+    lead_id: UUID
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    job_title: str | None
+    company: str | None
+    company_domain: str | None
+    company_size: str | None
+    industry: str | None
+    country: str | None
+    submissions: int = Field(description="deliveries that named this lead")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    merged_into: UUID | None
+
+
 class IdentityOut(BaseModel):
     """Whether the lead is merged now, and every merge it took part in, newest first."""
 
@@ -55,7 +75,7 @@ class IdentityOut(BaseModel):
 
 
 def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter:
-    """Merge and unmerge need leads:write; the history needs leads:read."""
+    """Merge and unmerge need leads:write; the contact and the history need leads:read."""
     router = APIRouter(prefix="/v1/leads", tags=["identity"])
     # The ledger's "by" is the token's name (an integration token may add for whom it acts), never a body field.
     writer = Annotated[str, Depends(tokens.actor(Scope.LEADS_WRITE))]
@@ -97,6 +117,20 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
     )
     async def unmerge_lead(lead_id: UUID, actor: writer) -> MergeOut:
         return await run("unmerged", lead_id, None, actor)
+
+    @router.get(
+        "/{lead_id}/contact",
+        response_model=ContactOut,
+        dependencies=[Depends(tokens.require(Scope.LEADS_READ))],
+        summary="Who a lead is: name, email, phone, title, company, country",
+        responses=declared(_404="intake has not captured this lead (or it was erased)"),
+    )
+    async def lead_contact(lead_id: UUID) -> ContactOut:
+        async with uow() as unit:
+            lead = await repository.find_lead(unit.session, str(lead_id))
+        if lead is None:
+            raise Problem(404, "Not found", f"lead {lead_id} has not been captured by intake")
+        return ContactOut.model_validate(dict(lead))
 
     @router.get(
         "/{lead_id}/identity",

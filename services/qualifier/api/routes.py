@@ -31,10 +31,12 @@ from services.qualifier.persistence import repository
 from services.qualifier.persistence.repository import StaleRevision
 from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
-from shared.events.vocabulary import LeadStage
+from shared.events.vocabulary import LeadStage, Segment
 from shared.http.auth import Scope, TokenAuthority
 from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
+
+_TEXT = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: a 422 here, not a 500 there
 
 
 def qualifier_router(
@@ -48,17 +50,35 @@ def qualifier_router(
     opportunities_writer = Annotated[str, Depends(tokens.actor(Scope.OPPORTUNITIES_WRITE))]
     admin_actor = Annotated[str, Depends(tokens.actor(Scope.ADMIN))]
 
-    @router.get("/leads", response_model=LeadPage, dependencies=read, summary="Leads by stage and owner")
+    @router.get(
+        "/leads",
+        response_model=LeadPage,
+        dependencies=read,
+        summary="Find leads: by name, email or company, and by stage, segment, owner and source",
+    )
     async def list_leads(
+        q: Annotated[
+            str | None,
+            Query(min_length=1, max_length=200, pattern=_TEXT, description="part of a name, an email or a company"),
+        ] = None,
         stage: LeadStage | None = None,
-        owner: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
+        segment: Segment | None = None,
+        owner: Annotated[str | None, Query(max_length=200, pattern=_TEXT)] = None,
+        source: Annotated[
+            str | None, Query(max_length=50, pattern=_TEXT, description="the provider: typeform, zoom, api, …")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> LeadPage:
+        wanted = repository.LeadFilter(
+            text=q,
+            stage=stage.value if stage else None,
+            segment=segment.value if segment else None,
+            owner=owner,
+            source=source,
+        )
         async with database.session() as session:
-            rows = await repository.list_leads(
-                session, stage=stage.value if stage else None, owner=owner, limit=limit, offset=offset
-            )
+            rows = await repository.list_leads(session, wanted, limit=limit, offset=offset)
         return LeadPage(items=[LeadSummary.model_validate(r) for r in rows], limit=limit, offset=offset)
 
     @router.get(
@@ -195,6 +215,7 @@ async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) ->
             raise Problem(404, "Not found", f"no lead {lead_id} has reached the qualifier yet")
         transitions = await repository.history(session, str(lead_id))
         evidence = await repository.evidence_of(session, str(lead_id))
+        opportunities = await repository.opportunities_of(session, str(lead_id))
     results = qualifier.evaluate(lead.get("facts") or {})
     frameworks = [
         FrameworkOut(framework=name, passed=r.passed, stages=r.stages, criteria=reported_criteria(r.criteria))
@@ -206,6 +227,7 @@ async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) ->
         frameworks=frameworks,
         evidence=[EvidenceOut.model_validate(e) for e in evidence],
         history=[TransitionOut.model_validate(t) for t in transitions],
+        opportunities=[OpportunityOut.of(o) for o in opportunities],
     )
 
 

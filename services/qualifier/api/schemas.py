@@ -45,14 +45,23 @@ class EvidenceOut(BaseModel):
 
 
 class LeadSummary(BaseModel):
-    """A lead in a list."""
+    """A lead in a list: who it is, where it came from, where it stands."""
 
     lead_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    job_title: str | None = None
+    company: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = None
     stage: LeadStage
     owner: str | None
     team: str | None
     score: float | None
     segment: str | None
+    probability: float | None = Field(None, description="predicted conversion, when the scorer has a model")
     mql: bool
     stage_changed_at: datetime
 
@@ -67,6 +76,7 @@ class LeadOut(LeadSummary):
     frameworks: list[FrameworkOut]
     evidence: list[EvidenceOut]
     history: list[TransitionOut]
+    opportunities: list["OpportunityOut"] = Field(default_factory=list, description="newest first")
 
 
 class LeadPage(BaseModel):
@@ -224,3 +234,6 @@ class OpportunityOut(BaseModel):
     def of(cls, o: Opportunity) -> "OpportunityOut":
         """From the domain object."""
         return cls.model_validate(o, from_attributes=True)
+
+
+LeadOut.model_rebuild()

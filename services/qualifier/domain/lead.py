@@ -19,14 +19,19 @@ class Lead:
     updated_at: datetime
     mql: bool = False
     facts: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
     email: str | None = None
+    phone: str | None = None
     job_title: str | None = None
     company: str | None = None
+    country: str | None = None
     source: str | None = None
+    campaign: str | None = None
     owner: str | None = None
     team: str | None = None
     score: float | None = None
     segment: str | None = None
+    probability: float | None = None
     last_activity_at: datetime | None = None
     merged_into: LeadId | None = None
 

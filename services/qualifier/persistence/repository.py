@@ -1,10 +1,11 @@
 """Reads and writes of the qualifier's tables, inside the caller's unit of work."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,8 +43,20 @@ async def load_opportunity(session: AsyncSession, opportunity_id: UUID, *, lock:
     """An opportunity, or None; with `lock`, no other transaction changes it until this one ends."""
     query = select(opportunities).where(opportunities.c.opportunity_id == str(opportunity_id))
     row = (await session.execute(query.with_for_update() if lock else query)).mappings().first()
-    if row is None:
-        return None
+    return None if row is None else _opportunity(row)
+
+
+async def opportunities_of(session: AsyncSession, lead_id: str) -> list[Opportunity]:
+    """A lead's opportunities, newest first."""
+    query = (
+        select(opportunities)
+        .where(opportunities.c.lead_id == lead_id)
+        .order_by(opportunities.c.opened_at.desc(), opportunities.c.opportunity_id)
+    )
+    return [_opportunity(row) for row in (await session.execute(query)).mappings()]
+
+
+def _opportunity(row: Any) -> Opportunity:
     return Opportunity(
         opportunity_id=UUID(row["opportunity_id"]),
         lead_id=UUID(row["lead_id"]),
@@ -114,10 +127,19 @@ async def evidence_of(session: AsyncSession, lead_id: str) -> list[dict[str, Any
     return [dict(r) for r in rows.mappings()]
 
 
-async def list_leads(
-    session: AsyncSession, *, stage: str | None, owner: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """Leads filtered by stage and owner, most recently changed first."""
+@dataclass(frozen=True)
+class LeadFilter:
+    """What a lead search asks for; every field given must match. `text` is found in name, email or company."""
+
+    text: str | None = None
+    stage: str | None = None
+    segment: str | None = None
+    owner: str | None = None
+    source: str | None = None
+
+
+async def list_leads(session: AsyncSession, wanted: LeadFilter, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Leads matching `wanted`, most recently changed first."""
     query = (
         select(leads)
         .where(leads.c.merged_into.is_(None))
@@ -125,10 +147,21 @@ async def list_leads(
         .limit(limit)
         .offset(offset)
     )
-    if stage is not None:
-        query = query.where(leads.c.stage == stage)
-    if owner is not None:
-        query = query.where(leads.c.owner == owner)
+    for column, value in (
+        (leads.c.stage, wanted.stage),
+        (leads.c.segment, wanted.segment),
+        (leads.c.owner, wanted.owner),
+        (leads.c.source, wanted.source),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if wanted.text:
+        # Contains, any case: reps type part of a name, an address or a company. LIKE's own wildcards in what
+        # they type are matched as themselves.
+        pattern = "%" + wanted.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(*(c.ilike(pattern, escape="\\") for c in (leads.c.name, leads.c.email, leads.c.company)))
+        )
     return [dict(r) for r in (await session.execute(query)).mappings()]
 
 

@@ -14,6 +14,12 @@ leads = Table(
     Column("job_title", String(200)),
     Column("company", String(300)),
     Column("source", String(50)),
+    # Who the lead is and where it came from, for lists and search (qualifier_0007); erasure deletes the row.
+    Column("name", String(401)),
+    Column("phone", String(50)),
+    Column("country", String(100)),
+    Column("campaign", String(200)),
+    Column("probability", Float),
     Column("stage", String(20), nullable=False),
     Column("owner", String(200)),
     Column("score", Float),

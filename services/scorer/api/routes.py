@@ -5,13 +5,21 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from services.scorer.api.schemas import ModelOut, ModelVersionOut, ScoreOut, TrainingOut, WorklistOut
+from services.scorer.api.schemas import (
+    ActivityOut,
+    ModelOut,
+    ModelVersionOut,
+    ScoreOut,
+    TimelineOut,
+    TrainingOut,
+    WorklistOut,
+)
 from services.scorer.commands.training import TrainingInProgress
 from services.scorer.domain.model import NotEnoughOutcomes
 from services.scorer.persistence import model_store
-from services.scorer.persistence.tables import owners, profiles
+from services.scorer.persistence.tables import activities, owners, profiles
 from shared.db.database import Database
 from shared.events.vocabulary import Segment
 from shared.http.auth import Scope, TokenAuthority
@@ -42,6 +50,24 @@ def scorer_router(
         if row is None:
             raise Problem(404, "Not found", f"no score for lead {lead_id} yet")
         return ScoreOut.model_validate(dict(row))
+
+    @router.get(
+        "/scores/{lead_id}/timeline",
+        response_model=TimelineOut,
+        summary="What a lead did (and the leads merged into it), newest first",
+        dependencies=read,
+    )
+    async def get_timeline(lead_id: UUID, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> TimelineOut:
+        merged = select(profiles.c.lead_id).where(profiles.c.merged_into == str(lead_id))
+        query = (
+            select(activities.c.activity_type, activities.c.occurred_at, activities.c.minutes, activities.c.lead_id)
+            .where(or_(activities.c.lead_id == str(lead_id), activities.c.lead_id.in_(merged)))
+            .order_by(activities.c.occurred_at.desc(), activities.c.id.desc())
+            .limit(limit)
+        )
+        async with database.session() as session:
+            rows = (await session.execute(query)).mappings().all()
+        return TimelineOut(lead_id=str(lead_id), items=[ActivityOut.model_validate(dict(r)) for r in rows])
 
     @router.get(
         "/worklist", response_model=WorklistOut, summary="Leads ranked for sales, best first", dependencies=read

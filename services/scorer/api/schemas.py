@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from shared.events.models import ScoreFactor
 from shared.events.vocabulary import Segment
@@ -13,6 +13,13 @@ class ScoreOut(BaseModel):
     """A lead's current scores and every factor behind them (model factors in log-odds)."""
 
     lead_id: str
+    name: str | None = None
+    email: str | None = None
+    job_title: str | None = None
+    company: str | None = None
+    country: str | None = None
+    source: str | None = None
+    campaign: str | None = Field(None, validation_alias=AliasChoices("campaign", "utm_campaign"))
     fit: float
     engagement: float
     score: float
@@ -28,6 +35,22 @@ class ScoreOut(BaseModel):
     merged_into: str | None = Field(
         None, description="the lead this one is merged into: its score is frozen, and it counts for that lead"
     )
+
+
+class ActivityOut(BaseModel):
+    """Something the lead did, as engagement counts it."""
+
+    activity_type: str
+    occurred_at: datetime
+    minutes: float | None = None
+    lead_id: str = Field(description="the lead it was recorded for: another one when it was merged into this")
+
+
+class TimelineOut(BaseModel):
+    """What a lead did, newest first, with what the leads merged into it did."""
+
+    lead_id: str
+    items: list[ActivityOut]
 
 
 class WorklistOut(BaseModel):

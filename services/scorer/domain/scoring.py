@@ -18,8 +18,12 @@ if TYPE_CHECKING:  # the model module imports this one
 
 @dataclass(frozen=True)
 class Profile:
-    """What the scorer knows of a lead at capture time."""
+    """What the scorer knows of a lead at capture time. `name`, `email` and `campaign` are not scored: they say
+    who a worklist entry is and where it came from."""
 
+    name: str | None = None
+    email: str | None = None
+    campaign: str | None = None
     job_title: str | None = None
     company: str | None = None
     free_mail: bool | None = None

@@ -43,6 +43,9 @@ class StoredScore:
 
 def _stored(row: Any) -> StoredScore:
     profile = Profile(
+        name=row["name"],
+        email=row["email"],
+        campaign=row["utm_campaign"],
         job_title=row["job_title"],
         company=row["company"],
         free_mail=row["free_mail"],
@@ -203,6 +206,9 @@ async def save_many(session: AsyncSession, rows: Sequence[ScoreRow]) -> None:
     values = [
         {
             "lead_id": r.lead_id,
+            "name": r.profile.name,
+            "email": r.profile.email,
+            "utm_campaign": r.profile.campaign,
             "job_title": r.profile.job_title,
             "company": r.profile.company,
             "free_mail": r.profile.free_mail,

@@ -10,6 +10,9 @@ profiles = Table(
     "profiles",
     metadata,
     Column("lead_id", String(36), primary_key=True),
+    Column("name", String(401)),  # who the lead is, for the worklist (scorer_0008); never scored
+    Column("email", String(320)),
+    Column("utm_campaign", String(200)),
     Column("job_title", String(200)),
     Column("company", String(300)),
     Column("free_mail", Boolean),
