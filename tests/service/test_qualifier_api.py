@@ -322,11 +322,12 @@ async def test_a_nul_character_in_a_reps_note_is_a_422_not_a_500(qualifier: Any)
 async def _arrive(database: Database, first: str, last: str, company: str, *, segment: Segment, provider: str) -> str:
     """A person's capture and score, applied by the qualifier's own handlers."""
     lead_id = uuid.uuid4()
+    domain = company.partition(" ")[0].lower().replace("_", "-") + ".com"
     handlers = subscription(Qualifier(UnitOfWorkFactory(database), RULES))
     captured = LeadCaptured(
         lead_id=lead_id,
         contact=Contact(
-            email=f"{first.lower()}.{lead_id.hex[:6]}@{company.split()[0].lower().replace('_', '-')}.com",
+            email=f"{first.lower()}.{lead_id.hex[:6]}@{domain}",
             first_name=first,
             last_name=last,
             phone="+44 20 7946 0000",
