@@ -56,6 +56,13 @@ def with_flow(text: str, flow: str, where: str) -> str:
     return _FLOW.sub(lambda _: flow, text, count=1)
 
 
+def _console_openapi() -> dict[str, object]:
+    from services.console.bootstrap import build_app
+    from services.console.settings import ConsoleSettings
+
+    return build_app(ConsoleSettings(environment="development")).openapi()
+
+
 def generated_contracts(docs: Path, readme: Path) -> dict[Path, str]:
     """Path → text of every contract document (the README and architecture.md as they read with the generated
     block in place)."""
@@ -66,6 +73,7 @@ def generated_contracts(docs: Path, readme: Path) -> dict[Path, str]:
         # The schema does not depend on the deployment, only on the code.
         app = spec.build_app(spec.settings(environment="development"))
         documents[docs / "openapi" / f"{name}.json"] = app.openapi()
+    documents[docs / "openapi" / "console.json"] = _console_openapi()
     texts = {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in documents.items()}
     flow = event_flow(consumed)
     for path in (readme, docs / "architecture.md"):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="leadflow: lead intake, scoring, qualification and revenue forecast.", no_args_is_help=True)
 
+CONSOLE_PORT = 8080
 ServiceName = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICE_NAMES)}")]
 
 
@@ -42,6 +43,29 @@ def dev(
     from services.embedded.dev import run_dev
 
     raise typer.Exit(run_dev(workdir.resolve(), port_base=port_base, demo=demo))
+
+
+@app.command()
+def console(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = CONSOLE_PORT,
+    environment: Annotated[
+        str, typer.Option(envvar="LEADFLOW_ENVIRONMENT", help="production (the default) needs a session key")
+    ] = "production",
+) -> None:
+    """Run the web console: pages for sales and marketing, from the services' APIs (LEADFLOW_<SERVICE>_URL)."""
+    from pydantic import ValidationError
+
+    from services.console.bootstrap import build_app
+    from services.console.settings import ConsoleSettings
+    from shared.settings import settings_errors
+
+    try:
+        settings = ConsoleSettings(environment=environment)
+    except ValidationError as exc:
+        raise typer.BadParameter(f"invalid environment for the console: {settings_errors(exc)}") from exc
+    configure_logging(settings.log_level, json=settings.log_json)
+    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -3,12 +3,15 @@
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from services.intake.domain.standard_webhooks import sign
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from services.embedded.dev import EmbeddedPipeline, Printer
@@ -132,28 +135,53 @@ def send_lead(base_url: str, secret: str, lead: dict[str, Any], webhook_id: str 
 
 
 def run_demo(pipeline: "EmbeddedPipeline", say: "Printer") -> None:
-    """Send the demo leads, open and win one deal, and show the worklist, a lead's history and the forecast."""
+    """Send the demo leads, open and win a deal for the best of them, and show the worklist, that lead's history,
+    the forecast and where the console shows it. The demo's leads are the same people every run (a lead is its
+    email), so on a workdir used before it finds them further along and does not win the deal twice."""
     urls = {name: p.url for name, p in pipeline.processes.items()}
     secret = pipeline.credentials.webhook_secrets["generic"]
     auth = {"authorization": f"Bearer {pipeline.credentials.api_token}"}
     say()
     say(f"demo: sending {len(DEMO_LEADS)} leads through {urls['intake']}/v1/webhooks/generic")
     lead_ids = [send_lead(urls["intake"], secret, lead).raise_for_status().json()["lead_id"] for lead in DEMO_LEADS]
-    worklist = _wait_for(lambda: _get(f"{urls['scorer']}/v1/worklist?limit=5", auth), len(lead_ids))
-    say("demo: top of the sales worklist")
-    for item in worklist["items"][:5]:
+    scores = _wait_for(lambda: _all_scored(urls["scorer"], auth, lead_ids), "the demo's leads to be scored")
+    ranked = sorted(scores, key=lambda s: (-(s["probability"] or -1), -s["score"], s["lead_id"]))
+    say("demo: top of the sales worklist (the demo's leads)")
+    for item in ranked[:5]:
         biggest = sorted(item["factors"], key=lambda f: -abs(f["points"]))[:3]
         top = ", ".join(f"{f['name']} {f['points']:+g}" for f in biggest)
-        say(f"  {item['score']:5.1f} {item['segment']:<4} {item['lead_id']}  ({top})")
-    best = worklist["items"][0]["lead_id"]
+        who = f"{item['name']} ({item['job_title']}, {item['company']})" if item["company"] else item["name"]
+        say(f"  {item['score']:5.1f} {item['segment']:<4} {who:<55} {top}")
+    best = ranked[0]
+    url = f"{urls['qualifier']}/v1/leads/{best['lead_id']}"
     # The qualifier hears the score on its own; wait for it so the history shows the MQL step.
-    _wait_for(lambda: _at_stage(f"{urls['qualifier']}/v1/leads/{best}", auth, "mql"), 1)
+    lead = _wait_for(lambda: _past_lead_stage(url, auth), f"{best['name']} to become an MQL")
+    if lead["opportunities"]:
+        say(f"demo: {best['name']} has had a deal since an earlier run ({lead['opportunities'][0]['status']})")
+    else:
+        _win_a_deal(urls["qualifier"], auth, best["lead_id"], best["company"] or best["name"])
+        lead = _get(url, auth)
+    say(f"demo: history of {best['name']}")
+    for step in lead["history"]:
+        say(f"  {step['from_stage'] or '-':>11} → {step['to_stage']:<11} {step['reason']}")
+    time.sleep(1.0)
+    forecast = _get(f"{urls['forecast']}/v1/forecast?horizon=2", auth)
+    say("demo: forecast")
+    for line in forecast["lines"]:
+        say(f"  {line['period']} {line['currency']} closed won {line['closed_won']}  weighted {line['weighted']}")
+    if pipeline.console is not None:
+        say()
+        say(f"demo: the console is at {pipeline.console.url} (sign in with the API token above)")
+        say(f"demo: {best['name']}'s page: {pipeline.console.url}/leads/{best['lead_id']}")
+
+
+def _win_a_deal(qualifier: str, auth: dict[str, str], lead_id: str, company: str) -> None:
     opened = (
         httpx.post(
-            f"{urls['qualifier']}/v1/opportunities",
+            f"{qualifier}/v1/opportunities",
             json={
-                "lead_id": best,
-                "name": "Demo deal",
+                "lead_id": lead_id,
+                "name": f"{company}: demo deal",
                 "amount": "48000",
                 "currency": "USD",
                 "expected_close_date": (date.today() + timedelta(days=20)).isoformat(),
@@ -165,38 +193,37 @@ def run_demo(pipeline: "EmbeddedPipeline", say: "Printer") -> None:
         .json()
     )
     httpx.post(
-        f"{urls['qualifier']}/v1/opportunities/{opened['opportunity_id']}/close",
+        f"{qualifier}/v1/opportunities/{opened['opportunity_id']}/close",
         json={"won": True, "reason": "demo: signed"},
         headers=auth,
         timeout=10,
     ).raise_for_status()
-    lead = _get(f"{urls['qualifier']}/v1/leads/{best}", auth)
-    say(f"demo: history of {best}")
-    for step in lead["history"]:
-        say(f"  {step['from_stage'] or '-':>11} → {step['to_stage']:<11} {step['reason']}")
-    time.sleep(1.0)
-    forecast = _get(f"{urls['forecast']}/v1/forecast?horizon=2", auth)
-    say("demo: forecast")
-    for line in forecast["lines"]:
-        say(f"  {line['period']} {line['currency']} closed won {line['closed_won']}  weighted {line['weighted']}")
+
+
+def _all_scored(scorer: str, headers: dict[str, str], lead_ids: list[str]) -> list[Any] | None:
+    found = []
+    for lead_id in lead_ids:
+        response = httpx.get(f"{scorer}/v1/scores/{lead_id}", headers=headers, timeout=10)
+        if response.status_code != 200:
+            return None
+        found.append(response.json())
+    return found
+
+
+def _past_lead_stage(url: str, headers: dict[str, str]) -> Any:
+    response = httpx.get(url, headers=headers, timeout=10)
+    return response.json() if response.status_code == 200 and response.json()["stage"] != "lead" else None
 
 
 def _get(url: str, headers: dict[str, str]) -> Any:
     return httpx.get(url, headers=headers, timeout=10).raise_for_status().json()
 
 
-def _at_stage(url: str, headers: dict[str, str], stage: str) -> Any:
-    response = httpx.get(url, headers=headers, timeout=10)
-    return response.json() if response.status_code == 200 and response.json()["stage"] == stage else None
-
-
-def _wait_for(fetch: Any, expected: int, timeout_s: float = 20.0) -> Any:
+def _wait_for(fetch: Callable[[], T | None], what: str, timeout_s: float = 30.0) -> T:
     deadline = time.monotonic() + timeout_s
-    result = None
     while time.monotonic() < deadline:
         result = fetch()
-        count = len(result["items"]) if isinstance(result, dict) and "items" in result else int(result is not None)
-        if count >= min(expected, 5):
+        if result is not None:
             return result
         time.sleep(0.2)
-    raise RuntimeError("the demo's leads did not come through in time; see the service logs")
+    raise RuntimeError(f"the demo waited {timeout_s:g} s for {what}; see the service logs")

@@ -54,6 +54,7 @@ class EmbeddedPipeline:
         self.credentials = dev_credentials(self.base_env)
         self.broker: EmbeddedBroker | None = None
         self.processes: dict[str, ServiceProcess] = {}
+        self.console: ServiceProcess | None = None
 
     def start(self, *, log: Callable[[str], None]) -> None:
         """Start everything; raise with the failing part's log if something does not come up."""
@@ -85,6 +86,21 @@ class EmbeddedPipeline:
         for process in self.processes.values():
             process.wait_ready()
 
+    def start_console(self) -> ServiceProcess:
+        """Start the web console on the services started; returns once it answers."""
+        env = dict(self.base_env)
+        env.setdefault("LEADFLOW_ENVIRONMENT", "development")
+        env["LEADFLOW_API_TOKEN"] = self.credentials.api_token
+        env["PYTHONUNBUFFERED"] = "1"
+        for name, process in self.processes.items():
+            env[f"LEADFLOW_{name.upper()}_URL"] = process.url
+        port = free_port(self.port_base + 80)
+        command = [sys.executable, "-m", "services.cli", "console", "--port", str(port)]
+        self.console = ServiceProcess("console", port, env, self.workdir / "logs" / "console.log", command)
+        self.console.start()
+        self.console.wait_ready()
+        return self.console
+
     def service_env(self, name: str, bootstrap: str) -> dict[str, str]:
         """The environment a process of service `name` runs with."""
         env = dict(self.base_env)
@@ -99,17 +115,19 @@ class EmbeddedPipeline:
         return env
 
     def stop(self) -> None:
-        """Stop the services first (they flush), then the broker."""
-        for process in self.processes.values():
+        """Stop the console and the services first (they flush), then the broker."""
+        running = [*([self.console] if self.console else []), *self.processes.values()]
+        for process in running:
             process.terminate()
-        for process in self.processes.values():
+        for process in running:
             process.stop()
         if self.broker is not None:
             self.broker.stop()
 
     def dead(self) -> list[str]:
-        """Names of services whose process has exited."""
-        return [name for name, p in self.processes.items() if not p.running()]
+        """Names of services (and the console) whose process has exited."""
+        running = {**self.processes, **({"console": self.console} if self.console else {})}
+        return [name for name, p in running.items() if not p.running()]
 
 
 def _sqlite_file(url: str) -> Path:
@@ -146,6 +164,7 @@ def run_dev(workdir: Path, *, port_base: int, demo: bool) -> int:
     started = time.monotonic()
     try:
         pipeline.start(log=say)
+        pipeline.start_console()
         _print_banner(say, pipeline, time.monotonic() - started)
         if demo:
             from services.embedded.demo import run_demo
@@ -173,6 +192,8 @@ def _print_banner(say: Printer, pipeline: EmbeddedPipeline, seconds: float) -> N
     say()
     for name, process in pipeline.processes.items():
         say(f"  {name:<10} {process.url}   docs {process.url}/docs")
+    if pipeline.console is not None:
+        say(f"  {'console':<10} {pipeline.console.url}   sign in with the API token below")
     say()
     origin = "generated for this run" if creds.generated else "from LEADFLOW_API_TOKEN"
     say(f"  API token ({origin}):")

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.forecast.api.schemas import ForecastLineOut, ForecastOut, FunnelGroupOut, FunnelOut
+from services.forecast.api.schemas import AccuracyOut, ForecastLineOut, ForecastOut, FunnelGroupOut, FunnelOut
+from services.forecast.domain.backtest import backtest, summarise
 from services.forecast.domain.forecasting import forecast
 from services.forecast.domain.funnel import FunnelReport, Grouping, funnel
 from services.forecast.domain.history import as_of
-from services.forecast.domain.projection import Period
+from services.forecast.domain.projection import Period, period_starts, periods_before
 from services.forecast.persistence import repository
 from shared.db.database import Database
 from shared.http.auth import Scope, TokenAuthority
@@ -63,6 +64,31 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
                 )
                 for f in lines
             ],
+        )
+
+    @router.get(
+        "/forecast/accuracy",
+        response_model=AccuracyOut,
+        summary="The backtest of the last periods: error by method and how often the actual fell in P10-P90",
+    )
+    async def get_accuracy(
+        period: Period = Period.MONTH,
+        periods: Annotated[int, Query(ge=1, le=24, description="how many past periods, the current one excluded")] = 6,
+    ) -> AccuracyOut:
+        today = datetime.now(UTC).date()
+        current = period_starts(today, period, 1)[0]
+        start = periods_before(current, period, periods)
+        async with database.session() as session:
+            history = await repository.revisions(session)
+        rows = await asyncio.to_thread(backtest, history, start=start, end=current, period=period, simulations=500)
+        summary = summarise(rows)
+        return AccuracyOut(
+            period=period,
+            periods=summary.periods,
+            mape=summary.mape,
+            coverage=summary.coverage,
+            start=start,
+            end=current - timedelta(days=1),
         )
 
     @router.get(

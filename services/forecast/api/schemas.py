@@ -36,6 +36,18 @@ class ForecastOut(BaseModel):
     lines: list[ForecastLineOut]
 
 
+class AccuracyOut(BaseModel):
+    """How the forecast did on the recent past: each period forecast from its first day with only what was known
+    then, compared with what was won (the `leadflow backtest` method)."""
+
+    period: Period
+    periods: int = Field(description="backtested periods that won revenue and had closed history to learn from")
+    mape: dict[str, float] = Field(description="mean absolute percentage error by method (weighted, win_rate, p50)")
+    coverage: float = Field(description="share of those periods whose actual fell inside P10-P90")
+    start: date
+    end: date
+
+
 class FunnelGroupOut(BaseModel):
     """Funnel KPIs of one group."""
 

@@ -61,6 +61,12 @@ def period_starts(start: date, period: Period, horizon: int) -> list[date]:
     return [date(m // 12, m % 12 + 1, 1) for m in (month_index + i * step for i in range(horizon + 1))]
 
 
+def periods_before(first_day: date, period: Period, count: int) -> date:
+    """The first day of the period `count` periods before the one starting on `first_day`."""
+    index = first_day.year * 12 + first_day.month - 1 - count * (1 if period is Period.MONTH else 3)
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def period_keys(start: date, period: Period, horizon: int) -> list[str]:
     """The keys of `horizon` consecutive periods starting with the one holding `start`."""
     return [period_key(day, period) for day in period_starts(start, period, horizon)[:-1]]

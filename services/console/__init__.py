@@ -1,0 +1,1 @@
+"""The console: pages for the people who work the leads, composed from the services' own APIs."""

@@ -1,0 +1,51 @@
+"""How numbers, times and reasons read on the pages."""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from markupsafe import Markup, escape
+
+
+def percent(value: float | None) -> str:
+    """0.4213 → '42 %'; unknown → '—'."""
+    return "—" if value is None else f"{float(value) * 100:.0f} %"
+
+
+def money(value: Any) -> str:
+    """An amount with thousands separators and no cents when there are none."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def when(value: str | None) -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM UTC'."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def why(factors: Iterable[Mapping[str, Any]], most: int = 3) -> str:
+    """The reasons behind a score, strongest first."""
+    strongest = sorted(factors, key=lambda f: -abs(float(f.get("points", 0))))[:most]
+    return "; ".join(str(f.get("reason") or f.get("name")) for f in strongest)
+
+
+def band(line: Mapping[str, Any]) -> Markup:
+    """The P10-P90 band of a forecast line as a bar scaled to its best case, with P50 marked."""
+    top = max(float(line.get("best_case") or 0), float(line.get("p90") or 0), 1.0)
+    low, mid, high = (float(line.get(k) or 0) / top * 100 for k in ("p10", "p50", "p90"))
+    label = escape(f"P10 {money(line.get('p10'))} to P90 {money(line.get('p90'))}, P50 {money(line.get('p50'))}")
+    return Markup(  # noqa: S704 - built from numbers and an escaped label
+        f'<span class="band" role="img" aria-label="{label}">'
+        f'<span style="left:{low:.1f}%;width:{max(high - low, 0.5):.1f}%"></span>'
+        f'<i style="left:{mid:.1f}%"></i></span>'
+    )
