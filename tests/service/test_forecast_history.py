@@ -117,6 +117,16 @@ async def test_forecast_as_of_a_past_day_and_the_funnel(database_url: str, kafka
         assert set(webinar["reasons"]["lost"]) == {"went with a competitor"}
         assert webinar["velocity_per_day"] > 0
 
+        # The backtest beside the console's forecast: deals won January..May; from February on, each month had
+        # closed deals before it to learn from, so four months are scored.
+        accuracy = (
+            await client.get("/v1/forecast/accuracy?period=month&periods=12&as_of=2026-12-01", headers=read)
+        ).json()
+        assert (accuracy["periods"], accuracy["scored"]) == (12, 4)
+        assert set(accuracy["mape"]) == {"weighted", "win_rate", "p50"} and 0 <= accuracy["coverage"] <= 1
+        assert accuracy["mape"]["win_rate"] < accuracy["mape"]["weighted"]  # learning beats the stage weights here
+        assert (await client.get("/v1/forecast/accuracy?periods=0", headers=read)).status_code == 422
+
         swapped = await client.get("/v1/funnel?from=2026-05-01&to=2026-01-01", headers=read)
         assert swapped.status_code == 400 and "swap" in swapped.json()["detail"]
         assert (await client.get("/v1/funnel?by=planet", headers=read)).status_code == 422

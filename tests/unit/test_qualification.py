@@ -194,7 +194,7 @@ def test_routing_by_segment_then_territory_with_round_robin_and_capacity() -> No
 
 
 def test_rules_version_names_the_rules() -> None:
-    assert RULES.version.startswith("2026.11-default+")
+    assert RULES.version.startswith("2026.12-default+")
 
 
 def test_a_new_framework_is_configuration_only(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ def test_default_rules_are_valid() -> None:
     opportunities, _ = load_rules_section(DEFAULT_RULES, "opportunities", OpportunityRules)
     assert scoring.mql_threshold > scoring.segments.warm
     assert opportunities.default_stage in opportunities.stages
-    assert version.startswith("2026.11-default+")
+    assert version.startswith("2026.12-default+")
 
 
 def test_error_names_file_key_and_problem(tmp_path: Path) -> None:

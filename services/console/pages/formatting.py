@@ -8,9 +8,9 @@ from typing import Any
 from markupsafe import Markup, escape
 
 
-def percent(value: float | None) -> str:
-    """0.4213 → '42 %'; unknown → '—'."""
-    return "—" if value is None else f"{float(value) * 100:.0f} %"
+def percent(value: Any) -> str:
+    """0.4213 → '42 %'; unknown (None, or a part of the page its service did not send) → '—'."""
+    return f"{float(value) * 100:.0f} %" if isinstance(value, int | float | Decimal) else "—"
 
 
 def money(value: Any) -> str:
@@ -20,6 +20,15 @@ def money(value: Any) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def shown(value: Any) -> str:
+    """A piece of evidence as a rep typed it: yes/no, whole numbers without a decimal point."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def when(value: str | None) -> str:

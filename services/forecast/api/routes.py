@@ -74,17 +74,22 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
     async def get_accuracy(
         period: Period = Period.MONTH,
         periods: Annotated[int, Query(ge=1, le=24, description="how many past periods, the current one excluded")] = 6,
+        as_of_day: Annotated[
+            date | None,
+            Query(alias="as_of", ge=FIRST_DAY, le=LAST_DAY, description="judge the periods before this day's"),
+        ] = None,
     ) -> AccuracyOut:
-        today = datetime.now(UTC).date()
-        current = period_starts(today, period, 1)[0]
+        day = as_of_day or datetime.now(UTC).date()
+        current = period_starts(day, period, 1)[0]
         start = periods_before(current, period, periods)
         async with database.session() as session:
-            history = await repository.revisions(session)
+            history = await repository.revisions(session, until=min(_end_of(day), datetime.now(UTC)))
         rows = await asyncio.to_thread(backtest, history, start=start, end=current, period=period, simulations=500)
         summary = summarise(rows)
         return AccuracyOut(
             period=period,
-            periods=summary.periods,
+            periods=periods,
+            scored=summary.periods,
             mape=summary.mape,
             coverage=summary.coverage,
             start=start,

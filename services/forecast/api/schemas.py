@@ -41,7 +41,8 @@ class AccuracyOut(BaseModel):
     then, compared with what was won (the `leadflow backtest` method)."""
 
     period: Period
-    periods: int = Field(description="backtested periods that won revenue and had closed history to learn from")
+    periods: int = Field(description="the past periods backtested (the current one excluded)")
+    scored: int = Field(description="of those, the periods that won revenue and had closed history to learn from")
     mape: dict[str, float] = Field(description="mean absolute percentage error by method (weighted, win_rate, p50)")
     coverage: float = Field(description="share of those periods whose actual fell inside P10-P90")
     start: date
