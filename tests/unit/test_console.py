@@ -37,7 +37,7 @@ def test_the_evidence_form_reads_numbers_and_yes_no_and_refuses_half_rows() -> N
         "employees": 12.5,
         "compatible_stack": False,
     }
-    with pytest.raises(FormError, match="row 1 .budget. has no value"):
+    with pytest.raises(FormError, match=r"row 1 \(budget\) has no value"):
         evidence_from(["budget"], [""])
     with pytest.raises(FormError, match="row 2 has a value but no key"):
         evidence_from(["pain", ""], ["x", "orphan"])
