@@ -1,4 +1,4 @@
-"""The four services by name: settings class, app factory, migrations and default port."""
+"""The five services by name: settings class, app factory, migrations and default port."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +34,8 @@ class ServiceSpec:
         migrations.upgrade(self.migrations, settings.database_url, settings.database_schema or self.name, revision)
 
 
-SERVICE_NAMES = ("intake", "scorer", "qualifier", "forecast")
-_PORTS = {"intake": 8000, "scorer": 8001, "qualifier": 8002, "forecast": 8003}
+SERVICE_NAMES = ("intake", "scorer", "qualifier", "forecast", "notifier")
+_PORTS = {"intake": 8000, "scorer": 8001, "qualifier": 8002, "forecast": 8003, "notifier": 8004}
 
 
 def service(name: str) -> ServiceSpec:

@@ -59,6 +59,7 @@ class Runtime:
     periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = field(default_factory=list)
     retention: list[Retention] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[object]]] = field(default_factory=list)  # before the broker and database
     migrations: Path | None = None  # the service's Alembic scripts: start-up checks the schema is at their head
     schema_checked: bool = False
 
@@ -279,7 +280,9 @@ async def _shut_down(runtime: Runtime, tasks: list["asyncio.Task[None]"]) -> Non
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=_STEP_TIMEOUT_S)
-    for step, action in (("broker", runtime.broker.close), ("database", runtime.database.dispose)):
+    steps = [*((f"on_stop.{i}", action) for i, action in enumerate(runtime.on_stop))]
+    steps += [("broker", runtime.broker.close), ("database", runtime.database.dispose)]
+    for step, action in steps:
         try:
             await asyncio.wait_for(action(), timeout=_STEP_TIMEOUT_S)
         except TimeoutError:

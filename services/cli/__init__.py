@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 import uvicorn
 
+from services.cli.subscriptions import subscriptions_app
 from services.registry import SERVICE_NAMES, service
 from shared.db.database import Database
 from shared.logging import configure_logging
@@ -325,6 +326,8 @@ async def _with_quarantine(work: "Callable[[Quarantine], Awaitable[T]]") -> T:
     finally:
         await database.dispose()
 
+
+app.add_typer(subscriptions_app, name="subscriptions")
 
 dlq_app = typer.Typer(help="Dead-letter topics: what was given up, and sending it again.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")

@@ -55,6 +55,7 @@ class EmbeddedPipeline:
         self.broker: EmbeddedBroker | None = None
         self.processes: dict[str, ServiceProcess] = {}
         self.console: ServiceProcess | None = None
+        self.console_port = free_port(port_base + 80)  # known before the services start: the notifier links to it
 
     def start(self, *, log: Callable[[str], None]) -> None:
         """Start everything; raise with the failing part's log if something does not come up."""
@@ -94,9 +95,8 @@ class EmbeddedPipeline:
         env["PYTHONUNBUFFERED"] = "1"
         for name, process in self.processes.items():
             env[f"LEADFLOW_{name.upper()}_URL"] = process.url
-        port = free_port(self.port_base + 80)
-        command = [sys.executable, "-m", "services.cli", "console", "--port", str(port)]
-        self.console = ServiceProcess("console", port, env, self.workdir / "logs" / "console.log", command)
+        command = [sys.executable, "-m", "services.cli", "console", "--port", str(self.console_port)]
+        self.console = ServiceProcess("console", self.console_port, env, self.workdir / "logs" / "console.log", command)
         self.console.start()
         self.console.wait_ready()
         return self.console
@@ -112,6 +112,7 @@ class EmbeddedPipeline:
         if not self.base_env.get("DATABASE_URL"):
             env["DATABASE_URL"] = sqlite_url_for(self.workdir / "data", name)
         env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("LEADFLOW_CONSOLE_URL", f"http://127.0.0.1:{self.console_port}")
         return env
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ UNRELATED_SCOPE = {
     "scorer": "forecast:read",
     "qualifier": "forecast:read",
     "forecast": "leads:write",
+    "notifier": "forecast:read",
 }
 
 

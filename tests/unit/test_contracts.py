@@ -55,7 +55,7 @@ def test_each_topic_has_a_producer_and_consumers() -> None:
 
 def test_the_consumers_are_what_the_handler_tables_apply() -> None:
     consumed = consumers()
-    assert set(consumed) == {"scorer", "qualifier", "forecast"}
+    assert set(consumed) == {"scorer", "qualifier", "forecast", "notifier"}
     # The subscriptions a hand-kept table once missed: the scorer learns owners from leads.stages, forecast reads
     # segments from leads.scores.
     assert LeadOwnerChanged in consumed["scorer"] and LeadStageChanged not in consumed["scorer"]

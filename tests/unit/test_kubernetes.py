@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"
 K8S_VERSION = "1.33.0"
 OVERLAYS = ("base", "production", "keda", "prometheus-operator")
-CONSUMERS = ("scorer", "qualifier", "forecast")
+CONSUMERS = ("scorer", "qualifier", "forecast", "notifier")
 CUSTOM: dict[str, type[BaseModel]] = {
     "ScaledObject": ScaledObject,
     "ServiceMonitor": ServiceMonitor,
