@@ -46,6 +46,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         percent=formatting.percent,
         money=formatting.money,
         shown=formatting.shown,
+        sla=formatting.sla,
         when=formatting.when,
         why=formatting.why,
         band=formatting.band,

@@ -6,6 +6,7 @@ from services.forecast.persistence import repository
 from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Event
 from shared.events.models import (
+    LeadHandoffChanged,
     LeadMerged,
     LeadScored,
     LeadStageChanged,
@@ -44,6 +45,11 @@ async def on_scored(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadScored
     repository.projections(uow).segment(event.lead_id, event.payload.segment, event.payload.scored_at)
 
 
+async def on_handoff(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadHandoffChanged]) -> None:
+    """Keep each hand-off decision, for time to accept and rejections by reason."""
+    await repository.record_handoff(uow.session, event.lead_id, event.payload)
+
+
 async def on_merged(_: ProjectionBatch, uow: UnitOfWork, event: Event[LeadMerged]) -> None:
     """The same person counted once: the merged lead (and those it carried) leave the funnel."""
     payload = event.payload
@@ -62,6 +68,7 @@ CONSUMES = Consumes[ProjectionBatch](
         On(OpportunityUpdated, on_opportunity),
         On(OpportunityClosed, on_opportunity),
         On(LeadStageChanged, on_stage_changed),
+        On(LeadHandoffChanged, on_handoff),
         On(LeadScored, on_scored),
         On(LeadMerged, on_merged),
         On(LeadUnmerged, on_unmerged),

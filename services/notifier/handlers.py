@@ -16,6 +16,7 @@ from shared.events.envelope import Event
 from shared.events.models import (
     EventPayload,
     LeadCaptured,
+    LeadHandoffChanged,
     LeadScored,
     LeadStageChanged,
     OpportunityClosed,
@@ -107,6 +108,7 @@ CONSUMES = Consumes[DeliveryBatch](
         On(LeadCaptured, on_captured),
         On(LeadScored, on_news),
         On(LeadStageChanged, on_news),
+        On(LeadHandoffChanged, on_news),
         On(OpportunityOpened, on_news),
         On(OpportunityUpdated, on_news),
         On(OpportunityClosed, on_news),

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.qualifier import SERVICE, handlers
 from services.qualifier.api.routes import qualifier_router
+from services.qualifier.commands.handoff import Handoffs
 from services.qualifier.commands.opportunities import OpportunityCommands
 from services.qualifier.commands.qualification import Qualifier
 from services.qualifier.domain.rules import OpportunityRules, QualificationRules, QualifierRules, RoutingRules
@@ -43,9 +44,11 @@ def build_app(settings: QualifierSettings) -> FastAPI:
     runtime.on_start.append(qualifier.sync_owners)
     runtime.every("qualification.stall_check", settings.stall_check_s, qualifier.sweep_stalled)
     commands = OpportunityCommands(runtime.unit_of_work, rules)
+    handoffs = Handoffs(runtime.unit_of_work, qualifier)
+    runtime.every("qualification.handoff_sla", settings.handoff_check_s, handoffs.sweep)
     return create_app(
         runtime,
-        [qualifier_router(runtime.database, runtime.tokens, commands, qualifier)],
+        [qualifier_router(runtime.database, runtime.tokens, commands, qualifier, handoffs)],
         title="leadflow qualifier",
         description="Three-stage qualification, pain-interest-fit and BANT as data; the stage machine, routing "
         "and the opportunity lifecycle. Every move is explained and emitted.",

@@ -111,8 +111,11 @@ async def on_scored(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadScored])
 
     def learned(lead: Lead) -> None:
         lead.facts = with_score(lead.facts, payload)
+        changed = lead.segment != payload.segment.value
         lead.score, lead.segment, lead.mql = payload.score, payload.segment.value, payload.mql
         lead.probability = payload.probability
+        if changed:
+            batch.qualifier.segment_changed(lead)
 
     await batch.learn(uow, event, learned, activity_at=None)
 

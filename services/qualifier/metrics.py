@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from services.qualifier.persistence.tables import leads
 from shared.db.database import Database
 from shared.events.envelope import Event
-from shared.events.models import LeadStageChanged
+from shared.events.models import LeadHandoffChanged, LeadStageChanged
 from shared.events.vocabulary import LeadStage
 from shared.metrics import JobGauges, Metrics
 
@@ -22,6 +22,12 @@ class QualifierMetrics:
         self.transitions = Counter(
             "leadflow_stage_transitions_total", "Committed stage transitions", ["from_stage", "to_stage"], registry=r
         )
+        self.handoffs = Counter(
+            "leadflow_handoffs_total",
+            "Hand-offs to owners by team and outcome (assigned, accepted, rejected, breached); rejections by reason",
+            ["team", "status", "reason"],
+            registry=r,
+        )
         self.by_stage = Gauge("leadflow_leads_by_stage", "Leads currently in each stage", ["stage"], registry=g)
         for stage in LeadStage:
             self.by_stage.labels(stage.value)
@@ -32,6 +38,10 @@ class QualifierMetrics:
             if isinstance(event.payload, LeadStageChanged):
                 source = event.payload.from_stage.value if event.payload.from_stage else "none"
                 self.transitions.labels(source, event.payload.to_stage.value).inc()
+            elif isinstance(event.payload, LeadHandoffChanged):
+                handoff = event.payload
+                reason = handoff.reason if handoff.status == "rejected" else (handoff.action or "")
+                self.handoffs.labels(handoff.team or "", handoff.status, reason or "").inc()
 
     async def refresh(self) -> None:
         """Recount leads per stage."""

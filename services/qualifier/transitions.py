@@ -1,6 +1,7 @@
 """The qualifier's writes inside a unit of work: each changes a row and emits the event that says so."""
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from services.qualifier import SERVICE
@@ -15,6 +16,7 @@ from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import new_event
 from shared.events.models import (
     CriterionResult,
+    LeadHandoffChanged,
     LeadOwnerChanged,
     LeadStageChanged,
     OpportunityClosed,
@@ -119,3 +121,26 @@ def reported_criteria(criteria: Sequence[CriterionVerdict]) -> list[CriterionRes
         CriterionResult(framework=c.framework, criterion=c.criterion, outcome=c.outcome, evidence=c.evidence)
         for c in criteria
     ]
+
+
+def handoff_changed(uow: UnitOfWork, lead: Lead, status: str, cause: Cause, **details: Any) -> None:
+    """Set the lead's hand-off status and emit lead.handoff_changed (what the owner did, or the SLA)."""
+    owner = details.pop("owner", None) or lead.owner
+    assert owner is not None, "a hand-off is always to an owner"
+    lead.handoff_status = "pending" if status == "assigned" else status
+    uow.emit(
+        new_event(
+            LeadHandoffChanged(
+                lead_id=UUID(lead.lead_id),
+                status=status,
+                owner=owner,
+                team=lead.team,
+                segment=lead.segment,
+                decided_by=cause.actor,
+                changed_at=cause.at,
+                **details,
+            ),
+            source=SOURCE,
+            correlation_id=cause.correlation_id,
+        )
+    )

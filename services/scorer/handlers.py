@@ -22,6 +22,7 @@ from shared.events.envelope import Event, new_event
 from shared.events.models import (
     LeadActivity,
     LeadCaptured,
+    LeadHandoffChanged,
     LeadMerged,
     LeadOutcomeRecorded,
     LeadOwnerChanged,
@@ -262,6 +263,12 @@ async def on_owner_changed(_: PendingScores, uow: UnitOfWork, event: Event[LeadO
     await repository.set_owner(uow.session, event.lead_id, payload.to_owner, payload.changed_at)
 
 
+async def on_handoff(_: PendingScores, uow: UnitOfWork, event: Event[LeadHandoffChanged]) -> None:
+    """Where the hand-off stands, for the worklist's SLA clock."""
+    payload = event.payload
+    await repository.set_handoff(uow.session, event.lead_id, payload.status, payload.due_at, payload.changed_at)
+
+
 CONSUMES = Consumes[PendingScores](
     (
         On(LeadCaptured, on_captured),
@@ -269,6 +276,7 @@ CONSUMES = Consumes[PendingScores](
         On(LeadOutcomeRecorded, on_outcome),
         On(OpportunityClosed, on_opportunity_closed),
         On(LeadOwnerChanged, on_owner_changed),
+        On(LeadHandoffChanged, on_handoff),
         On(LeadMerged, on_merged),
         On(LeadUnmerged, on_unmerged),
         On(PersonErased, on_erased),

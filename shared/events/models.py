@@ -29,6 +29,7 @@ class EventType(StrEnum):
     LEAD_SCORED = "lead.scored"
     LEAD_STAGE_CHANGED = "lead.stage_changed"
     LEAD_OWNER_CHANGED = "lead.owner_changed"
+    LEAD_HANDOFF_CHANGED = "lead.handoff_changed"
     OPPORTUNITY_OPENED = "opportunity.opened"
     OPPORTUNITY_UPDATED = "opportunity.updated"
     OPPORTUNITY_CLOSED = "opportunity.closed"
@@ -214,6 +215,27 @@ class LeadOwnerChanged(EventPayload):
     changed_at: datetime
 
 
+class LeadHandoffChanged(EventPayload):
+    """A lead handed to an owner, and what became of the hand-off: `assigned` (with the time it is due by, the
+    segment's SLA in working hours), `accepted` or `rejected` by the owner (with the reason, from the rules'
+    list), or `breached` when nobody accepted in time (then `action` says whether it was rerouted or escalated)."""
+
+    event_type: ClassVar[EventType] = EventType.LEAD_HANDOFF_CHANGED
+
+    status: Literal["assigned", "accepted", "rejected", "breached"]
+    owner: str
+    team: str | None = None
+    segment: str | None = None
+    due_at: datetime | None = None
+    reason: str | None = None
+    note: str | None = None
+    decided_by: str
+    waited_s: float | None = Field(None, ge=0, description="from assignment to this decision")
+    action: Literal["rerouted", "escalated"] | None = None
+    escalated_to: str | None = None
+    changed_at: datetime
+
+
 class OpportunitySnapshot(EventPayload):
     """Full state of an opportunity after a change, so projections never need history to apply it."""
 
@@ -303,6 +325,7 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     LeadScored,
     LeadStageChanged,
     LeadOwnerChanged,
+    LeadHandoffChanged,
     OpportunityOpened,
     OpportunityUpdated,
     OpportunityClosed,

@@ -6,6 +6,7 @@ from shared.events.models import (
     EventPayload,
     LeadActivity,
     LeadCaptured,
+    LeadHandoffChanged,
     LeadMerged,
     LeadOutcomeRecorded,
     LeadOwnerChanged,
@@ -44,7 +45,7 @@ LEADS_SCORES = Topic("leads.scores", "Fit, engagement and segment of each lead",
 LEADS_STAGES = Topic(
     "leads.stages",
     "Funnel stage transitions with reasons, and owner changes",
-    (LeadStageChanged, LeadOwnerChanged),
+    (LeadStageChanged, LeadOwnerChanged, LeadHandoffChanged),
     "qualifier",
 )
 OPPORTUNITIES = Topic(

@@ -47,6 +47,11 @@ class Caller:
     scopes: frozenset[str]
     integration: bool
 
+    @property
+    def is_admin(self) -> bool:
+        """Whether the token grants every scope."""
+        return Scope.ADMIN.value in self.scopes
+
     def actor(self, display: str | None) -> str:
         """The audit actor: the token's name; an integration may say for whom it acts."""
         shown = (display or "").strip()

@@ -22,9 +22,10 @@ from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("LEADFLOW_SCREENSHOTS") or ROOT / "build" / "screenshots")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# A sales rep's token: reads leads and the forecast, records evidence; not admin.
-REP_TOKEN = "test-ana-sdr-0123456789abcdef"
-REP = {"ana.sdr": {"token": REP_TOKEN, "scopes": ["leads:read", "leads:write", "forecast:read"]}}
+# A sales rep's token, named as the rules' routing names her (EMEA team): reads leads and the forecast, records
+# evidence, accepts what is handed to her; not admin.
+REP_TOKEN = "test-ana-emea-0123456789abcdef"
+REP = {"ana.emea": {"token": REP_TOKEN, "scopes": ["leads:read", "leads:write", "forecast:read"]}}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_a_rep_finds_a_hot_lead_qualifies_it_and_sees_the_forecast_move(
     page.get_by_label("Token").fill(REP_TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/forecast$"))
-    expect(page.get_by_text("Signed in as")).to_contain_text("ana.sdr")
+    expect(page.get_by_text("Signed in as")).to_contain_text("ana.emea")
     before = _open_pipeline(page)
 
     # The worklist names people; Maria González asked for a demo and is hot.
@@ -128,6 +129,12 @@ def test_a_rep_finds_a_hot_lead_qualifies_it_and_sees_the_forecast_move(
     page.get_by_role("button", name="Record and re-qualify").click()
     expect(page.get_by_role("status")).to_have_text("Evidence recorded.")
     expect(page.locator("#stage")).to_have_text("prospect")
+    # Routed to her (EMEA, first in the round robin) with the hot segment's SLA running: she accepts.
+    expect(page.locator("#handoff-status")).to_contain_text("Handed to ana.emea due in")
+    _shot(page, "lead-handoff")
+    page.get_by_role("button", name="Accept this lead").click()
+    expect(page.get_by_role("status")).to_have_text("Accepted: the lead is yours.")
+    expect(page.locator("#handoff-status")).to_have_text("Accepted by ana.emea")
     # … then pain, product and budget complete pain-interest-fit, and the qualifier opens a deal.
     page.get_by_label("What (key 1)").fill("pain")
     page.get_by_label("Value 1").fill("quotes reach customers two days late")
@@ -141,7 +148,7 @@ def test_a_rep_finds_a_hot_lead_qualifies_it_and_sees_the_forecast_move(
     expect(page.locator("#stage")).to_have_text("opportunity")
     evidence = page.get_by_role("region", name="Evidence", exact=True)
     expect(evidence).to_contain_text("budget: 60000")
-    expect(evidence).to_contain_text("by ana.sdr")  # the audit trail names the person signed in
+    expect(evidence).to_contain_text("by ana.emea")  # the audit trail names the person signed in
     deals = page.get_by_role("region", name="Opportunities")
     expect(deals).to_contain_text("Northwind Logistics")
     _shot(page, "lead-opportunity")

@@ -65,7 +65,10 @@ def test_the_consumers_are_what_the_handler_tables_apply() -> None:
 def test_a_receive_operation_lists_only_the_messages_its_service_applies() -> None:
     doc = asyncapi_document("test", consumers())
     operation = doc["operations"]["scorer_consumes_leads_stages"]
-    assert [m["$ref"] for m in operation["messages"]] == ["#/channels/leads_stages/messages/lead_owner_changed_v1"]
+    assert [m["$ref"] for m in operation["messages"]] == [
+        "#/channels/leads_stages/messages/lead_owner_changed_v1",
+        "#/channels/leads_stages/messages/lead_handoff_changed_v1",
+    ]
 
 
 def test_a_handler_added_to_a_table_changes_the_document_and_the_flow() -> None:
@@ -73,7 +76,7 @@ def test_a_handler_added_to_a_table_changes_the_document_and_the_flow() -> None:
     after: dict[str, Sequence[type[EventPayload]]] = {**before, "forecast": (*before["forecast"], LeadOwnerChanged)}
     assert "forecast_consumes_leads_stages" in asyncapi_document("t", before)["operations"]
     assert asyncapi_document("t", after) != asyncapi_document("t", before)
-    assert "forecast (lead.stage_changed.v1, lead.owner_changed.v1)" in event_flow(after)
+    assert "forecast (lead.stage_changed.v1, lead.owner_changed.v1, lead.handoff_changed.v1)" in event_flow(after)
     assert event_flow(after) != event_flow(before)
 
 

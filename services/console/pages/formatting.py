@@ -1,7 +1,7 @@
 """How numbers, times and reasons read on the pages."""
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,6 +29,24 @@ def shown(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def sla(due: str | None, status: str | None, now: datetime | None = None) -> str:
+    """The hand-off's clock as a rep reads it: 'due in 3 h 10 min', 'overdue by 2 h', 'accepted'."""
+    if status in ("accepted", "rejected"):
+        return str(status)
+    if not due or status not in ("pending", "breached"):
+        return ""
+    try:
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    left = moment - (now or datetime.now(UTC))
+    minutes = int(abs(left.total_seconds()) // 60)
+    span = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    if status == "breached":
+        return f"not accepted in time (overdue by {span})" if left.total_seconds() < 0 else "escalated"
+    return f"due in {span}" if left.total_seconds() >= 0 else f"overdue by {span}"
 
 
 def when(value: str | None) -> str:

@@ -53,8 +53,11 @@ def leads_router(pages: Pages) -> APIRouter:
         )
 
     @router.get("/leads/{lead_id}", response_class=HTMLResponse)
-    async def lead(request: Request, session: person, lead_id: str, recorded: str | None = None) -> Response:
-        return await lead_page(request, session, lead_id, notice="Evidence recorded." if recorded else None)
+    async def lead(
+        request: Request, session: person, lead_id: str, recorded: str | None = None, done: str | None = None
+    ) -> Response:
+        notice = "Evidence recorded." if recorded else done[:200] if done else None
+        return await lead_page(request, session, lead_id, notice=notice)
 
     async def lead_page(
         request: Request, session: Session, lead_id: str, *, notice: str | None = None, problem: str | None = None
@@ -75,6 +78,37 @@ def leads_router(pages: Pages) -> APIRouter:
             notice=notice,
             problem=problem,
         )
+
+    @router.post("/leads/{lead_id}/accept")
+    async def accept(
+        request: Request, session: person, lead_id: str, csrf_token: Annotated[str | None, Form()] = None
+    ) -> Response:
+        pages.form_from_console(request, session, csrf_token)
+        return await decide(request, session, lead_id, "accept", {}, "Accepted: the lead is yours.")
+
+    @router.post("/leads/{lead_id}/reject")
+    async def reject(
+        request: Request,
+        session: person,
+        lead_id: str,
+        reason: Annotated[str, Form(max_length=100)],
+        note: Annotated[str, Form(max_length=2000)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        pages.form_from_console(request, session, csrf_token)
+        body = {"reason": reason, "note": note.strip() or None}
+        return await decide(request, session, lead_id, "reject", body, "Handed back to marketing.")
+
+    async def decide(
+        request: Request, session: Session, lead_id: str, verb: str, body: dict[str, Any], done: str
+    ) -> Response:
+        try:
+            await upstream.post("qualifier", f"/v1/leads/{quote(lead_id)}/{verb}", session.token, body)
+        except Refused as exc:
+            if exc.status in (401, 403):
+                raise
+            return await lead_page(request, session, lead_id, problem=exc.detail)
+        return RedirectResponse(f"/leads/{quote(lead_id)}?done={quote(done)}", status_code=303)
 
     @router.post("/leads/{lead_id}/evidence")
     async def record_evidence(

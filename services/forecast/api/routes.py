@@ -120,7 +120,10 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
         async with database.session() as session:
             changes = await repository.stage_history(session)
             deals = as_of(await repository.revisions(session, until=window_end), window_end)
-        reports = await asyncio.to_thread(funnel, changes, deals, start=window_start, end=window_end, by=by)
+            decided = await repository.handoff_decisions(session, window_start, window_end)
+        reports = await asyncio.to_thread(
+            funnel, changes, deals, start=window_start, end=window_end, by=by, handoffs=decided
+        )
         return FunnelOut.model_validate(
             {"from": first, "to": last, "by": by, "groups": [_group_out(r) for r in reports]}
         )

@@ -66,6 +66,9 @@ class FunnelGroupOut(BaseModel):
     open_opportunities: int
     velocity_per_day: float = Field(description="open opportunities × win rate × average deal ÷ median cycle days")
     currency: str | None
+    handoffs: dict[str, int] = Field(description="hand-offs to owners decided in the window: assigned, accepted, …")
+    median_hours_to_accept: float | None = Field(description="from hand-off to the owner's acceptance")
+    rejections: dict[str, int] = Field(description="leads sales handed back, by reason")
 
 
 class FunnelOut(BaseModel):

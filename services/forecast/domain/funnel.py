@@ -3,7 +3,7 @@ cycle, win/loss reasons and pipeline velocity."""
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import pairwise
 from statistics import fmean, median
@@ -48,6 +48,17 @@ class StageChange:
 
 
 @dataclass(frozen=True)
+class HandoffDecision:
+    """What became of one hand-off to an owner (lead.handoff_changed)."""
+
+    lead_id: str
+    status: str  # assigned | accepted | rejected | breached
+    reason: str | None
+    waited_s: float | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class FunnelReport:
     """The funnel of one group (or of everyone) for a window of time."""
 
@@ -65,6 +76,9 @@ class FunnelReport:
     open_opportunities: int
     velocity_per_day: float  # open opportunities × win rate × average deal ÷ median cycle days
     currency: str | None
+    handoffs: dict[str, int] = field(default_factory=dict)  # assigned / accepted / rejected / breached in the window
+    median_hours_to_accept: float | None = None  # from hand-off to acceptance, wall-clock hours
+    rejections: dict[str, int] = field(default_factory=dict)  # reason → count
 
 
 Grouping = Literal["source", "segment", "owner"]
@@ -77,8 +91,10 @@ def funnel(
     start: datetime,
     end: datetime,
     by: Grouping | None = None,
+    handoffs: Sequence[HandoffDecision] = (),
 ) -> list[FunnelReport]:
-    """Cohort counts and conversions of leads that entered in [start, end); deals closed in it; velocity at `end`.
+    """Cohort counts and conversions of leads that entered in [start, end); deals closed in it; velocity at `end`;
+    hand-offs decided in it (a hand-off belongs to its lead's group).
 
     `deals` is the pipeline as of `end` (history.as_of); a deal belongs to its lead's group (its own source or owner
     when the lead is not known here).
@@ -104,12 +120,24 @@ def funnel(
         return fallback or "(unknown)"
 
     groups = sorted({group(lead, None) for lead in cohort} | {group(d.lead_id, _own(d, by)) for d in deals})
+    decided = [h for h in handoffs if start <= h.decided_at < end]
     reports = []
     for name in groups or ["all"]:
         members = [lead for lead in cohort if group(lead, None) == name]
         mine = [d for d in deals if group(d.lead_id, _own(d, by)) == name]
-        reports.append(_report(name, members, furthest, mine, start, end))
+        report = _report(name, members, furthest, mine, start, end)
+        reports.append(_with_handoffs(report, [h for h in decided if group(h.lead_id, None) == name]))
     return reports
+
+
+def _with_handoffs(report: FunnelReport, decided: list[HandoffDecision]) -> FunnelReport:
+    waits = [h.waited_s / 3600 for h in decided if h.status == "accepted" and h.waited_s is not None]
+    return replace(
+        report,
+        handoffs=dict(Counter(h.status for h in decided)),
+        median_hours_to_accept=round(median(waits), 2) if waits else None,
+        rejections=dict(Counter(h.reason or "(none given)" for h in decided if h.status == "rejected")),
+    )
 
 
 def _own(deal: Revision, by: Grouping | None) -> str | None:

@@ -6,9 +6,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.forecast.domain.funnel import StageChange
+from services.forecast.domain.funnel import HandoffDecision, StageChange
 from services.forecast.domain.history import Revision
 from services.forecast.persistence.tables import (
+    handoffs,
     lead_segments,
     lead_stages,
     merged_leads,
@@ -19,7 +20,7 @@ from services.forecast.persistence.tables import (
 from shared.db.database import aware
 from shared.db.unit_of_work import UnitOfWork
 from shared.db.upsert import upsert, upsert_many
-from shared.events.models import LeadStageChanged, OpportunityClosed, OpportunitySnapshot
+from shared.events.models import LeadHandoffChanged, LeadStageChanged, OpportunityClosed, OpportunitySnapshot
 from shared.events.vocabulary import ForecastCategory, LeadStage, OpportunityStatus, Segment
 
 
@@ -137,6 +138,37 @@ async def revisions(session: AsyncSession, until: datetime | None = None) -> lis
             lead_id=r["lead_id"],
         )
         for r in rows
+    ]
+
+
+async def record_handoff(session: AsyncSession, lead_id: str, payload: LeadHandoffChanged) -> None:
+    """Keep one hand-off decision."""
+    await session.execute(
+        insert(handoffs).values(
+            lead_id=lead_id,
+            status=payload.status,
+            reason=payload.reason,
+            owner=payload.owner,
+            waited_s=payload.waited_s,
+            decided_at=payload.changed_at,
+        )
+    )
+
+
+async def handoff_decisions(session: AsyncSession, start: datetime, end: datetime) -> list[HandoffDecision]:
+    """Hand-off decisions made in [start, end), merged leads left out like in the funnel."""
+    rows = await session.execute(
+        select(handoffs)
+        .where(
+            handoffs.c.decided_at >= start,
+            handoffs.c.decided_at < end,
+            handoffs.c.lead_id.not_in(select(merged_leads.c.lead_id)),
+        )
+        .order_by(handoffs.c.decided_at, handoffs.c.id)
+    )
+    return [
+        HandoffDecision(r["lead_id"], r["status"], r["reason"], r["waited_s"], aware(r["decided_at"]))
+        for r in rows.mappings()
     ]
 
 

@@ -62,6 +62,19 @@ stage_changes = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
+# Every hand-off decision (lead.handoff_changed): accepted, rejected (why), breached, and how long it waited.
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(36), nullable=False, index=True),
+    Column("status", String(10), nullable=False),
+    Column("reason", String(100)),
+    Column("owner", String(200), nullable=False),
+    Column("waited_s", Float),
+    Column("decided_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 lead_segments = Table(
     "lead_segments",
     metadata,

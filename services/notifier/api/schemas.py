@@ -34,7 +34,8 @@ class SubscriptionIn(BaseModel):
     event_types: list[str] = Field(
         min_length=1,
         max_length=10,
-        description="lead.scored, lead.stage_changed, opportunity.opened, opportunity.updated, opportunity.closed",
+        description="lead.scored, lead.stage_changed, lead.handoff_changed, opportunity.opened, opportunity.updated, "
+        "opportunity.closed",
     )
     filters: dict[str, str] = Field(
         default_factory=dict,

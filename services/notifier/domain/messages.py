@@ -3,7 +3,14 @@
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from shared.events.models import EventPayload, LeadScored, LeadStageChanged, OpportunityClosed, OpportunitySnapshot
+from shared.events.models import (
+    EventPayload,
+    LeadHandoffChanged,
+    LeadScored,
+    LeadStageChanged,
+    OpportunityClosed,
+    OpportunitySnapshot,
+)
 
 
 def standard_body(event_type: str, event_id: str, payload: EventPayload, who: dict[str, Any] | None) -> dict[str, Any]:
@@ -29,6 +36,8 @@ def slack_body(event_type: str, payload: EventPayload, who: dict[str, Any] | Non
     elif isinstance(payload, LeadStageChanged):
         start = payload.from_stage.value if payload.from_stage else "new"
         text = f"{person} moved {start} → *{payload.to_stage.value}*: {_escape(payload.reason)}"
+    elif isinstance(payload, LeadHandoffChanged):
+        text = _handoff_sentence(payload, person)
     elif isinstance(payload, OpportunityClosed):
         outcome = "won" if payload.status.value == "won" else "lost"
         why = f": {_escape(payload.close_reason)}" if payload.close_reason else ""
@@ -42,6 +51,20 @@ def slack_body(event_type: str, payload: EventPayload, who: dict[str, Any] | Non
     else:
         text = f"{event_type}: {person}"
     return {"text": text}
+
+
+def _handoff_sentence(handoff: LeadHandoffChanged, person: str) -> str:
+    owner = _escape(handoff.owner)
+    if handoff.status == "assigned":
+        due = f", to accept by {handoff.due_at:%Y-%m-%d %H:%M} UTC" if handoff.due_at else ""
+        return f"{person} handed to {owner}{due}"
+    if handoff.status == "accepted":
+        return f"{owner} accepted {person}"
+    if handoff.status == "rejected":
+        return f"{owner} handed {person} back: {_escape(handoff.reason or '')}"
+    if handoff.action == "escalated":
+        return f"*Nobody accepted* {person} in time ({owner}): escalated to {_escape(handoff.escalated_to or '')}"
+    return f"*Nobody accepted* {person} in time ({owner}): rerouted"
 
 
 def _person(who: dict[str, Any] | None, lead_id: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from shared.events.models import (
     EventPayload,
+    LeadHandoffChanged,
     LeadScored,
     LeadStageChanged,
     OpportunityClosed,
@@ -46,6 +47,19 @@ _STAGE_CHANGED: dict[str, Extract] = {
     "owner": _staged(lambda p: p.owner),
     "source": _staged(lambda p: p.source),
 }
+
+
+def _handoff(read: Callable[[LeadHandoffChanged], str | None]) -> Extract:
+    return lambda p: read(p) if isinstance(p, LeadHandoffChanged) else None
+
+
+_HANDOFF: dict[str, Extract] = {
+    "status": _handoff(lambda p: p.status),
+    "owner": _handoff(lambda p: p.owner),
+    "team": _handoff(lambda p: p.team),
+    "action": _handoff(lambda p: p.action),
+    "reason": _handoff(lambda p: p.reason),
+}
 _OPPORTUNITY: dict[str, Extract] = {
     "status": _deal(lambda p: p.status.value),
     "forecast_category": _deal(lambda p: p.forecast_category.value),
@@ -58,6 +72,7 @@ _OPPORTUNITY: dict[str, Extract] = {
 EVENT_TYPES: dict[str, tuple[type[EventPayload], Mapping[str, Extract]]] = {
     "lead.scored": (LeadScored, _LEAD_SCORED),
     "lead.stage_changed": (LeadStageChanged, _STAGE_CHANGED),
+    "lead.handoff_changed": (LeadHandoffChanged, _HANDOFF),
     "opportunity.opened": (OpportunityOpened, _OPPORTUNITY),
     "opportunity.updated": (OpportunityUpdated, _OPPORTUNITY),
     "opportunity.closed": (OpportunityClosed, _OPPORTUNITY),

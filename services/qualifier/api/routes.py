@@ -5,12 +5,13 @@ from contextlib import contextmanager
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 
 from services.qualifier.api.schemas import (
     EvidenceIn,
     EvidenceOut,
     FrameworkOut,
+    HandoffRejection,
     LeadOut,
     LeadPage,
     LeadSummary,
@@ -23,6 +24,7 @@ from services.qualifier.api.schemas import (
     StageOverride,
     TransitionOut,
 )
+from services.qualifier.commands.handoff import HandoffRefused, Handoffs, UnknownReason
 from services.qualifier.commands.opportunities import MergedLead, NotFound, OpportunityCommands, RevisionConflict
 from services.qualifier.commands.qualification import OWNED_STAGES, Qualifier
 from services.qualifier.domain.opportunity import OpportunityError, UnknownPipelineStage
@@ -32,7 +34,7 @@ from services.qualifier.persistence.repository import StaleRevision
 from services.qualifier.transitions import reported_criteria
 from shared.db.database import Database
 from shared.events.vocabulary import LeadStage, Segment
-from shared.http.auth import Scope, TokenAuthority
+from shared.http.auth import ACTOR_HEADER, Caller, Scope, TokenAuthority
 from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
@@ -40,7 +42,11 @@ _TEXT = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: a 422 here, not a 500 t
 
 
 def qualifier_router(
-    database: Database, tokens: TokenAuthority, commands: OpportunityCommands, qualifier: Qualifier
+    database: Database,
+    tokens: TokenAuthority,
+    commands: OpportunityCommands,
+    qualifier: Qualifier,
+    handoffs: Handoffs,
 ) -> APIRouter:
     """Lead reads and commands, and opportunity commands."""
     router = APIRouter(prefix="/v1", tags=["qualifier"])
@@ -49,6 +55,8 @@ def qualifier_router(
     leads_writer = Annotated[str, Depends(tokens.actor(Scope.LEADS_WRITE))]
     opportunities_writer = Annotated[str, Depends(tokens.actor(Scope.OPPORTUNITIES_WRITE))]
     admin_actor = Annotated[str, Depends(tokens.actor(Scope.ADMIN))]
+    leads_caller = Annotated[Caller, Depends(tokens.require(Scope.LEADS_WRITE))]
+    actor_header = Annotated[str | None, Header(alias=ACTOR_HEADER, max_length=200, description="integrations only")]
 
     @router.get(
         "/leads",
@@ -100,6 +108,34 @@ def qualifier_router(
     async def post_evidence(lead_id: UUID, body: EvidenceIn, actor: leads_writer) -> LeadOut:
         with _as_problems():
             await qualifier.record_evidence(lead_id, body.evidence, note=body.note, actor=actor)
+        return await _lead_view(database, qualifier, lead_id)
+
+    @router.post(
+        "/leads/{lead_id}/accept",
+        response_model=LeadOut,
+        summary="The owner accepts a lead handed to them (an admin may for them)",
+        responses=declared(404, _409="no hand-off is waiting, or it is another owner's, or the lead is merged"),
+    )
+    async def accept(lead_id: UUID, caller: leads_caller, display: actor_header = None) -> LeadOut:
+        with _as_problems():
+            await handoffs.accept(lead_id, actor=caller.actor(display), on_behalf=caller.is_admin)
+        return await _lead_view(database, qualifier, lead_id)
+
+    @router.post(
+        "/leads/{lead_id}/reject",
+        response_model=LeadOut,
+        summary="The owner hands a lead back to nurture with a reason from the rules' list",
+        responses=declared(
+            404, _409="no hand-off is waiting, or it is another owner's", _422="a reason the rules do not list"
+        ),
+    )
+    async def reject(
+        lead_id: UUID, body: HandoffRejection, caller: leads_caller, display: actor_header = None
+    ) -> LeadOut:
+        with _as_problems():
+            await handoffs.reject(
+                lead_id, reason=body.reason, note=body.note, actor=caller.actor(display), on_behalf=caller.is_admin
+            )
         return await _lead_view(database, qualifier, lead_id)
 
     @router.post(
@@ -228,6 +264,7 @@ async def _lead_view(database: Database, qualifier: Qualifier, lead_id: UUID) ->
         evidence=[EvidenceOut.model_validate(e) for e in evidence],
         history=[TransitionOut.model_validate(t) for t in transitions],
         opportunities=[OpportunityOut.of(o) for o in opportunities],
+        reject_reasons=qualifier.rules.routing.handoff.reject_reasons if lead.get("handoff_status") else [],
     )
 
 
@@ -238,6 +275,10 @@ def _as_problems() -> Iterator[None]:
         yield
     except NotFound as exc:
         raise Problem(404, "Not found", str(exc)) from exc
+    except HandoffRefused as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    except UnknownReason as exc:
+        raise Problem(422, "Invalid request", str(exc)) from exc
     except MergedLead as exc:
         raise Problem(409, "Conflict", str(exc), merged_into=exc.into) from exc
     except RevisionConflict as exc:

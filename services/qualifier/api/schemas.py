@@ -64,6 +64,11 @@ class LeadSummary(BaseModel):
     probability: float | None = Field(None, description="predicted conversion, when the scorer has a model")
     mql: bool
     stage_changed_at: datetime
+    handoff_status: str | None = Field(
+        None, description="pending (the owner has not accepted yet), accepted, rejected or breached (SLA missed)"
+    )
+    handoff_at: datetime | None = None
+    handoff_due_at: datetime | None = Field(None, description="when the SLA runs out (working hours, by segment)")
 
 
 class LeadOut(LeadSummary):
@@ -77,6 +82,7 @@ class LeadOut(LeadSummary):
     evidence: list[EvidenceOut]
     history: list[TransitionOut]
     opportunities: list["OpportunityOut"] = Field(default_factory=list, description="newest first")
+    reject_reasons: list[str] = Field(default_factory=list, description="what a rejection may say (the rules' list)")
 
 
 class LeadPage(BaseModel):
@@ -117,6 +123,17 @@ class EvidenceIn(BaseModel):
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key):
                 raise ValueError(f"evidence key {key!r} must be snake_case, like pain or timeline_days")
         return value
+
+
+class HandoffRejection(BaseModel):
+    """The owner hands a lead back, saying why (one of the rules' reasons) and, if they like, more."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "no_budget", "note": "frozen until Q3"}]}
+    )
+
+    reason: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(None, max_length=2000)
 
 
 class StageOverride(BaseModel):

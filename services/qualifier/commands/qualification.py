@@ -10,13 +10,14 @@ from services.qualifier.domain import opportunity as opp
 from services.qualifier.domain.cause import Cause
 from services.qualifier.domain.facts import with_evidence
 from services.qualifier.domain.frameworks import FrameworkResult, evaluate_framework
+from services.qualifier.domain.handoff import due_at
 from services.qualifier.domain.lead import Lead
 from services.qualifier.domain.routing import assign, team_for
 from services.qualifier.domain.rules import QualifierRules
 from services.qualifier.domain.stages import OPEN_STAGES, Decision, Situation, check_transition, decide
 from services.qualifier.persistence import repository
 from services.qualifier.persistence.lead_rows import lead_rows, save_and_commit
-from services.qualifier.transitions import move, save_opportunity, set_owner
+from services.qualifier.transitions import handoff_changed, move, save_opportunity, set_owner
 from shared.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.vocabulary import LeadStage
 from shared.ids import as_lead_id
@@ -67,6 +68,7 @@ class Qualifier:
                 qualification=qualification,
                 opportunity=opportunity,
                 stalled_days=self._stalled_days(lead, cause.at),
+                news_since_stage=lead.last_activity_at is not None and lead.last_activity_at > lead.stage_changed_at,
             )
         )
         criteria = qualification.criteria + (opportunity.criteria if opportunity is not qualification else [])
@@ -97,6 +99,25 @@ class Qualifier:
         chosen = assign(routing, lead.facts, loads=loads, position=position, inactive=inactive, exclude=exclude)
         await repository.set_routing_position(session, chosen.team, chosen.next_position)
         set_owner(uow, lead, chosen.owner, cause, team=chosen.team, reason=chosen.reason)
+        if lead.owner:
+            self.hand_off(uow, lead, cause)
+
+    def hand_off(self, uow: UnitOfWork, lead: Lead, cause: Cause) -> None:
+        """The lead is its owner's to accept within the segment's SLA (working hours)."""
+        lead.handoff_at = cause.at
+        lead.handoff_due_at = self._due(lead, cause.at)
+        handoff_changed(uow, lead, "assigned", cause, due_at=lead.handoff_due_at)
+
+    def segment_changed(self, lead: Lead) -> None:
+        """A pending hand-off's SLA follows the lead's segment (a lead is often routed before its first score)."""
+        if lead.handoff_status == "pending" and lead.handoff_at is not None:
+            lead.handoff_due_at = self._due(lead, lead.handoff_at)
+
+    def _due(self, lead: Lead, since: datetime) -> datetime:
+        rules = self.rules.routing.handoff
+        # Not scored yet: the longest SLA, so nobody is paged for a lead whose segment is unknown.
+        hours = rules.sla_hours.get(lead.segment or "", max(rules.sla_hours.values(), default=40.0))
+        return due_at(since, hours, rules.working_hours)
 
     async def _open_automatically(self, uow: UnitOfWork, lead: Lead, cause: Cause) -> None:
         if await repository.open_opportunities_of(uow.session, lead.lead_id):

@@ -34,6 +34,10 @@ class Lead:
     probability: float | None = None
     last_activity_at: datetime | None = None
     merged_into: LeadId | None = None
+    # The hand-off to the owner routing chose: pending until accepted or rejected, breached when late.
+    handoff_status: str | None = None
+    handoff_at: datetime | None = None
+    handoff_due_at: datetime | None = None
 
     @property
     def current_stage(self) -> LeadStage:

@@ -1,6 +1,8 @@
 """The qualifier's sections of the rules file (`opportunities`, `qualification`, `routing`), validated."""
 
 from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -66,12 +68,62 @@ class RouteRule(_Strict):
     when: Check | None = None
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _monday_to_friday() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
+class WorkingHours(_Strict):
+    """When the SLA clock runs: these hours of these days, in this time zone."""
+
+    timezone: str = "UTC"
+    start: int = Field(9, ge=0, le=23)
+    end: int = Field(17, ge=1, le=24)
+    days: list[Weekday] = Field(default_factory=_monday_to_friday, min_length=1)
+
+    @model_validator(mode="after")
+    def _a_real_zone_and_a_day(self) -> "WorkingHours":
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r} (an IANA name, like Europe/Berlin)") from exc
+        if self.end <= self.start:
+            raise ValueError(f"the working day ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class HandoffRules(_Strict):
+    """How long an owner has to accept a lead routed to them, what happens when nobody does, and the reasons a
+    lead may be rejected for."""
+
+    sla_hours: dict[str, float] = Field(default_factory=lambda: {"hot": 4.0, "warm": 16.0, "cold": 40.0})
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    on_breach: Literal["reroute", "escalate"] = "reroute"
+    escalate_to: str | None = None
+    reject_reasons: list[str] = Field(
+        default_factory=lambda: ["not_a_fit", "wrong_person", "no_budget", "bad_timing", "duplicate", "competitor"],
+        min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _escalation_names_someone(self) -> "HandoffRules":
+        if self.on_breach == "escalate" and not self.escalate_to:
+            raise ValueError("on_breach: escalate needs escalate_to (who hears of a hand-off nobody accepted)")
+        unknown = set(self.sla_hours) - {"hot", "warm", "cold"}
+        if unknown:
+            raise ValueError(f"sla_hours names unknown segments {sorted(unknown)}; known: cold, hot, warm")
+        return self
+
+
 class RoutingRules(_Strict):
-    """Teams, how leads are matched to them, and how many open leads an owner may hold."""
+    """Teams, how leads are matched to them, how many open leads an owner may hold, and the hand-off."""
 
     capacity: int = Field(150, ge=1)
     teams: dict[str, Team] = Field(min_length=1)
     rules: list[RouteRule] = Field(min_length=1)
+    handoff: HandoffRules = Field(default_factory=HandoffRules)
 
     @model_validator(mode="after")
     def _teams_exist_and_a_default_catches_the_rest(self) -> "RoutingRules":

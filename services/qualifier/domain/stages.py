@@ -50,6 +50,9 @@ class Situation:
     qualification: FrameworkResult
     opportunity: FrameworkResult
     stalled_days: float | None = None  # days without activity or evidence, when past the stall limit
+    # Whether the lead did something (or a rep recorded evidence) since it entered its stage: a lead put in
+    # nurture (a rep's rejection, an override) stays there until then, instead of bouncing straight back.
+    news_since_stage: bool = True
 
 
 def decide(situation: Situation) -> list[Decision]:
@@ -75,7 +78,7 @@ def decide(situation: Situation) -> list[Decision]:
         go(S.LEAD, "no disqualifying criterion fails any more")
     if stage in DEAL_STAGES:
         return moves
-    if stage is S.NURTURE and situation.stalled_days is None:
+    if stage is S.NURTURE and situation.stalled_days is None and situation.news_since_stage:
         go(S.MQL if situation.mql else S.LEAD, "re-engaged: new activity or evidence")
     if stage is S.NURTURE:
         return moves

@@ -71,9 +71,11 @@ class LeadRows:
             rows = {LeadId(row["lead_id"]): row for row in found.mappings()}
             for lead_id in chunk:
                 row = rows.get(lead_id)
-                self._leads[lead_id] = _lead(row) if row is not None else None
-                if row is not None:
-                    self._stored[lead_id] = {name: row[name] for name in COLUMNS}
+                lead = _lead(row) if row is not None else None
+                self._leads[lead_id] = lead
+                if lead is not None:
+                    # As read, times made aware: a naive copy would differ from every lead and rewrite it.
+                    self._stored[lead_id] = _snapshot(lead)
 
     async def get(self, session: AsyncSession, lead_id: LeadId) -> Lead | None:
         """The lead as this transaction sees it, or None."""
@@ -133,8 +135,9 @@ def _lead(row: Any) -> Lead:
     """A lead from its stored columns (SQLite returns times without their zone: they are UTC)."""
     lead = Lead(**{name: row[name] for name in COLUMNS})
     lead.facts = dict(lead.facts or {})
-    if lead.last_activity_at is not None:
-        lead.last_activity_at = aware(lead.last_activity_at)
+    for name in ("last_activity_at", "stage_changed_at", "updated_at", "handoff_at", "handoff_due_at"):
+        if (moment := getattr(lead, name)) is not None:
+            setattr(lead, name, aware(moment))
     return lead
 
 

@@ -165,6 +165,17 @@ async def list_leads(session: AsyncSession, wanted: LeadFilter, *, limit: int, o
     return [dict(r) for r in (await session.execute(query)).mappings()]
 
 
+async def late_handoffs(session: AsyncSession, now: datetime, limit: int) -> list[LeadId]:
+    """Ids of leads whose hand-off is pending past its due time, the longest overdue first."""
+    rows = await session.execute(
+        select(leads.c.lead_id)
+        .where(leads.c.handoff_status == "pending", leads.c.handoff_due_at < now, leads.c.merged_into.is_(None))
+        .order_by(leads.c.handoff_due_at)
+        .limit(limit)
+    )
+    return [LeadId(i) for i in rows.scalars()]
+
+
 async def stalled_leads(session: AsyncSession, stages: list[str], before: datetime, limit: int) -> list[LeadId]:
     """Ids of leads in `stages` with no activity or evidence since `before`."""
     rows = await session.execute(

@@ -33,8 +33,12 @@ leads = Table(
     # Set while the lead is merged into another (lead.merged): it leaves lists and sweeps, and news about it
     # is applied to the lead it points at.
     Column("merged_into", String(36), index=True),
+    Column("handoff_status", String(10)),  # pending | accepted | rejected | breached (qualifier_0008)
+    Column("handoff_at", DateTime(timezone=True)),
+    Column("handoff_due_at", DateTime(timezone=True)),
     Index("ix_leads_stage", "stage"),
     Index("ix_leads_owner", "owner"),
+    Index("ix_leads_handoff_due", "handoff_due_at", postgresql_where=text("handoff_status = 'pending'")),
 )
 
 evidence = Table(

@@ -26,7 +26,7 @@ from shared.http.auth import Scope, TokenAuthority
 from shared.http.openapi_problems import declared
 from shared.http.problems import Problem
 
-_SCORE_COLUMNS = (*profiles.c, owners.c.owner)
+_SCORE_COLUMNS = (*profiles.c, owners.c.owner, owners.c.handoff_status, owners.c.handoff_due_at)
 
 
 def scorer_router(

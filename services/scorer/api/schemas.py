@@ -28,6 +28,8 @@ class ScoreOut(BaseModel):
     probability: float | None = None
     model_version: int | None = None
     owner: str | None = None
+    handoff_status: str | None = Field(None, description="pending, accepted, rejected or breached")
+    handoff_due_at: datetime | None = Field(None, description="when the owner's SLA to accept runs out")
     activity_count: int
     factors: list[ScoreFactor]
     rules_version: str

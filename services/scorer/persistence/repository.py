@@ -250,6 +250,13 @@ async def set_owner(session: AsyncSession, lead_id: str, owner: str | None, at: 
     await upsert(session, owners, {"lead_id": lead_id}, {"owner": owner, "changed_at": at})
 
 
+async def set_handoff(session: AsyncSession, lead_id: str, status: str, due_at: datetime | None, at: datetime) -> None:
+    """Where the hand-off to the lead's owner stands, for the worklist's SLA clock."""
+    pending = status in ("assigned", "breached")
+    values = {"handoff_status": "pending" if status == "assigned" else status, "changed_at": at}
+    await upsert(session, owners, {"lead_id": lead_id}, values | ({"handoff_due_at": due_at} if pending else {}))
+
+
 async def labelled(session: AsyncSession) -> list[tuple[StoredScore, str, list[Activity], str]]:
     """Every scored lead with a recorded outcome: (profile and score, outcome, activities, lead_id)."""
     rows = (

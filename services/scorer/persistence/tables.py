@@ -66,6 +66,9 @@ owners = Table(
     Column("lead_id", String(36), primary_key=True),
     Column("owner", String(200), index=True),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    # The hand-off to that owner (lead.handoff_changed), for the worklist's SLA clock (scorer_0009).
+    Column("handoff_status", String(10)),
+    Column("handoff_due_at", DateTime(timezone=True)),
 )
 
 # Every trained model, kept: `active` (at most one), `retired` (was active) or `rejected` (lost on validation).
