@@ -133,3 +133,49 @@ async def test_forecast_as_of_a_past_day_and_the_funnel(database_url: str, kafka
         assert (await client.get("/v1/funnel?from=0001-01-01", headers=read)).status_code == 422
         assert (await client.get("/v1/forecast?as_of=9999-12-31", headers=read)).status_code == 422
         await database.dispose()
+
+
+async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    from shared.events.models import LeadHandoffChanged
+
+    async with running_service("forecast", database_url, kafka_bootstrap) as (_, client, s):
+        database = Database(s.database_url, s.database_schema)
+        day = datetime(2026, 6, 1, 9, tzinfo=UTC)
+        events: list[EventPayload] = []
+        for i, (outcome, waited_h, reason) in enumerate(
+            [("accepted", 1.0, None), ("accepted", 3.0, None), ("accepted", 8.0, None), ("rejected", 2.0, "no_budget")]
+        ):
+            lead_id = uuid.uuid4()
+            assigned_at = day + timedelta(days=i)
+            events.append(
+                LeadStageChanged(
+                    lead_id=lead_id,
+                    from_stage=None,
+                    to_stage=LeadStage.PROSPECT,
+                    reason="t",
+                    decided_by="t",
+                    rules_version="t",
+                    source="typeform",
+                    changed_at=assigned_at,
+                )
+            )
+            common = {"lead_id": lead_id, "owner": "ana.emea", "team": "emea"}
+            events.append(LeadHandoffChanged(**common, status="assigned", decided_by="q", changed_at=assigned_at))
+            events.append(
+                LeadHandoffChanged(
+                    **common,
+                    status=outcome,
+                    reason=reason,
+                    decided_by="ana.emea",
+                    waited_s=waited_h * 3600,
+                    changed_at=assigned_at + timedelta(hours=waited_h),
+                )
+            )
+        await apply(database, events)
+        read = bearer(token_with("forecast:read"))
+        (group,) = (await client.get("/v1/funnel?from=2026-06-01&to=2026-06-30", headers=read)).json()["groups"]
+        assert group["handoffs"] == {"assigned": 4, "accepted": 3, "rejected": 1}
+        assert group["median_hours_to_accept"] == 3.0 and group["rejections"] == {"no_budget": 1}
+        await database.dispose()
