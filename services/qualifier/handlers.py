@@ -49,32 +49,41 @@ class LeadBatch:
         if lead_rows(uow).erased(event.lead_id):
             return  # erased earlier in this batch
         cause = self.qualifier.cause(_decider(event), datetime.now(UTC), event.envelope.correlationid)
-        lead = await self._lead(uow, event.lead_id, cause)
+        lead = await self._lead(uow, event.lead_id, cause, enter=False)
         learned(lead)
+        if lead.stage is None:  # new: it enters the funnel knowing what this event said (source, campaign)
+            await self.enter(uow, lead, cause)
         lead.updated_at = cause.at
         if activity_at is not None and (lead.last_activity_at is None or activity_at > lead.last_activity_at):
             lead.last_activity_at = activity_at
         await self.qualifier.requalify(uow, lead, cause)
 
-    async def _lead(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause) -> Lead:
-        """The lead, created at stage `lead` the first time any event names it; news about a merged lead
-        (sent before the merge, or arriving late) belongs to the lead it is merged into."""
-        lead = await self.lead_row(uow, lead_id, cause)
+    async def _lead(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause, *, enter: bool = True) -> Lead:
+        """The lead, created the first time any event names it; news about a merged lead (sent before the merge,
+        or arriving late) belongs to the lead it is merged into."""
+        lead = await self.lead_row(uow, lead_id, cause, enter=enter)
         if lead.merged_into:
             return await self.lead_row(uow, lead.merged_into, cause)
         return lead
 
-    async def lead_row(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause) -> Lead:
-        """The lead as this transaction sees it; one nobody named before enters the funnel (its row is written
-        at the batch's save, by then at stage `lead`)."""
+    async def lead_row(self, uow: UnitOfWork, lead_id: LeadId, cause: Cause, *, enter: bool = True) -> Lead:
+        """The lead as this transaction sees it; one nobody named before is created, and enters the funnel at
+        stage `lead` now (or, without `enter`, when the caller has told it what it knows: see `enter`). Its row
+        is written at the batch's save."""
         rows = lead_rows(uow)
         lead = await rows.get(uow.session, lead_id)
         if lead is not None:
             return lead
         lead = Lead(lead_id=lead_id, stage=None, stage_changed_at=cause.at, updated_at=cause.at)
         rows.insert(lead)
-        await move(uow, lead, LeadStage.LEAD, replace(cause, actor="qualifier"), reason="entered the funnel")
+        if enter:
+            await self.enter(uow, lead, cause)
         return lead
+
+    @staticmethod
+    async def enter(uow: UnitOfWork, lead: Lead, cause: Cause) -> None:
+        """A new lead's first stage, `lead`."""
+        await move(uow, lead, LeadStage.LEAD, replace(cause, actor="qualifier"), reason="entered the funnel")
 
 
 async def on_captured(batch: LeadBatch, uow: UnitOfWork, event: Event[LeadCaptured]) -> None:

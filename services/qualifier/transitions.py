@@ -54,6 +54,7 @@ async def move(
             rules_version=cause.rules_version,
             owner=lead.owner,
             source=lead.source,
+            campaign=lead.campaign,
             changed_at=cause.at,
         ),
         source=SOURCE,

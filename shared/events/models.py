@@ -200,6 +200,7 @@ class LeadStageChanged(EventPayload):
     rules_version: str
     owner: str | None = None
     source: str | None = None
+    campaign: str | None = Field(None, description="the lead's campaign (utm_campaign), for the funnel by campaign")
     changed_at: datetime
 
 

@@ -22,6 +22,7 @@ from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("LEADFLOW_SCREENSHOTS") or ROOT / "build" / "screenshots")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"  # make tools installs it (npm)
 # A sales rep's token, named as the rules' routing names her (EMEA team): reads leads and the forecast, records
 # evidence, accepts what is handed to her; not admin.
 REP_TOKEN = "test-ana-emea-0123456789abcdef"
@@ -50,8 +51,8 @@ def pipeline(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make tools` installs Debian's chromium")
+    if not Path(CHROMIUM).exists() or not AXE.exists():
+        pytest.fail(f"Chromium ({CHROMIUM}) or axe-core ({AXE}) is missing: `make tools` installs them")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield launched
@@ -59,6 +60,12 @@ def browser() -> Iterator[Browser]:
 
 
 def _shot(page: Page, name: str) -> None:
+    """The page's screenshot, after axe-core (the accessibility engine) found nothing against WCAG 2 A and AA:
+    labels, contrast, names of links and buttons, landmarks, document language."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations")
+    problems = [f"{v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})" for v in found]
+    assert not problems, f"{name}: {problems}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -86,7 +93,7 @@ def test_a_rep_finds_a_hot_lead_qualifies_it_and_sees_the_forecast_move(
     _demo_leads_scored(pipeline)
     assert pipeline.console is not None
     console = pipeline.console.url
-    page = browser.new_page(base_url=console, viewport={"width": 1280, "height": 900})
+    page = browser.new_page(base_url=console, viewport={"width": 1280, "height": 900}, bypass_csp=True)
 
     # Signing in: any page asks for a token first, and comes back to it after.
     page.goto("/forecast")
@@ -180,12 +187,17 @@ def test_a_rep_finds_a_hot_lead_qualifies_it_and_sees_the_forecast_move(
 
 def test_an_admin_sees_the_quarantine_and_a_search_finds_people(pipeline: EmbeddedPipeline, browser: Browser) -> None:
     assert pipeline.console is not None
-    page = browser.new_page(base_url=pipeline.console.url, viewport={"width": 1280, "height": 900})
+    page = browser.new_page(base_url=pipeline.console.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page.goto("/quarantine")
     page.get_by_label("Token").fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Quarantine")).to_be_visible()
     _shot(page, "quarantine")
+    # By keyboard alone: the first Tab reaches "Skip to content", which takes the focus to the page's content.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to content")
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
     page.get_by_role("link", name="Find a lead").click()
     page.get_by_label("Name, email or company").fill("kraftwerk")
     page.get_by_role("button", name="Search").click()
@@ -204,6 +216,8 @@ def test_forms_from_elsewhere_and_sealed_cookies_are_refused(pipeline: EmbeddedP
     cookie = signed.headers["set-cookie"]
     assert all(flag in cookie.lower() for flag in ("httponly", "secure", "samesite=strict"))
     assert REP_TOKEN not in cookie  # sealed: the token cannot be read from it
+    policy = httpx.get(f"{console}/login").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
     session = {"cookie": cookie.split(";")[0]}
     lead_id = httpx.get(f"{console}/", headers=session).text.split('href="/leads/')[1][:36]
     form = {"key": ["pain"], "value": ["made up"], "csrf_token": "guessed"}

@@ -46,8 +46,9 @@ def test_dev_starts_everything_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         banner = wait_until(banner_text, timeout_s=90, what="the banner")
         up_after = time.monotonic() - started
-        urls = dict(re.findall(r"^\s+(intake|scorer|qualifier|forecast)\s+(http://\S+)", banner, flags=re.MULTILINE))
-        assert set(urls) == {"intake", "scorer", "qualifier", "forecast"}
+        names = "intake|scorer|qualifier|forecast|notifier|console"
+        urls = dict(re.findall(rf"^\s+({names})\s+(http://\S+)", banner, flags=re.MULTILINE))
+        assert set(urls) == {"intake", "scorer", "qualifier", "forecast", "notifier", "console"}
         for url in urls.values():
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         assert "export LEADFLOW_API_TOKEN=dev-mode-test-token-0123456789" in banner
@@ -134,3 +135,46 @@ def _wait_for_leads(qualifier: str, lead_ids: list[str]) -> dict[str, list[dict[
         response = wait_until(partial(lead, lead_id), timeout_s=60, what=f"the qualifier to know {lead_id}")
         found[lead_id] = response.json()["history"]
     return found
+
+
+def test_the_demo_runs_on_a_fresh_and_on_a_used_workdir_and_ends_on_a_hot_leads_page(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}}
+    env["LEADFLOW_API_TOKEN"] = "demo-test-token-0123456789abcdef"
+    workdir = tmp_path / "work"
+    pages = []
+    for run in ("fresh", "used"):
+        output = tmp_path / f"demo-{run}.out"
+        with output.open("wb") as sink:
+            demo = subprocess.Popen(
+                [*DEMO, "--workdir", str(workdir), "--port-base", str(free_port())],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            page_line = partial(_line, output, r"demo: (.+)'s page: (http://\S+/leads/[0-9a-f-]{36})")
+            name, url = wait_until(page_line, timeout_s=150, what=f"the demo's last line ({run} workdir)")
+            console = re.search(r"demo: the console is at (http://\S+)", output.read_text())
+            assert console and url.startswith(console.group(1)), output.read_text()
+            signed_in = httpx.post(
+                f"{console.group(1)}/login",
+                data={"token": env["LEADFLOW_API_TOKEN"], "next": url[len(console.group(1)) :]},
+            )
+            cookie = {"cookie": signed_in.headers["set-cookie"].split(";")[0]}
+            page = httpx.get(url, headers=cookie, timeout=10)
+            assert page.status_code == 200 and name in page.text and 'class="segment hot"' in page.text
+            pages.append(url.rsplit("/", 1)[1])
+        finally:
+            demo.send_signal(signal.SIGTERM)
+            code = demo.wait(timeout=60)
+        assert code == 0, output.read_text()[-3000:]
+    if pages[0] == pages[1]:  # the same lead is the best again: its deal is not won twice
+        assert "since an earlier run" in (tmp_path / "demo-used.out").read_text()
+
+
+DEMO = [sys.executable, "-m", "services.cli", "dev", "--demo"]
+
+
+def _line(output: Path, pattern: str) -> tuple[str, str] | None:
+    found = re.search(pattern, output.read_text())
+    return (found.group(1), found.group(2)) if found else None

@@ -135,7 +135,7 @@ async def test_forecast_as_of_a_past_day_and_the_funnel(database_url: str, kafka
         await database.dispose()
 
 
-async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept(
+async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept_by_campaign(
     database_url: str, kafka_bootstrap: str
 ) -> None:
     from shared.events.models import LeadHandoffChanged
@@ -158,6 +158,7 @@ async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept(
                     decided_by="t",
                     rules_version="t",
                     source="typeform",
+                    campaign="q4-pipeline" if i < 2 else "webinar-nov",
                     changed_at=assigned_at,
                 )
             )
@@ -178,4 +179,9 @@ async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept(
         (group,) = (await client.get("/v1/funnel?from=2026-06-01&to=2026-06-30", headers=read)).json()["groups"]
         assert group["handoffs"] == {"assigned": 4, "accepted": 3, "rejected": 1}
         assert group["median_hours_to_accept"] == 3.0 and group["rejections"] == {"no_budget": 1}
+        by_campaign = (await client.get("/v1/funnel?from=2026-06-01&to=2026-06-30&by=campaign", headers=read)).json()
+        campaigns = {g["group"]: g for g in by_campaign["groups"]}
+        assert set(campaigns) == {"q4-pipeline", "webinar-nov"} and campaigns["q4-pipeline"]["leads"] == 2
+        assert campaigns["q4-pipeline"]["median_hours_to_accept"] == 2.0  # accepted after 1 h and 3 h
+        assert campaigns["webinar-nov"]["rejections"] == {"no_budget": 1}
         await database.dispose()

@@ -393,3 +393,8 @@ async def test_leads_are_found_by_who_they_are_and_named_in_the_list(qualifier: 
 
     view = (await client.get(f"/v1/leads/{ada}", headers=bearer())).json()
     assert view["name"] == "Ada Lovelace" and view["phone"] == "+44 20 7946 0000" and view["opportunities"] == []
+    # Her stage changes carry the campaign, for the forecast's funnel by campaign.
+    async with database.session() as session:
+        rows = (await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.key == ada))).scalars().all()
+    changes = [decode(r.encode()).payload for r in rows]
+    assert {c.campaign for c in changes if c.event_type.value == "lead.stage_changed"} == {"q4-pipeline"}

@@ -10,7 +10,7 @@ from services.console.pages.context import Pages
 from services.console.sessions import Session
 from shared.events.vocabulary import LeadStage
 
-Grouping = Literal["source", "segment", "owner"]
+Grouping = Literal["source", "segment", "owner", "campaign"]
 _FUNNEL_STAGES = (LeadStage.MQL, LeadStage.PROSPECT, LeadStage.OPPORTUNITY, LeadStage.CUSTOMER)
 
 

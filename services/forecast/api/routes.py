@@ -109,7 +109,9 @@ def forecast_router(database: Database, tokens: TokenAuthority) -> APIRouter:
         end: Annotated[
             date | None, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY, description="last day (default: today)")
         ] = None,
-        by: Annotated[Grouping | None, Query(description="group by the lead's source, segment or owner")] = None,
+        by: Annotated[
+            Grouping | None, Query(description="group by the lead's source, segment, owner or campaign")
+        ] = None,
     ) -> FunnelOut:
         last = end or datetime.now(UTC).date()
         first = start or max(FIRST_DAY, last - timedelta(days=90))

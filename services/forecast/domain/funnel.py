@@ -45,6 +45,7 @@ class StageChange:
     owner: str | None
     segment: str | None
     changed_at: datetime
+    campaign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class FunnelReport:
     rejections: dict[str, int] = field(default_factory=dict)  # reason → count
 
 
-Grouping = Literal["source", "segment", "owner"]
+Grouping = Literal["source", "segment", "owner", "campaign"]
 
 
 def funnel(
@@ -107,7 +108,12 @@ def funnel(
             first_seen[change.lead_id] = change
         last = _REACHED_BY_END.get(change.to_stage, change.to_stage)
         furthest[change.lead_id] = max(furthest.get(change.lead_id, 0), FUNNEL.index(last))
-        value = {"source": change.source, "segment": change.segment, "owner": change.owner}.get(by or "")
+        value = {
+            "source": change.source,
+            "segment": change.segment,
+            "owner": change.owner,
+            "campaign": change.campaign,
+        }.get(by or "")
         if value or change.lead_id not in group_of:
             group_of[change.lead_id] = value or "(unknown)"
     cohort = [lead for lead, first in first_seen.items() if start <= first.changed_at < end]

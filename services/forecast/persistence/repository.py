@@ -84,6 +84,7 @@ class LeadProjections:
                 "from_stage": change.from_stage.value if change.from_stage else None,
                 "to_stage": change.to_stage.value,
                 "source": change.source,
+                "campaign": change.campaign,
                 "owner": change.owner,
                 "changed_at": at,
             }
@@ -188,6 +189,7 @@ async def stage_history(session: AsyncSession) -> list[StageChange]:
             source=r["source"],
             owner=r["owner"],
             segment=r["segment"],
+            campaign=r["campaign"],
             changed_at=aware(r["changed_at"]),
         )
         for r in rows.mappings()

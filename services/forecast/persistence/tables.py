@@ -60,6 +60,7 @@ stage_changes = Table(
     Column("source", String(50)),
     Column("owner", String(200)),
     Column("changed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("campaign", String(200)),  # forecast_0007: the funnel by campaign
 )
 
 # Every hand-off decision (lead.handoff_changed): accepted, rejected (why), breached, and how long it waited.
