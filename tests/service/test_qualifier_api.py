@@ -16,7 +16,7 @@ from shared.db.database import Database
 from shared.db.metadata import OUTBOX
 from shared.db.unit_of_work import UnitOfWorkFactory
 from shared.events.envelope import decode, new_event
-from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadScored, Source
+from shared.events.models import Company, Contact, LeadActivity, LeadCaptured, LeadScored, LeadStageChanged, Source
 from shared.events.vocabulary import ActivityType, Segment
 from tests.service.conftest import running_service
 from tests.support import bearer, token_named, token_with
@@ -397,4 +397,4 @@ async def test_leads_are_found_by_who_they_are_and_named_in_the_list(qualifier: 
     async with database.session() as session:
         rows = (await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.key == ada))).scalars().all()
     changes = [decode(r.encode()).payload for r in rows]
-    assert {c.campaign for c in changes if c.event_type.value == "lead.stage_changed"} == {"q4-pipeline"}
+    assert {c.campaign for c in changes if isinstance(c, LeadStageChanged)} == {"q4-pipeline"}
