@@ -15,6 +15,7 @@ import yaml
 
 from services.embedded.broker import EmbeddedBroker, free_port
 from services.embedded.dev import EmbeddedPipeline, Printer
+from services.registry import SERVICE_NAMES
 from tests.pipeline import monitoring
 from tests.support import ADMIN_TOKEN, GENERIC_SECRET, wait_until
 
@@ -72,7 +73,9 @@ def test_a_broker_outage_and_a_stopped_consumer_page_the_on_call_channel(
         monitoring.alertmanager(tmp_path / "alertmanager", channel.url) as alertmanager,
         monitoring.prometheus(pipeline, tmp_path / "prometheus", alertmanager=alertmanager) as prometheus,
     ):
-        wait_until(lambda: len(monitoring.healthy_targets(prometheus)) == 4, what="four healthy targets")
+        wait_until(
+            lambda: len(monitoring.healthy_targets(prometheus)) == len(SERVICE_NAMES), what="every service healthy"
+        )
         time.sleep(5)  # a few healthy scrapes and evaluations first, as in life
         assert not channel.received, "nothing is broken yet, nothing may be sent"
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from services.embedded.dev import EmbeddedPipeline
+from services.registry import SERVICE_NAMES
 from tests.pipeline import monitoring
 from tests.pipeline.driving import get_json, post_webhook, url
 from tests.support import bearer, lead_payload, wait_until
@@ -141,7 +142,7 @@ def _value(text: str, series: str) -> float:
 
 @pytest.fixture
 def prometheus(busy_pipeline: EmbeddedPipeline, tmp_path: Path) -> Iterator[str]:
-    """A real Prometheus server scraping the four services every second, with leadflow's alert rules."""
+    """A real Prometheus server scraping every service every second, with leadflow's alert rules."""
     with monitoring.prometheus(busy_pipeline, tmp_path) as base:
         yield base
 
@@ -154,7 +155,7 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 
 def _healthy_targets(base: str) -> list[dict[str, Any]] | None:
     targets = monitoring.healthy_targets(base)
-    return targets if len(targets) == 4 else None
+    return targets if len(targets) == len(SERVICE_NAMES) else None
 
 
 def _evaluated_rules(base: str) -> list[dict[str, Any]] | None:
@@ -164,8 +165,8 @@ def _evaluated_rules(base: str) -> list[dict[str, Any]] | None:
 
 
 def test_prometheus_scrapes_the_pipeline_and_sees_new_leads(busy_pipeline: EmbeddedPipeline, prometheus: str) -> None:
-    targets = wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="four healthy targets")
-    assert {t["labels"]["service"] for t in targets} == {"intake", "scorer", "qualifier", "forecast"}
+    targets = wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="every service a healthy target")
+    assert {t["labels"]["service"] for t in targets} == set(SERVICE_NAMES)
     before = wait_until(lambda: _query(prometheus, "sum(leadflow_leads_captured_total)"), what="first sample")
     start = float(before[0]["value"][1])
     for _ in range(3):
@@ -184,7 +185,7 @@ def test_prometheus_scrapes_the_pipeline_and_sees_new_leads(busy_pipeline: Embed
 def test_every_dashboard_query_runs_in_prometheus(busy_pipeline: EmbeddedPipeline, prometheus: str) -> None:
     """Each panel's query, with its variables at "All" (one currency), is PromQL Prometheus evaluates; the panels
     of what this traffic produced show data."""
-    wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="four healthy targets")
+    wait_until(lambda: _healthy_targets(prometheus), timeout_s=30, what="every service a healthy target")
     wait_until(lambda: _query(prometheus, "leadflow_forecast_amount"), timeout_s=30, what="a scrape of the forecast")
     empty = []
     for board, expressions in dashboard_expressions().items():

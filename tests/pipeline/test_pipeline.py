@@ -1,4 +1,4 @@
-"""All four services as real processes on a real broker and PostgreSQL, driven through their HTTP APIs."""
+"""All the services as real processes on a real broker and PostgreSQL, driven through their HTTP APIs."""
 
 import asyncio
 import os

@@ -53,11 +53,8 @@ def leads_router(pages: Pages) -> APIRouter:
         )
 
     @router.get("/leads/{lead_id}", response_class=HTMLResponse)
-    async def lead(
-        request: Request, session: person, lead_id: str, recorded: str | None = None, done: str | None = None
-    ) -> Response:
-        notice = "Evidence recorded." if recorded else done[:200] if done else None
-        return await lead_page(request, session, lead_id, notice=notice)
+    async def lead(request: Request, session: person, lead_id: str, done: str | None = None) -> Response:
+        return await lead_page(request, session, lead_id, notice=done[:200] if done else None)
 
     async def lead_page(
         request: Request, session: Session, lead_id: str, *, notice: str | None = None, problem: str | None = None
@@ -102,6 +99,8 @@ def leads_router(pages: Pages) -> APIRouter:
     async def decide(
         request: Request, session: Session, lead_id: str, verb: str, body: dict[str, Any], done: str
     ) -> Response:
+        """Post the form to the qualifier as the person; back to the lead's page saying what was done, or the
+        page with the qualifier's refusal."""
         try:
             await upstream.post("qualifier", f"/v1/leads/{quote(lead_id)}/{verb}", session.token, body)
         except Refused as exc:
@@ -126,12 +125,6 @@ def leads_router(pages: Pages) -> APIRouter:
         except FormError as exc:
             return await lead_page(request, session, lead_id, problem=str(exc))
         body = {"evidence": evidence, "note": note.strip() or None}
-        try:
-            await upstream.post("qualifier", f"/v1/leads/{quote(lead_id)}/evidence", session.token, body)
-        except Refused as exc:
-            if exc.status in (401, 403):
-                raise
-            return await lead_page(request, session, lead_id, problem=exc.detail)
-        return RedirectResponse(f"/leads/{quote(lead_id)}?recorded=1", status_code=303)
+        return await decide(request, session, lead_id, "evidence", body, "Evidence recorded.")
 
     return router

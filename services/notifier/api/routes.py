@@ -1,6 +1,8 @@
 """Notifier's routes: subscriptions, their delivery log, enabling an endpoint again, replays. All need `admin`:
 a subscription sends names and deals to a URL of the caller's choosing."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -58,19 +60,15 @@ def notifier_router(database: Database, tokens: TokenAuthority, subscriptions: S
 
     @router.get("/{subscription_id}", response_model=SubscriptionOut, summary="One subscription", responses=missing)
     async def one(subscription_id: UUID, _: admin) -> SubscriptionOut:
-        try:
+        with _known(subscription_id):
             return SubscriptionOut.model_validate(await subscriptions.get(str(subscription_id)))
-        except UnknownSubscription as exc:
-            raise Problem(404, "Not found", f"no subscription {subscription_id}") from exc
 
     @router.delete(
         "/{subscription_id}", status_code=204, summary="Remove a subscription, its queue and log", responses=missing
     )
     async def remove(subscription_id: UUID, _: admin) -> Response:
-        try:
+        with _known(subscription_id):
             await subscriptions.remove(str(subscription_id))
-        except UnknownSubscription as exc:
-            raise Problem(404, "Not found", f"no subscription {subscription_id}") from exc
         return Response(status_code=204)
 
     @router.post(
@@ -80,10 +78,8 @@ def notifier_router(database: Database, tokens: TokenAuthority, subscriptions: S
         responses=missing,
     )
     async def enable(subscription_id: UUID, _: admin) -> SubscriptionOut:
-        try:
+        with _known(subscription_id):
             return SubscriptionOut.model_validate(await subscriptions.enable(str(subscription_id)))
-        except UnknownSubscription as exc:
-            raise Problem(404, "Not found", f"no subscription {subscription_id}") from exc
 
     @router.get(
         "/{subscription_id}/deliveries",
@@ -114,12 +110,19 @@ def notifier_router(database: Database, tokens: TokenAuthority, subscriptions: S
         responses=missing,
     )
     async def replay(subscription_id: UUID, body: ReplayIn, _: admin) -> ReplayOut:
-        try:
+        with _known(subscription_id):
             count = await subscriptions.replay(
                 str(subscription_id), delivery_id=body.delivery_id, start=body.start, end=body.end
             )
-        except UnknownSubscription as exc:
-            raise Problem(404, "Not found", f"no subscription {subscription_id}") from exc
         return ReplayOut(requeued=count)
 
     return router
+
+
+@contextmanager
+def _known(subscription_id: UUID) -> Iterator[None]:
+    """An unknown subscription is a 404."""
+    try:
+        yield
+    except UnknownSubscription as exc:
+        raise Problem(404, "Not found", f"no subscription {subscription_id}") from exc
