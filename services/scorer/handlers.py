@@ -194,6 +194,7 @@ def scored_payload(
         score=score.score,
         segment=score.segment,
         previous_segment=before.segment if before else None,
+        grade=score.grade,
         mql=score.mql,
         mql_crossed=score.mql and not (before.mql if before else False),
         factors=list(score.factors),

@@ -169,6 +169,9 @@ class LeadScored(EventPayload):
     score: float = Field(ge=0, le=100)
     segment: Segment
     previous_segment: Segment | None = None
+    grade: str | None = Field(
+        None, pattern=r"^[A-D][1-4]$", description="fit A-D × engagement 1-4 (A1: the best fit, the most engaged)"
+    )
     mql: bool
     mql_crossed: bool = False
     factors: list[ScoreFactor] = Field(default_factory=list)

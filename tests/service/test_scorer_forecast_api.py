@@ -90,6 +90,21 @@ async def test_score_explains_itself_and_worklist_ranks(database_url: str, kafka
         timeline = (await client.get(f"/v1/scores/{exec_id}/timeline", headers=read)).json()["items"]
         assert [a["activity_type"] for a in timeline] == ["demo_requested", "form_submitted"]  # newest first
         assert all(a["lead_id"] == str(exec_id) for a in timeline)
+        # The grade grid: each axis on its thresholds; the worklist filters by a cell, a fit grade or an engagement.
+        from services.scorer.domain.scoring import grade_for
+
+        student = (await client.get(f"/v1/scores/{student_id}", headers=read)).json()
+        for graded in (score, student):
+            assert graded["grade"] == grade_for(graded["fit"], graded["engagement"], rules)
+        assert score["grade"] != student["grade"]
+        for wanted in (score["grade"], score["grade"][0], score["grade"][1]):
+            found = (await client.get(f"/v1/worklist?grade={wanted}", headers=read)).json()["items"]
+            assert str(exec_id) in [i["lead_id"] for i in found], wanted
+        only_students = (await client.get(f"/v1/worklist?grade={student['grade']}", headers=read)).json()["items"]
+        assert [i["lead_id"] for i in only_students] == [str(student_id)]
+        by_grade = (await client.get("/v1/worklist?sort=grade", headers=read)).json()["items"]
+        assert [i["grade"] for i in by_grade] == sorted(i["grade"] for i in by_grade)
+        assert (await client.get("/v1/worklist?grade=E9", headers=read)).status_code == 422
         cold = (await client.get("/v1/worklist?segment=cold", headers=read)).json()
         assert [item["lead_id"] for item in cold["items"]] == [str(student_id)]
         missing = await client.get(f"/v1/scores/{uuid.uuid4()}", headers=read)

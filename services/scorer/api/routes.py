@@ -1,7 +1,7 @@
 """Scorer's routes: a lead's score with its reasons, the ranked worklist, and the predictive model."""
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -74,20 +74,36 @@ def scorer_router(
     )
     async def worklist(
         segment: Segment | None = None,
+        grade: Annotated[
+            str | None,
+            Query(pattern=r"^([A-D][1-4]?|[1-4])$", description="A1 (one cell), A (a fit grade) or 1 (an engagement)"),
+        ] = None,
+        sort: Annotated[
+            Literal["best", "grade"], Query(description="best: by predicted conversion, then score; grade: A1 first")
+        ] = "best",
         owner: Annotated[
             str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="only this owner's leads")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> WorklistOut:
+        order = (profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
+        if sort == "grade":
+            order = (profiles.c.grade.asc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
         query = (
             select(*_SCORE_COLUMNS)
             .outerjoin(owners, owners.c.lead_id == profiles.c.lead_id)
             .where(profiles.c.merged_into.is_(None))
-            .order_by(profiles.c.probability.desc().nulls_last(), profiles.c.score.desc(), profiles.c.lead_id)
+            .order_by(*order)
             .limit(limit)
             .offset(offset)
         )
+        if grade is not None:
+            column = profiles.c.grade
+            exact = len(grade) == 2
+            query = query.where(
+                column == grade if exact else column.like(f"{grade}%" if grade.isalpha() else f"_{grade}")
+            )
         if segment is not None:
             query = query.where(profiles.c.segment == segment.value)
         if owner is not None:

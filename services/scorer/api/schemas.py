@@ -24,6 +24,7 @@ class ScoreOut(BaseModel):
     engagement: float
     score: float
     segment: Segment
+    grade: str | None = Field(None, description="fit A-D × engagement 1-4 (A1: the best fit, the most engaged)")
     mql: bool
     probability: float | None = None
     model_version: int | None = None

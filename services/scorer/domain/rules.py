@@ -131,11 +131,33 @@ class Segments(_Strict):
         return self
 
 
+class Grades(_Strict):
+    """The grade grid: fit A-D and engagement 1-4, each with its own thresholds (at or above: the better grade;
+    below the last, D or 4)."""
+
+    fit: dict[str, float] = Field(default_factory=lambda: {"A": 75.0, "B": 50.0, "C": 25.0})
+    engagement: dict[str, float] = Field(default_factory=lambda: {"1": 75.0, "2": 50.0, "3": 25.0})
+
+    @model_validator(mode="after")
+    def _a_falling_threshold_per_grade(self) -> "Grades":
+        for axis, steps, grades in (
+            ("fit", self.fit, ["A", "B", "C"]),
+            ("engagement", self.engagement, ["1", "2", "3"]),
+        ):
+            if sorted(steps) != grades:
+                raise ValueError(f"grades.{axis} needs a threshold for each of {grades}, and only those")
+            values = [steps[g] for g in grades]
+            if any(not 0 <= v <= 100 for v in values) or values != sorted(set(values), reverse=True):
+                raise ValueError(f"grades.{axis} thresholds must fall from {grades[0]} to {grades[-1]}: {steps}")
+        return self
+
+
 class ScoringRules(_Strict):
     """Everything the scorer needs to score a lead."""
 
     weights: Weights = Field(default_factory=Weights)
     segments: Segments = Field(default_factory=Segments)
+    grades: Grades = Field(default_factory=Grades)
     mql_threshold: float = Field(55, ge=0, le=100)
     fit: FitRules = Field(default_factory=FitRules)
     engagement: EngagementRules

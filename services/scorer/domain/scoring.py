@@ -72,6 +72,14 @@ class Score:
     factors: tuple[ScoreFactor, ...]
     probability: float | None = None
     model_version: int | None = None
+    grade: str = "D4"
+
+
+def grade_for(fit: float, engagement: float, rules: ScoringRules) -> str:
+    """The grade grid's cell: fit A (best) to D, engagement 1 (most engaged) to 4; "A1" is who to call first."""
+    letter = next((g for g, at in sorted(rules.grades.fit.items()) if fit >= at), "D")
+    number = next((g for g, at in sorted(rules.grades.engagement.items()) if engagement >= at), "4")
+    return letter + number
 
 
 def fit_score(profile: Profile, rules: ScoringRules) -> tuple[float, list[ScoreFactor]]:
@@ -231,6 +239,7 @@ def score_lead(profile: Profile, activities: list[Activity], rules: ScoringRules
         segment=segment_for(combined, rules),
         mql=combined >= rules.mql_threshold,
         factors=tuple(fit_factors + engagement_factors),
+        grade=grade_for(fit, engagement, rules),
     )
 
 

@@ -225,6 +225,7 @@ async def save_many(session: AsyncSession, rows: Sequence[ScoreRow]) -> None:
             "engagement": r.score.engagement,
             "score": r.score.score,
             "segment": r.score.segment.value,
+            "grade": r.score.grade,
             "mql": r.score.mql,
             "probability": r.score.probability,
             "model_version": r.score.model_version,

@@ -13,6 +13,7 @@ profiles = Table(
     Column("name", String(401)),  # who the lead is, for the worklist (scorer_0008); never scored
     Column("email", String(320)),
     Column("utm_campaign", String(200)),
+    Column("grade", String(2)),  # the grade grid's cell, A1..D4 (scorer_0010)
     Column("job_title", String(200)),
     Column("company", String(300)),
     Column("free_mail", Boolean),
