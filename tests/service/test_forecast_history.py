@@ -162,6 +162,18 @@ async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept_by_camp
                     changed_at=assigned_at,
                 )
             )
+            # A prospect for 2, 4, 6 and 8 days, then an opportunity: time in stage.
+            events.append(
+                LeadStageChanged(
+                    lead_id=lead_id,
+                    from_stage=LeadStage.PROSPECT,
+                    to_stage=LeadStage.OPPORTUNITY,
+                    reason="t",
+                    decided_by="t",
+                    rules_version="t",
+                    changed_at=assigned_at + timedelta(days=2 * (i + 1)),
+                )
+            )
             common = {"lead_id": lead_id, "owner": "ana.emea", "team": "emea"}
             events.append(LeadHandoffChanged(**common, status="assigned", decided_by="q", changed_at=assigned_at))
             events.append(
@@ -179,9 +191,17 @@ async def test_the_funnel_counts_hand_offs_rejections_and_time_to_accept_by_camp
         (group,) = (await client.get("/v1/funnel?from=2026-06-01&to=2026-06-30", headers=read)).json()["groups"]
         assert group["handoffs"] == {"assigned": 4, "accepted": 3, "rejected": 1}
         assert group["median_hours_to_accept"] == 3.0 and group["rejections"] == {"no_budget": 1}
+        assert group_days(group, "prospect") == (5.0, 8.0) and group["days_in_stage"]["prospect"]["stays"] == 4
         by_campaign = (await client.get("/v1/funnel?from=2026-06-01&to=2026-06-30&by=campaign", headers=read)).json()
         campaigns = {g["group"]: g for g in by_campaign["groups"]}
         assert set(campaigns) == {"q4-pipeline", "webinar-nov"} and campaigns["q4-pipeline"]["leads"] == 2
         assert campaigns["q4-pipeline"]["median_hours_to_accept"] == 2.0  # accepted after 1 h and 3 h
         assert campaigns["webinar-nov"]["rejections"] == {"no_budget": 1}
         await database.dispose()
+
+
+def group_days(group: dict[str, object], stage: str) -> tuple[float, float]:
+    """A funnel group's median and p90 days in a stage."""
+    days = group["days_in_stage"]
+    assert isinstance(days, dict)
+    return days[stage]["median"], days[stage]["p90"]

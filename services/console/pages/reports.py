@@ -43,6 +43,7 @@ def reports_router(pages: Pages) -> APIRouter:
             by=by,
             groupings=get_args(Grouping),
             stages=_FUNNEL_STAGES,
+            stages_before=("lead", "mql", "prospect", "opportunity"),
         )
 
     @router.get("/quarantine", response_class=HTMLResponse)

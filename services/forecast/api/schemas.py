@@ -69,6 +69,9 @@ class FunnelGroupOut(BaseModel):
     handoffs: dict[str, int] = Field(description="hand-offs to owners decided in the window: assigned, accepted, …")
     median_hours_to_accept: float | None = Field(description="from hand-off to the owner's acceptance")
     rejections: dict[str, int] = Field(description="leads sales handed back, by reason")
+    days_in_stage: dict[str, dict[str, float]] = Field(
+        description="per stage left in the window: median and p90 days spent in it, and how many stays"
+    )
 
 
 class FunnelOut(BaseModel):

@@ -80,6 +80,8 @@ class FunnelReport:
     handoffs: dict[str, int] = field(default_factory=dict)  # assigned / accepted / rejected / breached in the window
     median_hours_to_accept: float | None = None  # from hand-off to acceptance, wall-clock hours
     rejections: dict[str, int] = field(default_factory=dict)  # reason → count
+    # Stays that ended in the window, by the stage they were in: {"median": days, "p90": days, "stays": n}
+    days_in_stage: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 Grouping = Literal["source", "segment", "owner", "campaign"]
@@ -103,9 +105,15 @@ def funnel(
     first_seen: dict[str, StageChange] = {}
     furthest: dict[str, int] = {}
     group_of: dict[str, str] = {}
+    latest: dict[str, StageChange] = {}
+    stays: list[tuple[str, S, float]] = []  # lead, the stage it left in the window, days it spent there
     for change in changes:
         if change.lead_id not in first_seen:
             first_seen[change.lead_id] = change
+        before = latest.get(change.lead_id)
+        if before is not None and start <= change.changed_at < end:
+            stays.append((change.lead_id, before.to_stage, age_days(before.changed_at, change.changed_at)))
+        latest[change.lead_id] = change
         last = _REACHED_BY_END.get(change.to_stage, change.to_stage)
         furthest[change.lead_id] = max(furthest.get(change.lead_id, 0), FUNNEL.index(last))
         value = {
@@ -132,8 +140,22 @@ def funnel(
         members = [lead for lead in cohort if group(lead, None) == name]
         mine = [d for d in deals if group(d.lead_id, _own(d, by)) == name]
         report = _report(name, members, furthest, mine, start, end)
-        reports.append(_with_handoffs(report, [h for h in decided if group(h.lead_id, None) == name]))
+        report = _with_handoffs(report, [h for h in decided if group(h.lead_id, None) == name])
+        reports.append(replace(report, days_in_stage=_days_in_stage([s for s in stays if group(s[0], None) == name])))
     return reports
+
+
+def _days_in_stage(stays: list[tuple[str, S, float]]) -> dict[str, dict[str, float]]:
+    """Median and 90th percentile of the days leads spent in each stage they left."""
+    by_stage: dict[S, list[float]] = {}
+    for _, stage, spent in stays:
+        by_stage.setdefault(stage, []).append(spent)
+    found = {}
+    for stage, days in by_stage.items():
+        ordered = sorted(days)
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        found[stage.value] = {"median": round(median(ordered), 2), "p90": round(p90, 2), "stays": len(ordered)}
+    return found
 
 
 def _with_handoffs(report: FunnelReport, decided: list[HandoffDecision]) -> FunnelReport:
