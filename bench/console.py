@@ -7,6 +7,7 @@ of N sequential requests each, on a pipeline with the demo's leads.
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -69,6 +70,14 @@ async def measure(urls: dict[str, str], console: str, lead_id: str, n: int) -> N
         f"{composed[0] / slowest[0]:.2f})"
     )
     print(f"worklist page p50 ÷ worklist API p50: {worklist_page[0] / worklist_api[0]:.2f}")
+    figures = {
+        "lead_page_p50_ms": round(page_figures[0], 1),
+        "lead_page_p99_ms": round(page_figures[1], 1),
+        "slowest_part_p50_ms": round(slowest[0], 1),
+        "lead_page_ratio": round(page_figures[0] / slowest[0], 2),
+        "worklist_page_ratio": round(worklist_page[0] / worklist_api[0], 2),
+    }
+    print(json.dumps(figures))
 
 
 def main() -> None:
