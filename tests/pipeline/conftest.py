@@ -18,8 +18,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="module")
 def pipeline(
-    module_database_url: str, private_broker: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    module_database_url: str,
+    private_broker: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EmbeddedPipeline]:
+    """The services on this module's database and a private broker. A module adds to their environment with
+    `PIPELINE_ENV` and starts the console too with `WITH_CONSOLE = True`."""
     env = dict(os.environ) | {
         "DATABASE_URL": module_database_url,
         "KAFKA_BOOTSTRAP_SERVERS": private_broker,
@@ -27,10 +32,13 @@ def pipeline(
         "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
         "LEADFLOW_GAUGE_REFRESH_S": "1",
         "LEADFLOW_LAG_INTERVAL_S": "1",
+        **getattr(request.module, "PIPELINE_ENV", {}),
     }
     running = EmbeddedPipeline(tmp_path_factory.mktemp("pipeline"), port_base=free_port(), env=env)
     try:
         running.start(log=Printer())
+        if getattr(request.module, "WITH_CONSOLE", False):
+            running.start_console()
         yield running
     finally:
         running.stop()

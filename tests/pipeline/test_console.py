@@ -14,9 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from services.embedded.broker import free_port
 from services.embedded.demo import DEMO_LEADS, send_lead
-from services.embedded.dev import EmbeddedPipeline, Printer
+from services.embedded.dev import EmbeddedPipeline
 from tests.support import ADMIN_TOKEN, GENERIC_SECRET, bearer, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,24 +28,9 @@ REP_TOKEN = "test-ana-emea-0123456789abcdef"
 REP = {"ana.emea": {"token": REP_TOKEN, "scopes": ["leads:read", "leads:write", "forecast:read"]}}
 
 
-@pytest.fixture(scope="module")
-def pipeline(
-    module_database_url: str, private_broker: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EmbeddedPipeline]:
-    env = dict(os.environ) | {
-        "DATABASE_URL": module_database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": private_broker,
-        "LEADFLOW_API_TOKEN": ADMIN_TOKEN,
-        "LEADFLOW_API_TOKENS": json.dumps(REP),
-        "LEADFLOW_WEBHOOK_SECRET_GENERIC": GENERIC_SECRET,
-    }
-    running = EmbeddedPipeline(tmp_path_factory.mktemp("console"), port_base=free_port(), env=env)
-    try:
-        running.start(log=Printer())
-        running.start_console()
-        yield running
-    finally:
-        running.stop()
+# The module's pipeline (tests/pipeline/conftest.py) with the rep's token, and the console.
+PIPELINE_ENV = {"LEADFLOW_API_TOKENS": json.dumps(REP)}
+WITH_CONSOLE = True
 
 
 @pytest.fixture(scope="module")

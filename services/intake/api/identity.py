@@ -1,12 +1,13 @@
 """Who a lead is; merging two leads that are one person, undoing it, and what a lead's identity history is."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.commands import merging
 from services.intake.persistence import identity_store, repository
@@ -127,10 +128,8 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
     )
     async def lead_contact(lead_id: UUID) -> ContactOut:
         async with uow() as unit:
-            lead = await repository.find_lead(unit.session, str(lead_id))
-        if lead is None:
-            raise Problem(404, "Not found", f"lead {lead_id} has not been captured by intake")
-        return ContactOut.model_validate(dict(lead))
+            lead = await _captured(unit.session, lead_id)
+        return ContactOut.model_validate(lead)
 
     @router.get(
         "/{lead_id}/identity",
@@ -141,9 +140,7 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
     )
     async def lead_identity(lead_id: UUID) -> IdentityOut:
         async with uow() as unit:
-            lead = await repository.find_lead(unit.session, str(lead_id))
-            if lead is None:
-                raise Problem(404, "Not found", f"lead {lead_id} has not been captured by intake")
+            lead = await _captured(unit.session, lead_id)
             history = await identity_store.merges_of(unit.session, str(lead_id))
         merged_into = lead["merged_into"]
         return IdentityOut(
@@ -153,3 +150,11 @@ def identity_router(uow: UnitOfWorkFactory, tokens: TokenAuthority) -> APIRouter
         )
 
     return router
+
+
+async def _captured(session: AsyncSession, lead_id: UUID) -> dict[str, Any]:
+    """The lead as intake stored it; 404 when intake never captured it (or it was erased)."""
+    lead = await repository.find_lead(session, str(lead_id))
+    if lead is None:
+        raise Problem(404, "Not found", f"lead {lead_id} has not been captured by intake")
+    return lead
